@@ -1,0 +1,57 @@
+# dlserve — the two commands a new user needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Debian packages the test suite drives (checked one by one, installed only when missing).
+APT_PACKAGES ?= curl
+DEMO_RECORDS ?= 100000
+
+.PHONY: install run test test-unit test-integration test-acceptance lint bench apt-deps services clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+run: install
+	$(BIN)/dlserve migrate
+	$(BIN)/dlserve demo --records $(DEMO_RECORDS) --if-empty
+	$(BIN)/dlserve accounts demo
+	$(BIN)/dlserve serve
+
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+services:
+	@bash scripts/ensure-services.sh
+
+test: install apt-deps services
+	$(BIN)/python -m pytest -q tests
+
+test-unit: install
+	$(BIN)/python -m pytest -q tests/unit
+
+test-integration: install services
+	$(BIN)/python -m pytest -q tests/integration
+
+test-acceptance: install apt-deps services
+	$(BIN)/python -m pytest -q tests/acceptance
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy --strict
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from dlserve.cli import main
+
+main()

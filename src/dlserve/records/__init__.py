@@ -1,0 +1,1 @@
+"""Record datasets: declared schemas, views, Parquet snapshots and the DuckDB record store."""

@@ -1,0 +1,97 @@
+"""SQL that turns loaded JSON records into the snapshot layout described in :mod:`schema`.
+
+Everything runs inside DuckDB: parsing, typing and tokenising a million records in Python would
+be the slow part of a load.
+"""
+
+from __future__ import annotations
+
+import json
+
+from dlserve.records.schema import (
+    ALL_TEXT_COLUMN,
+    DUCKDB_TOKEN_PATTERN,
+    ELEMENT_SEPARATOR,
+    DataTypeSchema,
+    FieldSpec,
+    Kind,
+)
+
+_SCALAR_TYPES = {
+    Kind.KEYWORD: "VARCHAR",
+    Kind.TEXT: "VARCHAR",
+    Kind.NUMBER: "DOUBLE",
+    Kind.DATE: "TIMESTAMP",
+    Kind.BOOL: "BOOLEAN",
+}
+
+
+def json_structure(spec: FieldSpec) -> object:
+    """The ``json_transform`` structure of one field (DuckDB's JSON-to-type mapping)."""
+    if spec.kind in _SCALAR_TYPES:
+        return _SCALAR_TYPES[spec.kind]
+    if spec.kind in (Kind.KEYWORD_LIST, Kind.TEXT_LIST):
+        return ["VARCHAR"]
+    if spec.kind is Kind.NESTED:
+        return [{child.name: json_structure(child) for child in spec.children}]
+    raise ValueError(f"field {spec.name} of kind {spec.kind} has no column")
+
+
+def record_structure(schema: DataTypeSchema) -> str:
+    return json.dumps({f.name: json_structure(f) for f in schema.fields})
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _tokens_of(expr: str) -> str:
+    """SQL: `` tok tok `` for one string expression (NULL/empty → NULL), as schema.token_text."""
+    return (
+        f"CASE WHEN {expr} IS NULL OR {expr} = '' THEN NULL ELSE "
+        f"' ' || array_to_string(regexp_extract_all(lower({expr}), '{DUCKDB_TOKEN_PATTERN}'), ' ') || ' ' END"
+    )
+
+
+def _tokens_of_list(list_expr: str) -> str:
+    joined = (
+        f"array_to_string(list_transform(list_filter({list_expr}, lambda x: x IS NOT NULL AND x <> ''), "
+        f"lambda x: ' ' || array_to_string(regexp_extract_all(lower(x), '{DUCKDB_TOKEN_PATTERN}'), ' ') || ' '), "
+        f"chr({ord(ELEMENT_SEPARATOR)}))"
+    )
+    return f"NULLIF({joined}, '')"
+
+
+def token_expressions(schema: DataTypeSchema) -> list[tuple[str, str]]:
+    """(column name, SQL expression over the typed columns) for every token column."""
+    out: list[tuple[str, str]] = []
+    top_level: list[str] = []
+    for column, top, sub in schema.token_columns():
+        source = quote_ident(top.name)
+        if sub is None:
+            expr = _tokens_of(source) if top.kind is Kind.TEXT else _tokens_of_list(source)
+            top_level.append(quote_ident(column))
+        elif sub.kind is Kind.TEXT:
+            expr = _tokens_of_list(f"list_transform({source}, lambda e: e.{quote_ident(sub.name)})")
+        else:
+            expr = _tokens_of_list(f"flatten(list_transform({source}, lambda e: e.{quote_ident(sub.name)}))")
+        out.append((column, expr))
+    all_expr = (
+        f"NULLIF(concat_ws(chr({ord(ELEMENT_SEPARATOR)}), {', '.join(top_level)}), '')" if top_level else "NULL"
+    )
+    out.append((ALL_TEXT_COLUMN, all_expr))
+    return out
+
+
+def typed_select_sql(schema: DataTypeSchema, source: str) -> str:
+    """SELECT over ``source`` (columns ``_seq``, ``_record``) producing the typed columns."""
+    return (
+        f"SELECT _seq, _record, unnest(json_transform(_record::JSON, '{record_structure(schema)}')) "
+        f"FROM {source}"
+    )
+
+
+def snapshot_select_sql(schema: DataTypeSchema, typed_source: str) -> str:
+    """SELECT over typed rows adding the token columns: the full snapshot layout, in load order."""
+    tokens = ", ".join(f"{expr} AS {quote_ident(col)}" for col, expr in token_expressions(schema))
+    return f"SELECT *, {tokens} FROM {typed_source} ORDER BY _seq"
