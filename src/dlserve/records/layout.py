@@ -83,10 +83,11 @@ def token_expressions(schema: DataTypeSchema) -> list[tuple[str, str]]:
     return out
 
 
-def typed_select_sql(schema: DataTypeSchema, source: str) -> str:
-    """SELECT over ``source`` (columns ``_seq``, ``_record``) producing the typed columns."""
+def typed_select_sql(schema: DataTypeSchema, source: str, keep: tuple[str, ...] = ()) -> str:
+    """SELECT over ``source`` (columns ``_seq``, ``_record`` and ``keep``) adding the typed columns."""
+    kept = "".join(f"{quote_ident(name)}, " for name in keep)
     return (
-        f"SELECT _seq, _record, unnest(json_transform(_record::JSON, '{record_structure(schema)}')) "
+        f"SELECT _seq, _record, {kept}unnest(json_transform(_record::JSON, '{record_structure(schema)}')) "
         f"FROM {source}"
     )
 

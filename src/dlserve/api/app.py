@@ -1,0 +1,84 @@
+"""The FastAPI application, built from settings (``create_app``)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dlserve import __version__
+from dlserve.api import ops, v4
+from dlserve.api.errors import install_error_handlers
+from dlserve.container import Services, build_services
+from dlserve.logs import get_logger
+from dlserve.settings import Settings
+
+log = get_logger("dlserve.http")
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (``X-Request-Id``) and one access-log line carrying it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = "req_" + secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                if not any(k.lower() == b"x-request-id" for k, _ in headers):
+                    headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "request",
+                request_id=request_id,
+                method=scope.get("method"),
+                path=scope.get("path"),
+                status=status_holder["status"],
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The app. ``services`` may be given (tests, ``serve`` with workers); else built from settings."""
+    owned = services is None
+    built = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            built.close()
+
+    app = FastAPI(
+        title="dlserve",
+        version=__version__,
+        description="Bulk data downloads, wire-compatible with the Datafiniti Data API v4 and v3.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.services = built
+    install_error_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(v4.router)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,101 @@
+"""Datafiniti v4 wire format: auth, account, search (preview/count), paginate, single records, views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from dlserve.api.deps import BearerAccount, ServicesDep
+from dlserve.api.timefmt import iso_z
+from dlserve.catalog.services import prepare
+from dlserve.errors import Unavailable
+from dlserve.records.views import list_views
+
+router = APIRouter(prefix="/v4")
+
+
+class AuthBody(BaseModel):
+    email: str
+    password: str
+
+
+class SearchBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    query: str
+    num_records: int | None = Field(default=None, ge=0)
+    format: str | None = "JSON"
+    view: str | None = None
+    download: bool = False
+    compress: str | None = None
+
+
+class PaginateBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    query: str
+    format: str | None = "JSON"
+    view: str | None = None
+
+
+@router.post("/auth")
+def authenticate(body: AuthBody, services: ServicesDep) -> dict[str, str]:
+    return {"token": services.accounts.login(body.email, body.password)}
+
+
+@router.get("/account")
+def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
+    return {
+        "id": str(current.id),
+        "email": current.email,
+        "plan_id": current.plan_id,
+        "available_credits": services.accounts.balance(current.id),
+        "created_at": iso_z(current.created_at),
+    }
+
+
+@router.get("/views")
+def views(current: BearerAccount) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": view.name,
+            "data_type": view.data_type,
+            "fields": list(view.include) if view.include is not None else None,
+            "exclude": list(view.exclude),
+            "flatten": view.flatten,
+        }
+        for view in list_views()
+    ]
+
+
+@router.post("/{data_type}/search")
+def search(data_type: str, body: SearchBody, current: BearerAccount, services: ServicesDep) -> Any:
+    prepared = prepare(data_type, body.query, body.view, body.format)
+    if body.download:
+        raise Unavailable("Bulk downloads are not enabled on this server yet")
+    preview = services.catalog.preview(current, prepared, body.num_records)
+    return {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
+
+
+@router.post("/{data_type}/paginate")
+def paginate(
+    data_type: str,
+    body: PaginateBody,
+    current: BearerAccount,
+    services: ServicesDep,
+    page: int = Query(default=1),
+    limit: int = Query(default=10),
+) -> dict[str, Any]:
+    prepared = prepare(data_type, body.query, body.view, body.format)
+    result = services.catalog.paginate(current, prepared, page, limit)
+    return {"num_found": result.num_found, "records": result.records}
+
+
+@router.get("/{data_type}/{record_id}")
+def get_record(
+    data_type: str, record_id: str, current: BearerAccount, services: ServicesDep, view: str | None = None
+) -> dict[str, Any]:
+    return services.catalog.get_record(current, data_type, record_id, view)
+

@@ -1,0 +1,33 @@
+"""Output formats a client may ask for (``JSON``/``CSV`` in any case)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from enum import StrEnum
+
+from dlserve.errors import ErrorDetail, Invalid
+
+
+class OutputFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+
+
+def parse_format(value: str | None) -> OutputFormat:
+    if value is None or value == "":
+        return OutputFormat.JSON
+    try:
+        return OutputFormat(value.lower())
+    except ValueError:
+        raise Invalid(
+            f"Unknown format '{value}'", [ErrorDetail("format", "format must be JSON or CSV")]
+        ) from None
+
+
+def csv_line(cells: Iterable[str]) -> str:
+    """One RFC 4180 row (quoted where needed), without its line ending."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(list(cells))
+    return buffer.getvalue()

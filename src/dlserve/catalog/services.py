@@ -1,0 +1,126 @@
+"""The synchronous half of the search API: preview, count, paginate, get one record.
+
+Every record delivered costs one credit; a count (``num_records: 0``) is free. Records are
+charged only after the query succeeded, in the same call, so a failed query costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from dlserve.accounts.services import Account, AccountService
+from dlserve.catalog.formats import OutputFormat, csv_line, parse_format
+from dlserve.errors import ErrorDetail, Invalid, NotFound
+from dlserve.query import CompiledQuery, compile_query
+from dlserve.records.render import csv_columns, csv_rows, project
+from dlserve.records.schema import SCHEMAS, DataTypeSchema
+from dlserve.records.store import RecordStore
+from dlserve.records.views import View, find_view
+
+DEFAULT_PREVIEW_RECORDS = 10
+
+
+@dataclass(frozen=True)
+class Preview:
+    num_found: int
+    total_cost: int
+    records: list[Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    num_found: int
+    records: list[Any]
+
+
+@dataclass(frozen=True)
+class PreparedQuery:
+    """A validated request: the schema, compiled query, view and format, ready to run."""
+
+    schema: DataTypeSchema
+    query_text: str
+    compiled: CompiledQuery
+    view: View
+    format: OutputFormat
+
+
+def schema_or_404(data_type: str) -> DataTypeSchema:
+    schema = SCHEMAS.get(data_type)
+    if schema is None:
+        raise NotFound(f"Unknown data type '{data_type}'; use one of {', '.join(SCHEMAS)}")
+    return schema
+
+
+def prepare(data_type: str, query: str | None, view: str | None, output_format: str | None) -> PreparedQuery:
+    schema = schema_or_404(data_type)
+    if query is None:
+        raise Invalid("A query is required", [ErrorDetail("query", "query is required (use * for everything)")])
+    return PreparedQuery(
+        schema=schema,
+        query_text=query,
+        compiled=compile_query(schema, query),
+        view=find_view(data_type, view),
+        format=parse_format(output_format),
+    )
+
+
+class CatalogService:
+    def __init__(
+        self, store: RecordStore, accounts: AccountService, *, preview_max: int = 50, page_max: int = 1000
+    ) -> None:
+        self._store = store
+        self._accounts = accounts
+        self._preview_max = preview_max
+        self._page_max = page_max
+
+    def preview(self, account: Account, prepared: PreparedQuery, num_records: int | None) -> Preview:
+        wanted = DEFAULT_PREVIEW_RECORDS if num_records is None else num_records
+        if wanted < 0 or wanted > self._preview_max:
+            raise Invalid(
+                f"num_records must be between 0 and {self._preview_max} for a preview",
+                [ErrorDetail("num_records", f"at most {self._preview_max} without download: true")],
+            )
+        snapshot = self._store.snapshot(prepared.schema.name)
+        num_found = self._store.count(snapshot, prepared.compiled)
+        raw = self._store.fetch(snapshot, prepared.compiled, limit=wanted) if wanted else []
+        self._accounts.charge(account.id, len(raw), "preview")
+        return Preview(num_found, len(raw), render(prepared, raw))
+
+    def count(self, prepared: PreparedQuery) -> int:
+        return self._store.count(self._store.snapshot(prepared.schema.name), prepared.compiled)
+
+    def paginate(self, account: Account, prepared: PreparedQuery, page: int, limit: int) -> Page:
+        if page < 1:
+            raise Invalid("page starts at 1", [ErrorDetail("page", "page must be 1 or more")])
+        if limit < 1 or limit > self._page_max:
+            raise Invalid(
+                f"limit must be between 1 and {self._page_max}",
+                [ErrorDetail("limit", f"limit must be between 1 and {self._page_max}")],
+            )
+        snapshot = self._store.snapshot(prepared.schema.name)
+        num_found = self._store.count(snapshot, prepared.compiled)
+        offset = (page - 1) * limit
+        raw = self._store.fetch(snapshot, prepared.compiled, limit=limit, offset=offset) if offset < num_found else []
+        self._accounts.charge(account.id, len(raw), "paginate")
+        return Page(num_found, render(prepared, raw))
+
+    def get_record(self, account: Account, data_type: str, record_id: str, view: str | None) -> dict[str, Any]:
+        schema_or_404(data_type)
+        chosen = find_view(data_type, view)
+        raw = self._store.get(self._store.snapshot(data_type), record_id)
+        self._accounts.charge(account.id, 1, "record")
+        return project(chosen, orjson.loads(raw))
+
+
+def render(prepared: PreparedQuery, raw_records: list[str]) -> list[Any]:
+    """JSON: the view's objects. CSV: RFC 4180 lines, the header first (Datafiniti's CSV preview)."""
+    records = [orjson.loads(raw) for raw in raw_records]
+    if prepared.format is OutputFormat.JSON:
+        return [project(prepared.view, record) for record in records]
+    lines = [csv_line(csv_columns(prepared.view, prepared.schema))]
+    for record in records:
+        lines.extend(csv_line(row) for row in csv_rows(prepared.view, prepared.schema, record))
+    return lines

@@ -1,0 +1,206 @@
+"""The ``dlserve`` command line: run the server, manage data and accounts.
+
+Settings come from ``DLSERVE_*`` environment variables; flags given here override them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from dlserve.container import Services, build_services
+from dlserve.db.migrate import upgrade
+from dlserve.errors import DlserveError
+from dlserve.logs import configure_logging
+from dlserve.records.schema import DATA_TYPES
+from dlserve.settings import Settings, load_settings
+
+app = typer.Typer(help="dlserve: bulk data downloads with the Datafiniti API shape.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Create accounts and tokens.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+err = Console(stderr=True)
+
+DEMO_EMAIL = "demo@dlserve.local"
+DEMO_PASSWORD = "demo-password"
+DEMO_CREDITS = 1_000_000
+
+
+def _settings(**overrides: object) -> Settings:
+    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _services(settings: Settings) -> Services:
+    upgrade(settings.resolved_database_url())
+    return build_services(settings)
+
+
+def _fail(exc: DlserveError) -> None:
+    err.print(f"[red]error:[/red] {exc.message}")
+    for detail in exc.details:
+        err.print(f"  {detail.field}: {detail.message}")
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    settings = _settings()
+    upgrade(settings.resolved_database_url())
+    err.print("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (DLSERVE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (DLSERVE_PORT).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Download worker threads in this process; 0 for none (DLSERVE_WORKERS).")
+    ] = None,
+) -> None:
+    """Migrate the database and serve the HTTP API."""
+    import uvicorn
+
+    from dlserve.api.app import create_app
+
+    settings = _settings(host=host, port=port, workers=workers)
+    services = _services(settings)
+    application = create_app(settings, services)
+    try:
+        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    finally:
+        services.close()
+
+
+@app.command()
+def load(
+    data_type: Annotated[str, typer.Argument(help=f"One of: {', '.join(DATA_TYPES)}.")],
+    files: Annotated[list[Path], typer.Argument(help="JSON Lines, CSV or Parquet files (.gz allowed).")],
+    append: Annotated[bool, typer.Option(help="Add to the current data instead of replacing it.")] = False,
+) -> None:
+    """Load records into a new snapshot and switch to it atomically."""
+    from dlserve.records.loader import load_files
+
+    settings = _settings()
+    services = _services(settings)
+    try:
+        with _progress() as progress:
+            task = progress.add_task(f"loading {data_type}", total=None)
+            result = load_files(
+                services.snapshots,
+                data_type,
+                files,
+                append=append,
+                on_progress=lambda n: progress.update(task, description=f"loading {data_type}: {n:,} records read"),
+            )
+    except DlserveError as exc:
+        _fail(exc)
+        return
+    finally:
+        services.close()
+    print(
+        json.dumps(
+            {
+                "data_type": data_type,
+                "records_loaded": result.records_loaded,
+                "records_total": result.snapshot.record_count,
+                "snapshot_id": result.snapshot.id,
+                "seconds": round(result.seconds, 2),
+            }
+        )
+    )
+
+
+@app.command()
+def demo(
+    records: Annotated[int, typer.Option(help="Records per data type.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 0,
+    if_empty: Annotated[bool, typer.Option(help="Skip types that already have data.")] = False,
+    types: Annotated[list[str] | None, typer.Option("--type", help="Only these types (repeatable).")] = None,
+) -> None:
+    """Generate realistic, deterministic demo data with Faker and load it."""
+    from dlserve.records.demo import write_jsonl
+    from dlserve.records.loader import load_files
+
+    settings = _settings()
+    services = _services(settings)
+    try:
+        for data_type in types or list(DATA_TYPES):
+            current = services.snapshots.current(data_type)
+            if if_empty and current is not None:
+                err.print(f"{data_type}: {current.record_count:,} records already loaded, skipped")
+                continue
+            started = time.monotonic()
+            with tempfile.TemporaryDirectory(dir=settings.data_dir) as scratch, _progress() as progress:
+                progress.add_task(f"generating {records:,} {data_type}", total=None)
+                path = Path(scratch) / f"{data_type}.jsonl"
+                write_jsonl(path, data_type, records, seed)
+                result = load_files(services.snapshots, data_type, [path])
+            err.print(f"{data_type}: {result.records_loaded:,} records in {time.monotonic() - started:.1f}s")
+    except DlserveError as exc:
+        _fail(exc)
+    finally:
+        services.close()
+
+
+@accounts_app.command("create")
+def accounts_create(
+    email: str,
+    password: Annotated[str | None, typer.Option(help="Lets the account sign in with POST /v4/auth.")] = None,
+    credits: Annotated[int | None, typer.Option(help="Initial credits (default DLSERVE_DEFAULT_CREDITS).")] = None,
+) -> None:
+    """Create an account; prints {"id", "email", "token"} as JSON."""
+    settings = _settings()
+    services = _services(settings)
+    try:
+        created = services.accounts.create_account(
+            email, password=password, credits=settings.default_credits if credits is None else credits
+        )
+    except DlserveError as exc:
+        _fail(exc)
+        return
+    finally:
+        services.close()
+    print(json.dumps({"id": str(created.id), "email": created.email, "token": created.token}))
+
+
+@accounts_app.command("demo")
+def accounts_demo() -> None:
+    """Create the demo account (or give it a fresh token) and print a ready-to-paste curl line."""
+    settings = _settings()
+    services = _services(settings)
+    try:
+        existing = services.accounts.find_by_email(DEMO_EMAIL)
+        if existing is None:
+            token = services.accounts.create_account(DEMO_EMAIL, DEMO_PASSWORD, DEMO_CREDITS).token
+        else:
+            token = services.accounts.login(DEMO_EMAIL, DEMO_PASSWORD)
+    finally:
+        services.close()
+    base = settings.resolved_public_url()
+    print(f"\nDemo account: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+    print(f"Token: {token}\n")
+    print("Try it:")
+    print(
+        f"curl -s -X POST '{base}/v4/businesses/search' -H 'Authorization: Bearer {token}' "
+        "-H 'Content-Type: application/json' "
+        """-d '{"query": "categories:hotels AND province:TX", "num_records": 2}'\n"""
+    )
+    sys.stdout.flush()
+
+
+def _progress() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True)
+
+
+def main() -> None:
+    app()

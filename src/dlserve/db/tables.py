@@ -1,0 +1,204 @@
+"""The relational schema: one SQLAlchemy Core ``MetaData`` shared by every domain.
+
+The migrations in :mod:`dlserve.db.migrations` create exactly these tables; a test compares the two.
+Timestamps are :class:`UtcDateTime`: aware UTC datetimes in and out, on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names, so a later migration can drop or alter a constraint by name on
+# both databases (SQLite batch mode needs the names too).
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that only accepts aware datetimes and always returns aware UTC.
+
+    SQLite has no time zones: values are stored as naive UTC text (fixed width, so comparisons in
+    SQL still order correctly) and come back marked as UTC. PostgreSQL returns ``timestamptz`` in the
+    session time zone; it is normalised to UTC so both databases give the same objects.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} given to a UTC column; use an aware datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# ``sqlite_autoincrement=True`` on the tables below: without it SQLite may hand a deleted row's id to
+# a new row, and ids are shown to users (download ids, request ids) and kept in logs.
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=True),
+    Column("plan_id", String(32), nullable=False, server_default=text("'free'")),
+    Column("created_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True),
+    # sha256 hex of the token: tokens are 256-bit random, so a fast hash is enough (argon2 is for
+    # low-entropy passwords) and lets us look a token up by its hash.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("token_prefix", String(12), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("data_type", String(32), nullable=False),
+    Column("location", String(1024), nullable=False),
+    Column("record_count", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("data_type", String(32), primary_key=True),
+    Column("snapshot_id", Integer, ForeignKey("snapshots.id"), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+downloads = Table(
+    "downloads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("data_type", String(32), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("view", String(64), nullable=True),
+    Column("format", String(8), nullable=False),
+    Column("compress", String(8), nullable=True),
+    Column("num_requested", BigInteger, nullable=True),
+    Column("num_found", BigInteger, nullable=True),
+    Column("num_records", BigInteger, nullable=True),
+    Column("num_downloaded", BigInteger, nullable=False, server_default=text("0")),
+    Column("status", String(16), nullable=False, server_default=text("'queued'")),
+    Column("error", Text, nullable=True),
+    Column("snapshot_id", Integer, ForeignKey("snapshots.id"), nullable=True),
+    Column("api_version", String(4), nullable=False, server_default=text("'v4'")),
+    Column("cancel_requested", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("completed_at", UtcDateTime, nullable=True),
+    # Serves "this account's downloads, newest first" and every lookup by account_id alone.
+    Index(None, "account_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+download_files = Table(
+    "download_files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("download_id", Integer, ForeignKey("downloads.id", ondelete="CASCADE"), nullable=False),
+    Column("part_no", Integer, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("storage_key", String(1024), nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("deleted_at", UtcDateTime, nullable=True),
+    UniqueConstraint("download_id", "part_no"),
+    sqlite_autoincrement=True,
+)
+
+# Append-only: a balance is the sum of an account's rows. The unique (download_id, part_no) makes
+# charging a download part idempotent: a retried export can never bill the same part twice. Rows
+# without a download have NULLs there, which never collide.
+credit_ledger = Table(
+    "credit_ledger",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("delta", BigInteger, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("download_id", Integer, ForeignKey("downloads.id"), nullable=True),
+    Column("part_no", Integer, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("download_id", "part_no"),
+    sqlite_autoincrement=True,
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("download_id", Integer, ForeignKey("downloads.id"), nullable=True, index=True),
+    Column("status", String(16), nullable=False, server_default=text("'queued'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("max_attempts", Integer, nullable=False, server_default=text("5")),
+    Column("run_after", UtcDateTime, nullable=False),
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_expires_at", UtcDateTime, nullable=True),
+    Column("heartbeat_at", UtcDateTime, nullable=True),
+    Column("checkpoint", Text, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # The claim query: "queued and due, oldest first".
+    Index(None, "status", "run_after"),
+    sqlite_autoincrement=True,
+)

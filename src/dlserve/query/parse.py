@@ -1,0 +1,207 @@
+"""Query text → validated :mod:`nodes` tree: luqum parses, this module checks it against the schema.
+
+Operators: ``AND``, ``OR``, ``NOT``, ``-x`` (= NOT x), ``+x`` (= x) and parentheses. Terms written
+next to each other without an operator are joined by AND (Datafiniti's default), and that
+implicit AND binds loosest: ``a b OR c`` is ``a AND (b OR c)``; ``a OR b AND c`` is
+``a OR (b AND c)``. Lower-case ``and``/``or`` are ordinary words.
+
+Boosts (``name:hilton^2``) are accepted and ignored: a download filters, it does not rank.
+Fuzzy (``hilton~``), proximity (``"a b"~3``) and regular expressions (``/h.*/``) are refused.
+
+Every problem raises :class:`~dlserve.errors.Invalid` with one detail whose ``field`` is the field
+concerned (``"query"`` when none is), and whose message gives a position in the original text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NoReturn
+
+from luqum import tree
+from luqum.exceptions import IllegalCharacterError, ParseError
+from luqum.thread import parse as luqum_parse
+
+from dlserve.query import nodes
+from dlserve.query.leaves import Term, field_leaf, field_range, invalid, text_leaf
+from dlserve.query.rewrite import PLACEHOLDER_MARK, LiteralKind, Rewritten, rewrite
+from dlserve.records.schema import DataTypeSchema, ResolvedField
+
+# Deeper than any hand-written query; stops a pathological one before Python's recursion limit.
+MAX_DEPTH = 100
+_MATCH_ALL_TEXTS = frozenset({"", "*", "*:*"})
+_LUQUM_UNEXPECTED = re.compile(r"unexpected\s+'(?P<token>.*)' at position (?P<pos>\d+)!?$", re.DOTALL)
+_LUQUM_ILLEGAL = re.compile(r"at position (?P<pos>\d+)$")
+
+
+def parse_query(schema: DataTypeSchema, text: str) -> nodes.Query:
+    if text.strip() in _MATCH_ALL_TEXTS:
+        return nodes.MatchAll()
+    rewritten = rewrite(text)
+    return _TreeReader(schema, rewritten).read(_luqum_tree(rewritten), None, 0)
+
+
+def _luqum_tree(rewritten: Rewritten) -> tree.Item:
+    try:
+        return luqum_parse(rewritten.text)
+    except IllegalCharacterError as exc:
+        match = _LUQUM_ILLEGAL.search(str(exc))
+        position = rewritten.original_position(int(match["pos"])) if match else 0
+        char = rewritten.original[position : position + 1]
+        raise invalid("query", f"syntax error at position {position}: unexpected character {char!r}") from None
+    except ParseError as exc:
+        match = _LUQUM_UNEXPECTED.search(str(exc))
+        if match is None:
+            # luqum's only other syntax error is running out of input (an unclosed group, a
+            # dangling AND).
+            message = f"syntax error at position {len(rewritten.original)}: unexpected end of query"
+        else:
+            position = rewritten.original_position(int(match["pos"]))
+            token = _restore_literals(rewritten, match["token"])
+            message = f"syntax error at position {position}: unexpected {token!r}"
+        raise invalid("query", message) from None
+    except Exception:  # noqa: BLE001 - the parser is third-party; none of its failures may escape
+        raise invalid("query", "syntax error at position 0: the query could not be parsed") from None
+
+
+def _restore_literals(rewritten: Rewritten, text: str) -> str:
+    return re.sub(
+        f"{PLACEHOLDER_MARK}\\d+",
+        lambda m: literal.text if (literal := rewritten.literal(m[0])) else m[0],
+        text,
+    )
+
+
+class _TreeReader:
+    """Walks luqum's tree; ``field`` is the field a ``field:(...)`` group applies to its terms."""
+
+    def __init__(self, schema: DataTypeSchema, rewritten: Rewritten) -> None:
+        self.schema = schema
+        self.rewritten = rewritten
+
+    def read(self, item: tree.Item, field: ResolvedField | None, depth: int) -> nodes.Query:
+        if depth > MAX_DEPTH:
+            self._fail(field, f"the query is nested too deeply at position {self._position(item)}")
+        depth += 1
+        if isinstance(item, tree.AndOperation | tree.UnknownOperation):
+            return nodes.And(tuple(self.read(op, field, depth) for op in item.operands))
+        if isinstance(item, tree.OrOperation):
+            return nodes.Or(tuple(self.read(op, field, depth) for op in item.operands))
+        if isinstance(item, tree.Not | tree.Prohibit):
+            return nodes.Not(self.read(item.a, field, depth))
+        if isinstance(item, tree.Plus):
+            return self.read(item.a, field, depth)
+        if isinstance(item, tree.BaseGroup):
+            return self.read(item.expr, field, depth)
+        if isinstance(item, tree.Boost):
+            return self.read(item.expr, field, depth)
+        if isinstance(item, tree.SearchField):
+            return self._search_field(item, field, depth)
+        if isinstance(item, tree.Word | tree.Phrase):
+            return self._term(item, field)
+        if isinstance(item, tree.Range):
+            return self._range(item, field)
+        if isinstance(item, tree.From | tree.To):
+            return self._comparison(item, field)
+        return self._unsupported(item, field)
+
+    def _search_field(self, item: tree.SearchField, outer: ResolvedField | None, depth: int) -> nodes.Query:
+        position = self._position(item)
+        if outer is not None:
+            raise invalid(
+                item.name,
+                f"field {item.name!r} at position {position} is inside the group of field "
+                f"{outer.path!r}; a group can only hold values of its field",
+            )
+        if item.name == "*" and isinstance(item.expr, tree.Word) and item.expr.value == "*":
+            return nodes.MatchAll()
+        resolved = self.schema.resolve(item.name)
+        if resolved is None:
+            message = f"unknown field {item.name!r} at position {position}"
+            if item.name == "geoLocation":
+                message += f": {self.schema.name} have no latitude/longitude"
+            raise invalid(item.name, message)
+        return self.read(item.expr, resolved, depth)
+
+    def _term(self, item: tree.Word | tree.Phrase, field: ResolvedField | None) -> nodes.Query:
+        term = self._term_value(item)
+        if field is None:
+            if term.literal_kind is LiteralKind.GEO:
+                self._fail(None, f"a geo circle needs the field geoLocation, at position {term.position}")
+            return text_leaf(None, term)
+        return field_leaf(field, term)
+
+    def _range(self, item: tree.Range, field: ResolvedField | None) -> nodes.Query:
+        field = self._range_field(item, field)
+        low = self._bound(item.low, field)
+        high = self._bound(item.high, field)
+        return field_range(field, low, item.include_low, high, item.include_high, self._position(item))
+
+    def _comparison(self, item: tree.From | tree.To, field: ResolvedField | None) -> nodes.Query:
+        field = self._range_field(item, field)
+        bound = self._bound(item.a, field)
+        position = self._position(item)
+        if isinstance(item, tree.From):
+            return field_range(field, bound, item.include, None, False, position)
+        return field_range(field, None, False, bound, item.include, position)
+
+    def _range_field(self, item: tree.Item, field: ResolvedField | None) -> ResolvedField:
+        if field is None:
+            self._fail(
+                None,
+                f"a range needs a field, e.g. dateAdded:[2017-01-01 TO *], at position {self._position(item)}",
+            )
+        return field
+
+    def _bound(self, item: tree.Item, field: ResolvedField) -> Term | None:
+        """A range bound; None for an open ``*``."""
+        if isinstance(item, tree.Word) and item.value == "*":
+            return None
+        if not isinstance(item, tree.Word | tree.Phrase):
+            self._fail(field, f"invalid range bound for {field.path} at position {self._position(item)}")
+        term = self._term_value(item)
+        if term.wildcards:
+            self._fail(
+                field,
+                f"wildcard {term.text[term.wildcards[0][0]]!r} at position {term.wildcards[0][1]} "
+                f"is not supported in a range",
+            )
+        return term
+
+    def _term_value(self, item: tree.Word | tree.Phrase) -> Term:
+        position = self._position(item)
+        literal = self.rewritten.literal(item.value)
+        if literal is not None:
+            return Term(literal.text, literal.position, quoted=False, literal_kind=literal.kind)
+        if isinstance(item, tree.Phrase):
+            return Term(_unescape(item.value[1:-1]), position, quoted=True)
+        text: list[str] = []
+        wildcards: list[tuple[int, int]] = []
+        raw, i = item.value, 0
+        while i < len(raw):
+            if raw[i] == "\\" and i + 1 < len(raw):
+                i += 1
+            elif raw[i] in "*?":
+                wildcards.append((len(text), self.rewritten.original_position(item.pos + i)))
+            text.append(raw[i])
+            i += 1
+        return Term("".join(text), position, quoted=False, wildcards=tuple(wildcards))
+
+    def _unsupported(self, item: tree.Item, field: ResolvedField | None) -> NoReturn:
+        position = self._position(item)
+        if isinstance(item, tree.Fuzzy | tree.Proximity):
+            kind = "fuzzy" if isinstance(item, tree.Fuzzy) else "proximity"
+            tilde = self.rewritten.original_position(item.term.pos + item.term.size)
+            self._fail(field, f"{kind} search '~' at position {tilde} is not supported")
+        if isinstance(item, tree.Regex):
+            self._fail(field, f"regular expression at position {position} is not supported")
+        self._fail(field, f"syntax error at position {position}: unexpected {str(item)!r}")
+
+    def _position(self, item: tree.Item) -> int:
+        return self.rewritten.original_position(item.pos if item.pos is not None else 0)
+
+    def _fail(self, field: ResolvedField | None, message: str) -> NoReturn:
+        raise invalid(field.path if field else "query", message)
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)

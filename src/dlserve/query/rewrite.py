@@ -1,0 +1,186 @@
+"""The text pass that runs before luqum: hides what Lucene syntax cannot express behind placeholders.
+
+Three things users write are not Lucene (or luqum reads them wrongly), so they are cut out of the
+text and replaced by a placeholder word that luqum parses as a plain term:
+
+- negative numbers in a value position (``longitude:-97.5``, ``longitude:<-97.7``,
+  ``longitude:[-98 TO -97]``): luqum would read the ``-`` as the prohibit operator;
+- ISO timestamps with a time part (``dateAdded:>2017-01-01T10:00:00+02:00``): luqum's lexer only
+  copes with the colons of some of them;
+- ``geoLocation:[lon,lat,distance,unit]``: not a Lucene range at all.
+
+A *value position* is right after ``field:`` (optionally followed by ``>``, ``>=``, ``<``, ``<=``),
+right after a range's ``[``/``{``, and right after its ``TO``. Everywhere else, notably inside a
+field group such as ``rating:(-5 OR 4)``, a leading ``-`` keeps its Lucene meaning (prohibit); write
+``\\-5`` there for the number. Timestamps are recognised at the start of any term.
+
+Every character of the rewritten text remembers where it came from, so that errors found later
+(by luqum or by the compiler) point into the text the user actually sent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+from dlserve.errors import ErrorDetail, Invalid
+
+# A private-use character: it cannot be typed by accident, so a term starting with it is ours.
+PLACEHOLDER_MARK = "\ue000"
+
+_NEGATIVE_NUMBER = re.compile(r"-(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?"
+)
+# What may follow a literal for it to be a whole term (luqum ends a term at these too).
+_LITERAL_END = re.compile(r"$|[\s)\]}^~]")
+_COMPARISON = re.compile(r"[<>]=?")
+# luqum's TERM: first character not one of these, later characters not one of the shorter set.
+_NOT_TERM_START = frozenset(" \t\r\n\f\v:^~(){}[]/\"'+-\\<>")
+_NOT_TERM_PART = frozenset(" \t\r\n\f\v:^~(){}[]\\")
+
+
+class LiteralKind(Enum):
+    VALUE = "value"  # a negative number or a timestamp: parsed later by the field's kind
+    GEO = "geo"  # the bracketed ``[lon,lat,distance,unit]`` of geoLocation, brackets included
+
+
+@dataclass(frozen=True)
+class Literal:
+    text: str  # exactly as the user wrote it
+    position: int  # in the original text
+    kind: LiteralKind
+
+
+@dataclass
+class Rewritten:
+    original: str
+    text: str = ""
+    literals: dict[str, Literal] = field(default_factory=dict)
+    # _origins[i] is the original position of text[i]
+    _origins: list[int] = field(default_factory=list)
+
+    def original_position(self, position: int) -> int:
+        if 0 <= position < len(self._origins):
+            return self._origins[position]
+        return len(self.original)
+
+    def literal(self, word: str) -> Literal | None:
+        return self.literals.get(word)
+
+
+def rewrite(query: str) -> Rewritten:
+    """The luqum-ready text of ``query``; raises :class:`Invalid` for characters we reserve."""
+    mark = query.find(PLACEHOLDER_MARK)
+    if mark >= 0:
+        raise _syntax_error(f"syntax error at position {mark}: illegal character")
+    return _Scanner(query).run()
+
+
+def _syntax_error(message: str) -> Invalid:
+    return Invalid(message, details=[ErrorDetail(field="query", message=message)])
+
+
+class _Scanner:
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self.i = 0
+        self.out: list[str] = []
+        self.result = Rewritten(query)
+        self.in_range = False
+
+    def run(self) -> Rewritten:
+        query = self.query
+        while self.i < len(query):
+            char = query[self.i]
+            if char == '"':
+                self._copy_phrase()
+            elif char == "\\":
+                self._copy(min(2, len(query) - self.i))
+            elif char in "[{":
+                self._copy(1)
+                self.in_range = True
+                self._value_position()
+            elif char in "]}":
+                self._copy(1)
+                self.in_range = False
+            elif char not in _NOT_TERM_START:
+                self._term()
+            else:
+                self._copy(1)
+        self.result.text = "".join(self.out)
+        return self.result
+
+    def _term(self) -> None:
+        if self._placeholder_at(_TIMESTAMP, LiteralKind.VALUE):
+            return
+        start = self.i
+        end = self._term_end(start)
+        word = self.query[start:end]
+        self._copy(end - start)
+        if word == "TO" and self.in_range:
+            self._value_position()
+        elif self.query.startswith(":", self.i):
+            self._copy(1)
+            self._copy_spaces()
+            if word == "geoLocation" and self._geo_brackets():
+                return
+            comparison = _COMPARISON.match(self.query, self.i)
+            if comparison:
+                self._copy(comparison.end() - self.i)
+            self._value_position()
+
+    def _term_end(self, start: int) -> int:
+        query, i = self.query, start
+        while i < len(query) and query[i] not in _NOT_TERM_PART:
+            i += 1
+        while i < len(query) and query[i] == "\\":
+            # an escaped character is part of the term, whatever it is
+            i = min(i + 2, len(query))
+            while i < len(query) and query[i] not in _NOT_TERM_PART:
+                i += 1
+        return i
+
+    def _copy_spaces(self) -> None:
+        while self.i < len(self.query) and self.query[self.i].isspace():
+            self._copy(1)
+
+    def _value_position(self) -> None:
+        self._copy_spaces()
+        if not self._placeholder_at(_NEGATIVE_NUMBER, LiteralKind.VALUE):
+            self._placeholder_at(_TIMESTAMP, LiteralKind.VALUE)
+
+    def _placeholder_at(self, pattern: re.Pattern[str], kind: LiteralKind) -> bool:
+        match = pattern.match(self.query, self.i)
+        if not match or not _LITERAL_END.match(self.query, match.end()):
+            return False
+        self._placeholder(match.end(), kind)
+        return True
+
+    def _geo_brackets(self) -> bool:
+        if not self.query.startswith("[", self.i):
+            return False
+        close = self.query.find("]", self.i)
+        if close < 0 or not _LITERAL_END.match(self.query, close + 1):
+            return False
+        self._placeholder(close + 1, kind=LiteralKind.GEO)
+        return True
+
+    def _placeholder(self, end: int, kind: LiteralKind) -> None:
+        word = f"{PLACEHOLDER_MARK}{len(self.result.literals)}"
+        self.result.literals[word] = Literal(self.query[self.i : end], self.i, kind)
+        self.out.append(word)
+        self.result._origins.extend([self.i] * len(word))
+        self.i = end
+
+    def _copy_phrase(self) -> None:
+        query, i = self.query, self.i + 1
+        while i < len(query) and query[i] != '"':
+            i += 2 if query[i] == "\\" else 1
+        self._copy(min(i + 1, len(query)) - self.i)
+
+    def _copy(self, count: int) -> None:
+        self.out.append(self.query[self.i : self.i + count])
+        self.result._origins.extend(range(self.i, self.i + count))
+        self.i += count

@@ -1,0 +1,98 @@
+"""Immutable Parquet snapshots per data type, and the pointer to each type's current one.
+
+A load writes a whole new snapshot file, then switches the type's pointer to it in one database
+transaction. Readers resolve the pointer once per request, so a query or an export that started on
+the old snapshot finishes on it (old files are kept; see docs/records.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from dlserve.clock import Clock
+from dlserve.db.engine import Database
+from dlserve.db.tables import datasets, snapshots
+from dlserve.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: int
+    data_type: str
+    location: str
+    record_count: int
+    bytes: int
+    created_at: datetime
+
+    @property
+    def path(self) -> Path:
+        return Path(self.location)
+
+
+class SnapshotCatalog:
+    def __init__(self, db: Database, root: Path, clock: Clock) -> None:
+        self._db = db
+        self._root = root
+        self._clock = clock
+
+    def new_location(self, data_type: str) -> Path:
+        folder = self._root / data_type
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = self._clock.now().strftime("%Y%m%dT%H%M%S")
+        return folder / f"{stamp}-{uuid.uuid4().hex[:12]}.parquet"
+
+    def current(self, data_type: str) -> Snapshot | None:
+        query = (
+            sa.select(snapshots)
+            .join(datasets, datasets.c.snapshot_id == snapshots.c.id)
+            .where(datasets.c.data_type == data_type)
+        )
+        with self._db.read() as conn:
+            row = conn.execute(query).mappings().first()
+        return _snapshot(row) if row else None
+
+    def get(self, snapshot_id: int) -> Snapshot:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(snapshots).where(snapshots.c.id == snapshot_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"snapshot {snapshot_id} does not exist")
+        return _snapshot(row)
+
+    def publish(self, data_type: str, location: Path, record_count: int) -> Snapshot:
+        """Register a written snapshot file and make it the type's current data, atomically."""
+        now = self._clock.now()
+        size = location.stat().st_size
+        with self._db.write() as conn:
+            snapshot_id = conn.execute(
+                snapshots.insert().values(
+                    data_type=data_type,
+                    location=str(location),
+                    record_count=record_count,
+                    bytes=size,
+                    created_at=now,
+                )
+            ).inserted_primary_key[0]
+            moved = conn.execute(
+                datasets.update()
+                .where(datasets.c.data_type == data_type)
+                .values(snapshot_id=snapshot_id, updated_at=now)
+            ).rowcount
+            if not moved:
+                conn.execute(datasets.insert().values(data_type=data_type, snapshot_id=snapshot_id, updated_at=now))
+        return Snapshot(int(snapshot_id), data_type, str(location), record_count, size, now)
+
+
+def _snapshot(row: sa.RowMapping) -> Snapshot:
+    return Snapshot(
+        id=row["id"],
+        data_type=row["data_type"],
+        location=row["location"],
+        record_count=row["record_count"],
+        bytes=row["bytes"],
+        created_at=row["created_at"],
+    )

@@ -1,0 +1,60 @@
+"""The record store: DuckDB queries over a type's current Parquet snapshot.
+
+One DuckDB connection per store; each call runs on its own cursor, because a DuckDB connection
+must not be shared between threads while a cursor may be created per call cheaply.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import duckdb
+
+from dlserve.errors import NotFound
+from dlserve.query import CompiledQuery
+from dlserve.records.snapshots import Snapshot, SnapshotCatalog
+
+
+class RecordStore:
+    def __init__(self, catalog: SnapshotCatalog, memory_limit: str = "2GB") -> None:
+        self._catalog = catalog
+        self._con = duckdb.connect(config={"memory_limit": memory_limit})
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._con.close()
+
+    def snapshot(self, data_type: str) -> Snapshot:
+        """The type's current snapshot; a type with no data loaded yet is an error users can act on."""
+        snapshot = self._catalog.current(data_type)
+        if snapshot is None:
+            raise NotFound(f"No {data_type} data has been loaded on this server (dlserve load {data_type} FILE)")
+        return snapshot
+
+    def count(self, snapshot: Snapshot, query: CompiledQuery) -> int:
+        row = self._run(
+            f"SELECT count(*) FROM read_parquet(?) WHERE {query.sql}", [snapshot.location, *query.params]
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def fetch(self, snapshot: Snapshot, query: CompiledQuery, limit: int, offset: int = 0) -> list[str]:
+        """Matching records (their stored JSON), in the dataset's one deterministic order."""
+        rows = self._run(
+            f"SELECT _record FROM read_parquet(?) WHERE {query.sql} ORDER BY _seq LIMIT ? OFFSET ?",
+            [snapshot.location, *query.params, limit, offset],
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def get(self, snapshot: Snapshot, record_id: str) -> str:
+        row = self._run(
+            "SELECT _record FROM read_parquet(?) WHERE id = ? LIMIT 1", [snapshot.location, record_id]
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"No {snapshot.data_type} record has the id '{record_id}'")
+        return str(row[0])
+
+    def _run(self, sql: str, params: Sequence[object]) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            cursor = self._con.cursor()
+        return cursor.execute(sql, list(params))

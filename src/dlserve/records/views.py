@@ -1,0 +1,87 @@
+"""Views: named field selections per data type, and how CSV flattens nested lists.
+
+Names follow Datafiniti: v4 spells them with the singular type (``business_all_nested``), v3 with
+the plural (``businesses_all_nested``); both spellings find the same view.
+
+- ``*_all_nested``: every field; in CSV, nested lists are JSON in one cell;
+- ``*_flat_<nested>``: every field; in CSV one row per element of ``<nested>``, parent fields repeated;
+- ``*_no_<nested>``: every field but that one;
+- ``*_basic``: a short list of identifying fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dlserve.errors import ErrorDetail, Invalid
+from dlserve.records.schema import SCHEMAS, DataTypeSchema, Kind
+
+
+@dataclass(frozen=True)
+class View:
+    name: str  # canonical v4 spelling
+    data_type: str
+    include: tuple[str, ...] | None = None  # None: every field, extras included
+    exclude: tuple[str, ...] = ()
+    flatten: str | None = None  # the nested field a CSV row is made per element of
+
+    def selects(self, field_name: str) -> bool:
+        if field_name in self.exclude:
+            return False
+        return self.include is None or field_name in self.include
+
+
+_BASIC_FIELDS = {
+    "businesses": ("id", "name", "address", "city", "province", "postalCode", "country", "latitude", "longitude",
+                   "categories", "primaryCategories", "websites", "phones", "dateAdded", "dateUpdated"),
+    "products": ("id", "name", "brand", "manufacturer", "categories", "primaryCategories", "upc", "ean",
+                 "dateAdded", "dateUpdated"),
+    "properties": ("id", "address", "city", "province", "postalCode", "country", "latitude", "longitude",
+                   "propertyType", "mostRecentStatus", "mostRecentStatusDate", "mostRecentPriceAmount",
+                   "numBedroom", "numBathroom", "floorSizeValue", "yearBuilt", "dateAdded", "dateUpdated"),
+    "people": ("id", "firstName", "lastName", "emails", "phones", "city", "province", "country", "jobTitle",
+               "businessName"),
+}
+
+
+def _views_for(schema: DataTypeSchema) -> list[View]:
+    prefix = schema.singular
+    views = [
+        View(f"{prefix}_all_nested", schema.name),
+        View(f"{prefix}_basic", schema.name, include=_BASIC_FIELDS[schema.name]),
+    ]
+    for nested in (f for f in schema.fields if f.kind is Kind.NESTED):
+        views.append(View(f"{prefix}_flat_{nested.name}", schema.name, flatten=nested.name))
+        views.append(View(f"{prefix}_no_{nested.name}", schema.name, exclude=(nested.name,)))
+    return views
+
+
+VIEWS: dict[str, dict[str, View]] = {
+    name: {view.name: view for view in _views_for(schema)} for name, schema in SCHEMAS.items()
+}
+
+
+def default_view(data_type: str) -> View:
+    return VIEWS[data_type][f"{SCHEMAS[data_type].singular}_all_nested"]
+
+
+def find_view(data_type: str, name: str | None) -> View:
+    """The view called ``name`` (v4 or v3 spelling) for ``data_type``; None → all fields."""
+    if not name:
+        return default_view(data_type)
+    schema = SCHEMAS[data_type]
+    canonical = name
+    if name.startswith(schema.name + "_") and schema.name != schema.singular:
+        canonical = schema.singular + name[len(schema.name) :]
+    view = VIEWS[data_type].get(canonical)
+    if view is None:
+        known = ", ".join(sorted(VIEWS[data_type]))
+        raise Invalid(
+            f"Unknown view '{name}' for {data_type}",
+            [ErrorDetail("view", f"unknown view '{name}'; views for {data_type}: {known}")],
+        )
+    return view
+
+
+def list_views() -> list[View]:
+    return [view for views in VIEWS.values() for view in views.values()]

@@ -1,0 +1,59 @@
+"""Fixtures for HTTP-level integration tests: a real app on a real database, with records loaded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dlserve.api.app import create_app
+from dlserve.container import Services, build_services
+from dlserve.records.loader import load_files
+from dlserve.settings import Settings
+
+BUSINESSES = [
+    {"id": "b1", "name": "Hilton Garden Inn", "address": "500 N Capital of Texas Hwy", "city": "Austin",
+     "province": "TX", "country": "US", "latitude": 30.27, "longitude": -97.74, "categories": ["Hotels"],
+     "dateAdded": "2017-01-02T03:04:05Z", "dateUpdated": "2019-05-06T07:08:09Z",
+     "reviews": [{"rating": 5, "text": "Great stay", "username": "ann"}, {"rating": 2, "text": "Noisy"}]},
+    {"id": "b2", "name": "Joe's Coffee", "city": "Dallas", "province": "TX", "country": "US",
+     "latitude": 32.78, "longitude": -96.8, "categories": ["Coffee Shops"], "dateAdded": "2018-03-01T00:00:00Z"},
+    {"id": "b3", "name": "Marriott Downtown", "city": "Austin", "province": "TX", "country": "US",
+     "latitude": 30.26, "longitude": -97.74, "categories": ["Hotels", "Lodging"],
+     "dateAdded": "2020-07-01T00:00:00Z", "reviews": [{"rating": 4, "text": "Fine"}], "extraField": "kept"},
+    {"id": "b4", "name": "Hilton Chicago", "city": "Chicago", "province": "IL", "country": "US",
+     "latitude": 41.87, "longitude": -87.62, "categories": ["Hotels"], "dateAdded": "2021-01-01T00:00:00Z"},
+]
+
+
+def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, log_json=False, **extra)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def services(database_url: str, tmp_path: Path) -> Iterator[Services]:
+    built = build_services(make_settings(tmp_path, database_url))
+    source = tmp_path / "businesses.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in BUSINESSES), encoding="utf-8")
+    load_files(built.snapshots, "businesses", [source])
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(services.settings, services), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def token(services: Services) -> str:
+    return services.accounts.create_account("user@example.com", password="secret-pw", credits=100).token
+
+
+@pytest.fixture
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
