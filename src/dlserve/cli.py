@@ -100,7 +100,7 @@ def load(
                 data_type,
                 files,
                 append=append,
-                on_progress=lambda n: progress.update(task, description=f"loading {data_type}: {n:,} records read"),
+                on_progress=lambda message: progress.update(task, description=f"loading {data_type}: {message}"),
             )
     except DlserveError as exc:
         _fail(exc)

@@ -88,8 +88,8 @@ def test_append_refuses_an_id_already_loaded(catalog: SnapshotCatalog, store: Re
         (['{"id": "a"}', "[1, 2]"], "line 2: a record must be a JSON object"),
         (['{"id": "a"}', '{"name": "no id"}'], "line 2: a record needs a non-empty string 'id'"),
         (['{"id": "a"}', '{"id": "b"}', '{"id": "a"}'], "line 3: duplicate id 'a'"),
-        (['{"id": "a"}', '{"id": "b", "latitude": "north"}'], "line 2: field 'latitude': 'north' is not a valid number"),
-        (['{"id": "a", "dateAdded": "yesterday"}'], "line 1: field 'dateAdded': 'yesterday' is not a valid date"),
+        (['{"id": "a"}', '{"id": "b", "latitude": "north"}'], 'line 2: field .latitude.: "north" is not a valid number'),
+        (['{"id": "a", "dateAdded": "yesterday"}'], 'line 1: field .dateAdded.: "yesterday" is not a valid date'),
     ],
 )
 def test_a_bad_line_fails_the_load_with_its_number_and_changes_nothing(
@@ -148,3 +148,48 @@ def test_unknown_type_and_extension_are_invalid(catalog: SnapshotCatalog, tmp_pa
     odd.write_text("<x/>", encoding="utf-8")
     with pytest.raises(Invalid, match="unknown file type"):
         load_files(catalog, "businesses", [odd])
+
+
+def test_many_parts_keep_the_load_order(
+    catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dlserve.records.loader.ROWS_PER_PART", 7)
+    records = [{"id": f"r{i:03d}", "name": f"Place {i}", "reviews": [{"rating": i % 5}]} for i in range(60)]
+    load_files(catalog, "businesses", [write_jsonl(tmp_path / "a.jsonl", records[:45])], workers=3)
+    snapshot = catalog.current("businesses")
+    assert snapshot is not None
+    assert len(snapshot.part_files()) == 7
+    load_files(catalog, "businesses", [write_jsonl(tmp_path / "b.jsonl", records[45:])], append=True, workers=2)
+    snapshot = catalog.current("businesses")
+    assert snapshot is not None and len(snapshot.part_files()) == 10
+    assert ids(store) == [r["id"] for r in records[:100]]
+    seqs = [row[0] for row in duckdb.execute("SELECT _seq FROM read_parquet(?)", [snapshot.scan_path]).fetchall()]
+    assert seqs == list(range(1, 61))
+    assert ids(store, "reviews.rating:3") == [r["id"] for r in records if r["reviews"][0]["rating"] == 3]
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        ({"id": "x", "categories": "Hotels"}, "field 'categories': expected a list of strings"),
+        ({"id": "x", "reviews": [{"rating": "five"}]}, "field 'reviews.rating': \"five\" is not a valid number"),
+        ({"id": "x", "reviews": {"rating": 5}}, "field 'reviews': expected a list of objects"),
+    ],
+)
+def test_values_that_do_not_fit_the_schema_name_field_and_line(
+    catalog: SnapshotCatalog, tmp_path: Path, record: dict[str, object], problem: str
+) -> None:
+    path = write_jsonl(tmp_path / "x.jsonl", [{"id": "ok1"}, {"id": "ok2"}, record])
+    with pytest.raises(LoadFailed) as caught:
+        load_files(catalog, "businesses", [path])
+    assert f"x.jsonl line 3: {problem}" in caught.value.message
+
+
+def test_dates_with_offsets_are_stored_as_utc(catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path) -> None:
+    records = [
+        {"id": "east", "dateAdded": "2017-01-05T01:00:00+02:00"},  # 2017-01-04 23:00 UTC
+        {"id": "west", "dateAdded": "2017-01-04T20:00:00-05:00"},  # 2017-01-05 01:00 UTC
+    ]
+    load_files(catalog, "businesses", [write_jsonl(tmp_path / "d.jsonl", records)])
+    assert ids(store, "dateAdded:2017-01-04") == ["east"]
+    assert ids(store, "dateAdded:[2017-01-05T00:30:00Z TO *]") == ["west"]

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import StatementError
 
 from dlserve.db.engine import Database
 from dlserve.db.migrate import current_revision, head_revision, upgrade
-from dlserve.db.tables import metadata
+from dlserve.db.tables import accounts, metadata
 
 
 def schema_differences(url: str) -> list[object]:
@@ -72,7 +76,7 @@ def test_concurrent_upgrades_from_separate_processes_agree(unmigrated_database_u
     assert schema_differences(unmigrated_database_url) == []
 
 
-def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: object) -> None:
+def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/nested/dir/dlserve.db"
     db = Database(url)
     try:
@@ -82,3 +86,23 @@ def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path: obje
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
     finally:
         db.dispose()
+
+
+def test_timestamps_are_stored_as_utc_and_read_back_aware(db: Database) -> None:
+    # 12:00 at UTC+02:00 is 10:00 UTC; both databases must hand back the same aware UTC value.
+    local = datetime(2024, 12, 25, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    with db.write() as conn:
+        conn.execute(accounts.insert().values(email="tz@example.com", created_at=local))
+    with db.read() as conn:
+        stored = conn.execute(select(accounts.c.created_at)).scalar_one()
+        later = conn.execute(
+            select(accounts.c.id).where(accounts.c.created_at > datetime(2024, 12, 25, 10, 0, tzinfo=UTC))
+        ).all()
+    assert stored == datetime(2024, 12, 25, 10, 0, 0, 123456, tzinfo=UTC)
+    assert stored.tzinfo is UTC
+    assert len(later) == 1
+
+
+def test_naive_timestamps_are_refused(db: Database) -> None:
+    with pytest.raises(StatementError, match="naive datetime"), db.write() as conn:
+        conn.execute(accounts.insert().values(email="naive@example.com", created_at=datetime(2024, 1, 1)))

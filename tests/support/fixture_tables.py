@@ -74,7 +74,12 @@ BUSINESS_RECORDS: list[Record] = [
                 "title": "Great stay",
                 "username": "alice",
             },
-            {"date": "2017-06-01T10:00:00Z", "rating": 2, "text": "Noisy at night. Bad parking", "title": "Meh"},
+            {
+                "date": "2017-06-01T10:00:00Z",
+                "rating": 2,
+                "text": "Noisy at night. Bad parking",
+                "title": "Meh",
+            },
         ],
         "hours": [{"day": "Monday", "hour": "24 hours"}],
         "features": [{"key": "Wi-Fi", "value": ["Free WiFi", "Paid WiFi in rooms"]}],
@@ -219,7 +224,15 @@ PRODUCT_RECORDS: list[Record] = [
         "id": "p02",
         "name": "Sony Bravia TV",
         "brand": "SONY",
-        "prices": [{"amountMin": 999, "amountMax": 1200, "currency": "USD", "isSale": False, "merchant": "Amazon.com"}],
+        "prices": [
+            {
+                "amountMin": 999,
+                "amountMax": 1200,
+                "currency": "USD",
+                "isSale": False,
+                "merchant": "Amazon.com",
+            }
+        ],
         "reviews": [],
         "ean": [],
         "dateAdded": "2019-06-30T12:00:00Z",

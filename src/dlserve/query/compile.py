@@ -115,7 +115,9 @@ def _on_field(field: ResolvedField, predicate: Predicate) -> str:
     if field.sub is None:
         return _null_safe(_on_value(quote_ident(field.top.name), field.kind, predicate, "x"))
     member = f"e.{quote_ident(field.sub.name)}"
-    return _null_safe(_any(quote_ident(field.top.name), "e", _on_value(member, field.sub.kind, predicate, "x")))
+    return _null_safe(
+        _any(quote_ident(field.top.name), "e", _on_value(member, field.sub.kind, predicate, "x"))
+    )
 
 
 def _on_value(expr: str, kind: Kind, predicate: Predicate, var: str) -> str:

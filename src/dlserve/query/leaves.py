@@ -24,7 +24,7 @@ from typing import NoReturn
 from dlserve.errors import ErrorDetail, Invalid
 from dlserve.query import nodes
 from dlserve.query.rewrite import LiteralKind
-from dlserve.query.values import BadValue, DateValue, parse_bool, parse_date, parse_geo, parse_number
+from dlserve.query.values import BadValueError, DateValue, parse_bool, parse_date, parse_geo, parse_number
 from dlserve.records.schema import Kind, ResolvedField, tokenize
 
 _RANGE_KINDS = frozenset({Kind.NUMBER, Kind.DATE, Kind.KEYWORD, Kind.KEYWORD_LIST})
@@ -116,7 +116,7 @@ def field_leaf(field: ResolvedField, term: Term) -> nodes.Query:
     if kind is Kind.BOOL:
         try:
             return nodes.Equals(field, parse_bool(term.text))
-        except BadValue as exc:
+        except BadValueError as exc:
             _bad_value(field, term, "boolean", exc)
     date = _date(field, term)
     if date.whole_day:
@@ -170,25 +170,25 @@ def _geo(field: ResolvedField, term: Term) -> nodes.Query:
         )
     try:
         return parse_geo(term.text)
-    except BadValue as exc:
+    except BadValueError as exc:
         _fail(field, f"invalid geoLocation {term.text!r} at position {term.position}: {exc}")
 
 
 def _number(field: ResolvedField, term: Term) -> float:
     try:
         return parse_number(term.text)
-    except BadValue as exc:
+    except BadValueError as exc:
         _bad_value(field, term, "number", exc)
 
 
 def _date(field: ResolvedField, term: Term) -> DateValue:
     try:
         return parse_date(term.text)
-    except BadValue as exc:
+    except BadValueError as exc:
         _bad_value(field, term, "date", exc)
 
 
-def _bad_value(field: ResolvedField, term: Term, what: str, reason: BadValue) -> NoReturn:
+def _bad_value(field: ResolvedField, term: Term, what: str, reason: BadValueError) -> NoReturn:
     _fail(field, f"invalid {what} {term.text!r} for {field.path} at position {term.position}: {reason}")
 
 

@@ -103,7 +103,17 @@ class GeoDistance:
 
 
 Query = (
-    MatchAll | MatchNothing | And | Or | Not | TokenMatch | KeywordMatch | Equals | Range | Exists | GeoDistance
+    MatchAll
+    | MatchNothing
+    | And
+    | Or
+    | Not
+    | TokenMatch
+    | KeywordMatch
+    | Equals
+    | Range
+    | Exists
+    | GeoDistance
 )
 
 EARTH_RADIUS_KM = 6371.0088

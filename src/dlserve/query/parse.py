@@ -47,7 +47,9 @@ def _luqum_tree(rewritten: Rewritten) -> tree.Item:
         match = _LUQUM_ILLEGAL.search(str(exc))
         position = rewritten.original_position(int(match["pos"])) if match else 0
         char = rewritten.original[position : position + 1]
-        raise invalid("query", f"syntax error at position {position}: unexpected character {char!r}") from None
+        raise invalid(
+            "query", f"syntax error at position {position}: unexpected character {char!r}"
+        ) from None
     except ParseError as exc:
         match = _LUQUM_UNEXPECTED.search(str(exc))
         if match is None:
@@ -59,7 +61,7 @@ def _luqum_tree(rewritten: Rewritten) -> tree.Item:
             token = _restore_literals(rewritten, match["token"])
             message = f"syntax error at position {position}: unexpected {token!r}"
         raise invalid("query", message) from None
-    except Exception:  # noqa: BLE001 - the parser is third-party; none of its failures may escape
+    except Exception:  # the parser is third-party: none of its failures may escape as a 500
         raise invalid("query", "syntax error at position 0: the query could not be parsed") from None
 
 
@@ -146,9 +148,9 @@ class _TreeReader:
 
     def _range_field(self, item: tree.Item, field: ResolvedField | None) -> ResolvedField:
         if field is None:
+            position = self._position(item)
             self._fail(
-                None,
-                f"a range needs a field, e.g. dateAdded:[2017-01-01 TO *], at position {self._position(item)}",
+                None, f"a range needs a field, e.g. dateAdded:[2017-01-01 TO *], at position {position}"
             )
         return field
 

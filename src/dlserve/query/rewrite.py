@@ -3,13 +3,14 @@
 Three things users write are not Lucene (or luqum reads them wrongly), so they are cut out of the
 text and replaced by a placeholder word that luqum parses as a plain term:
 
-- negative numbers in a value position (``longitude:-97.5``, ``longitude:<-97.7``,
-  ``longitude:[-98 TO -97]``): luqum would read the ``-`` as the prohibit operator;
+- negative numbers, i.e. a value position starting with ``-`` and a digit (``longitude:-97.5``,
+  ``longitude:<-97.7``, ``longitude:[-98 TO -97]``): luqum would read the ``-`` as the prohibit
+  operator. On any field: ``name:-5`` searches for "5", it does not exclude it;
 - ISO timestamps with a time part (``dateAdded:>2017-01-01T10:00:00+02:00``): luqum's lexer only
   copes with the colons of some of them;
 - ``geoLocation:[lon,lat,distance,unit]``: not a Lucene range at all.
 
-A *value position* is right after ``field:`` (optionally followed by ``>``, ``>=``, ``<``, ``<=``),
+A *value position* is right after ``field:``, after a comparison ``>``, ``>=``, ``<``, ``<=``,
 right after a range's ``[``/``{``, and right after its ``TO``. Everywhere else, notably inside a
 field group such as ``rating:(-5 OR 4)``, a leading ``-`` keeps its Lucene meaning (prohibit); write
 ``\\-5`` there for the number. Timestamps are recognised at the start of any term.
@@ -29,13 +30,14 @@ from dlserve.errors import ErrorDetail, Invalid
 # A private-use character: it cannot be typed by accident, so a term starting with it is ours.
 PLACEHOLDER_MARK = "\ue000"
 
-_NEGATIVE_NUMBER = re.compile(r"-(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# A '-' then a digit, up to where luqum would end the term: "-97.5", but also "-97.5.1", which then
+# fails as a number with its whole text in the message rather than as "97.5.1".
+_NEGATIVE_NUMBER = re.compile(r"-\.?\d[^\s:^~(){}\[\]\\\"]*")
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?"
 )
 # What may follow a literal for it to be a whole term (luqum ends a term at these too).
 _LITERAL_END = re.compile(r"$|[\s)\]}^~]")
-_COMPARISON = re.compile(r"[<>]=?")
 # luqum's TERM: first character not one of these, later characters not one of the shorter set.
 _NOT_TERM_START = frozenset(" \t\r\n\f\v:^~(){}[]/\"'+-\\<>")
 _NOT_TERM_PART = frozenset(" \t\r\n\f\v:^~(){}[]\\")
@@ -105,6 +107,10 @@ class _Scanner:
             elif char in "]}":
                 self._copy(1)
                 self.in_range = False
+            elif char in "<>":
+                # a comparison (field:>-5, or field:(>-5 AND <0) in a group) is followed by a value
+                self._copy(2 if query.startswith("=", self.i + 1) else 1)
+                self._value_position()
             elif char not in _NOT_TERM_START:
                 self._term()
             else:
@@ -126,9 +132,6 @@ class _Scanner:
             self._copy_spaces()
             if word == "geoLocation" and self._geo_brackets():
                 return
-            comparison = _COMPARISON.match(self.query, self.i)
-            if comparison:
-                self._copy(comparison.end() - self.i)
             self._value_position()
 
     def _term_end(self, start: int) -> int:

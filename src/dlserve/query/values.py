@@ -1,6 +1,6 @@
 """Reading the values a query compares with: numbers, booleans, dates and geo circles.
 
-Each reader raises :class:`BadValue` with a short reason; :mod:`parse` adds the field and the
+Each reader raises :class:`BadValueError` with a short reason; :mod:`parse` adds the field and the
 position, which it alone knows.
 """
 
@@ -21,24 +21,24 @@ _TIMESTAMP = re.compile(
 _UNITS_KM = {"km": 1.0, "mi": KM_PER_MILE}
 
 
-class BadValue(ValueError):
+class BadValueError(ValueError):
     pass
 
 
 def parse_number(text: str) -> float:
     # float() alone would also take "nan", "inf" and "1_000", none of which is a number to compare.
     if not _NUMBER.fullmatch(text):
-        raise BadValue("not a number")
+        raise BadValueError("not a number")
     value = float(text)
     if not math.isfinite(value):
-        raise BadValue("number out of range")
+        raise BadValueError("number out of range")
     return value
 
 
 def parse_bool(text: str) -> bool:
     lowered = text.lower()
     if lowered not in ("true", "false"):
-        raise BadValue("use true or false")
+        raise BadValueError("use true or false")
     return lowered == "true"
 
 
@@ -63,40 +63,40 @@ def parse_date(text: str) -> DateValue:
     """``YYYY-MM-DD`` (a whole day) or an ISO timestamp; an offset or ``Z`` is converted to UTC."""
     whole_day = bool(_DATE.fullmatch(text))
     if not whole_day and not _TIMESTAMP.fullmatch(text):
-        raise BadValue("use YYYY-MM-DD or an ISO timestamp like 2017-01-31T12:00:00Z")
+        raise BadValueError("use YYYY-MM-DD or an ISO timestamp like 2017-01-31T12:00:00Z")
     try:
         parsed = datetime.fromisoformat(text.upper())
         if parsed.tzinfo is not None:
             parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     except (ValueError, OverflowError) as exc:
-        raise BadValue(str(exc)) from None
+        raise BadValueError(str(exc)) from None
     return DateValue(parsed, whole_day)
 
 
 def parse_geo(text: str) -> GeoDistance:
     """``[longitude,latitude,distance,unit]`` as Datafiniti writes it; unit ``mi`` or ``km``."""
     if not (text.startswith("[") and text.endswith("]")):
-        raise BadValue("expected [longitude,latitude,distance,unit]")
+        raise BadValueError("expected [longitude,latitude,distance,unit]")
     parts = [part.strip() for part in text[1:-1].split(",")]
     if len(parts) != 4:
-        raise BadValue("expected 4 values [longitude,latitude,distance,unit], e.g. [-97.74,30.27,10,mi]")
+        raise BadValueError("expected 4 values [longitude,latitude,distance,unit], e.g. [-97.74,30.27,10,mi]")
     longitude = _geo_number(parts[0], "longitude")
     latitude = _geo_number(parts[1], "latitude")
     distance = _geo_number(parts[2], "distance")
     unit = parts[3].lower()
     if not -180.0 <= longitude <= 180.0:
-        raise BadValue(f"longitude {parts[0]} is outside -180..180")
+        raise BadValueError(f"longitude {parts[0]} is outside -180..180")
     if not -90.0 <= latitude <= 90.0:
-        raise BadValue(f"latitude {parts[1]} is outside -90..90")
+        raise BadValueError(f"latitude {parts[1]} is outside -90..90")
     if distance < 0:
-        raise BadValue(f"distance {parts[2]} is negative")
+        raise BadValueError(f"distance {parts[2]} is negative")
     if unit not in _UNITS_KM:
-        raise BadValue(f"unit {parts[3]!r} is not mi or km")
+        raise BadValueError(f"unit {parts[3]!r} is not mi or km")
     return GeoDistance(longitude=longitude, latitude=latitude, radius_km=distance * _UNITS_KM[unit])
 
 
 def _geo_number(text: str, what: str) -> float:
     try:
         return parse_number(text)
-    except BadValue:
-        raise BadValue(f"{what} {text!r} is not a number") from None
+    except BadValueError:
+        raise BadValueError(f"{what} {text!r} is not a number") from None

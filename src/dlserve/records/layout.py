@@ -17,6 +17,10 @@ from dlserve.records.schema import (
     Kind,
 )
 
+# RE2 classes: anything that is not part of a token (letters and digits of any script).
+_NON_TOKEN = "[^" + DUCKDB_TOKEN_PATTERN[1:-2] + "]+"
+_NON_TOKEN_OR_SEPARATOR = "[^" + DUCKDB_TOKEN_PATTERN[1:-2] + "\\x1f]+"
+
 _SCALAR_TYPES = {
     Kind.KEYWORD: "VARCHAR",
     Kind.TEXT: "VARCHAR",
@@ -26,19 +30,41 @@ _SCALAR_TYPES = {
 }
 
 
-def json_structure(spec: FieldSpec) -> object:
-    """The ``json_transform`` structure of one field (DuckDB's JSON-to-type mapping)."""
+def json_structure(spec: FieldSpec, *, zoned_dates: bool = False) -> object:
+    """The ``json_transform`` structure of one field (DuckDB's JSON-to-type mapping).
+
+    ``zoned_dates`` reads dates as TIMESTAMPTZ so that an offset (``+02:00``) is honoured; the
+    loader then casts to TIMESTAMP in a UTC session, which stores every date as UTC.
+    """
+    if spec.kind is Kind.DATE and zoned_dates:
+        return "TIMESTAMPTZ"
     if spec.kind in _SCALAR_TYPES:
         return _SCALAR_TYPES[spec.kind]
     if spec.kind in (Kind.KEYWORD_LIST, Kind.TEXT_LIST):
         return ["VARCHAR"]
     if spec.kind is Kind.NESTED:
-        return [{child.name: json_structure(child) for child in spec.children}]
+        return [{child.name: json_structure(child, zoned_dates=zoned_dates) for child in spec.children}]
     raise ValueError(f"field {spec.name} of kind {spec.kind} has no column")
 
 
-def record_structure(schema: DataTypeSchema) -> str:
-    return json.dumps({f.name: json_structure(f) for f in schema.fields})
+def record_structure(schema: DataTypeSchema, *, zoned_dates: bool = False) -> str:
+    return json.dumps({f.name: json_structure(f, zoned_dates=zoned_dates) for f in schema.fields})
+
+
+def column_type(spec: FieldSpec, *, zoned_dates: bool = False) -> str:
+    """The DuckDB type of a field's snapshot column (``zoned_dates``: as the loader reads it)."""
+    if spec.kind is Kind.DATE and zoned_dates:
+        return "TIMESTAMPTZ"
+    if spec.kind in _SCALAR_TYPES:
+        return _SCALAR_TYPES[spec.kind]
+    if spec.kind in (Kind.KEYWORD_LIST, Kind.TEXT_LIST):
+        return "VARCHAR[]"
+    if spec.kind is Kind.NESTED:
+        members = ", ".join(
+            f"{quote_ident(child.name)} {column_type(child, zoned_dates=zoned_dates)}" for child in spec.children
+        )
+        return f"STRUCT({members})[]"
+    raise ValueError(f"field {spec.name} of kind {spec.kind} has no column")
 
 
 def quote_ident(name: str) -> str:
@@ -46,20 +72,26 @@ def quote_ident(name: str) -> str:
 
 
 def _tokens_of(expr: str) -> str:
-    """SQL: `` tok tok `` for one string expression (NULL/empty → NULL), as schema.token_text."""
+    """SQL: `` tok tok `` for one string expression (NULL/empty → NULL), as schema.token_text.
+
+    One ``regexp_replace`` over the whole string: splitting into a list and joining it back costs
+    several times more when a million records are loaded.
+    """
     return (
         f"CASE WHEN {expr} IS NULL OR {expr} = '' THEN NULL ELSE "
-        f"' ' || array_to_string(regexp_extract_all(lower({expr}), '{DUCKDB_TOKEN_PATTERN}'), ' ') || ' ' END"
+        f"' ' || trim(regexp_replace(lower({expr}), '{_NON_TOKEN}', ' ', 'g')) || ' ' END"
     )
 
 
 def _tokens_of_list(list_expr: str) -> str:
-    joined = (
-        f"array_to_string(list_transform(list_filter({list_expr}, lambda x: x IS NOT NULL AND x <> ''), "
-        f"lambda x: ' ' || array_to_string(regexp_extract_all(lower(x), '{DUCKDB_TOKEN_PATTERN}'), ' ') || ' '), "
-        f"chr({ord(ELEMENT_SEPARATOR)}))"
+    """SQL: the elements' tokens, `` tok tok `` per element, elements separated by US (0x1f)."""
+    joined = f"array_to_string({list_expr}, chr({ord(ELEMENT_SEPARATOR)}))"
+    spaced = f"regexp_replace(lower({joined}), '{_NON_TOKEN_OR_SEPARATOR}', ' ', 'g')"
+    tight = f"regexp_replace({spaced}, ' ?\\x1f ?', chr(31), 'g')"
+    return (
+        f"CASE WHEN {joined} IS NULL OR {joined} = '' THEN NULL ELSE "
+        f"' ' || replace(trim({tight}), chr(31), ' ' || chr(31) || ' ') || ' ' END"
     )
-    return f"NULLIF({joined}, '')"
 
 
 def token_expressions(schema: DataTypeSchema) -> list[tuple[str, str]]:
@@ -93,6 +125,10 @@ def typed_select_sql(schema: DataTypeSchema, source: str, keep: tuple[str, ...] 
 
 
 def snapshot_select_sql(schema: DataTypeSchema, typed_source: str) -> str:
-    """SELECT over typed rows adding the token columns: the full snapshot layout, in load order."""
+    """SELECT over typed rows adding the token columns: the full snapshot layout.
+
+    No ORDER BY: the loader feeds rows in ``_seq`` order and DuckDB keeps insertion order, while a
+    sort would hold a whole part of large strings in memory.
+    """
     tokens = ", ".join(f"{expr} AS {quote_ident(col)}" for col, expr in token_expressions(schema))
-    return f"SELECT *, {tokens} FROM {typed_source} ORDER BY _seq"
+    return f"SELECT *, {tokens} FROM {typed_source}"

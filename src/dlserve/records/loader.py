@@ -1,8 +1,12 @@
 """``dlserve load``: JSON Lines, CSV or Parquet files → a new immutable Parquet snapshot.
 
-Files are read and checked in Python (syntax, one object per line, an ``id``, no duplicate ids),
-streamed into DuckDB in Arrow batches, typed and tokenised there, and written as one Parquet file.
-A bad line fails the whole load with its file and line number; nothing is published then.
+DuckDB does the heavy lifting: it reads JSON Lines itself, checks the records with a few
+set-based queries, then types and tokenises them while writing the snapshot as numbered part
+files, several at a time (one DuckDB writer keeps rows in order only by writing alone).
+CSV and Parquet inputs are first turned into JSON Lines in Python.
+
+A bad line fails the whole load with its file and line number and changes nothing: the new
+snapshot is only published once every part is written.
 """
 
 from __future__ import annotations
@@ -10,25 +14,31 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
+import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import duckdb
 import orjson
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dlserve.errors import ErrorDetail, Invalid
-from dlserve.records.layout import quote_ident, snapshot_select_sql, typed_select_sql
+from dlserve.records.layout import column_type, quote_ident, snapshot_select_sql
+from dlserve.records.validation import find_bad_line
 from dlserve.records.schema import SCHEMAS, DataTypeSchema, Kind
-from dlserve.records.snapshots import Snapshot, SnapshotCatalog
+from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog, part_name
 
-BATCH_LINES = 50_000
-ROW_GROUP_SIZE = 100_000
-ProgressCallback = Callable[[int], None]
+ROWS_PER_PART = 100_000  # at most; smaller loads are cut in one part per writer thread
+MIN_ROWS_PER_PART = 10_000
+ProgressCallback = Callable[[str], None]
+_DUCKDB_WHERE = re.compile(r'in file "(?P<file>[^"]*)",.*?in line (?P<line>\d+)')
 
 
 @dataclass(frozen=True)
@@ -38,16 +48,17 @@ class LoadResult:
     seconds: float
 
 
-@dataclass(frozen=True)
-class _Line:
-    file_no: int
-    line_no: int
-    record_json: str
-    record_id: str
-
-
 class LoadFailed(Invalid):
-    """A load input is malformed; ``details`` names the file and line."""
+    """A load input is malformed; the message and ``details`` name the file and line."""
+
+
+@dataclass
+class _Input:
+    """One file as DuckDB reads it, and how its records map back to the user's line numbers."""
+
+    original: Path
+    readable: Path
+    source_lines: list[int] | None = field(default=None)  # converted inputs: record index → line
 
 
 def load_files(
@@ -57,6 +68,7 @@ def load_files(
     *,
     append: bool = False,
     on_progress: ProgressCallback | None = None,
+    workers: int | None = None,
 ) -> LoadResult:
     schema = SCHEMAS.get(data_type)
     if schema is None:
@@ -65,121 +77,109 @@ def load_files(
         if not path.is_file():
             raise Invalid(f"{path}: no such file", [ErrorDetail("file", str(path))])
     started = time.monotonic()
+    progress = on_progress or (lambda _message: None)
     previous = catalog.current(data_type) if append else None
-    con = duckdb.connect()
-    try:
-        con.execute("CREATE TEMP TABLE raw (_file INTEGER, _line BIGINT, _record VARCHAR, id VARCHAR)")
-        loaded = _stream_into(con, schema, paths, on_progress)
-        if previous is not None:
-            _refuse_existing_ids(con, previous, paths)
-        first_seq = _next_seq(con, previous)
-        con.execute(
-            "CREATE TEMP TABLE typed AS "
-            + typed_select_sql(
-                schema,
-                f"(SELECT row_number() OVER (ORDER BY _file, _line) + {first_seq} - 1 AS _seq, "
-                "_record, _file, _line FROM raw)",
-                keep=("_file", "_line"),
-            )
-        )
-        _refuse_mistyped_values(con, schema, paths)
-        location = catalog.new_location(data_type)
-        _write_snapshot(con, schema, previous, location)
-        total = loaded + (previous.record_count if previous else 0)
-    finally:
-        con.close()
-    snapshot = catalog.publish(data_type, location, total)
-    return LoadResult(snapshot, loaded, time.monotonic() - started)
+    scratch_root = catalog.staging_dir()
+    with tempfile.TemporaryDirectory(dir=scratch_root) as scratch_name:
+        scratch = Path(scratch_name)
+        inputs = [_readable_input(path, schema, scratch, index) for index, path in enumerate(paths)]
+        # Without the ICU extension (not shipped, not downloadable here) DuckDB's time zone is UTC,
+        # so TIMESTAMPTZ → TIMESTAMP yields UTC wall time, as the snapshot layout wants.
+        con = duckdb.connect(config={"preserve_insertion_order": True, "temp_directory": str(scratch / "spill")})
+        try:
+            progress("reading records")
+            count = _read_into_table(con, schema, inputs)
+            progress(f"checking {count:,} records")
+            _refuse_bad_records(con, inputs, previous)
+            target = catalog.new_location(data_type)
+            staged = scratch / "snapshot"
+            staged.mkdir()
+            first_part = _link_previous_parts(previous, staged)
+            first_seq = _next_seq(con, previous)
+            _write_parts(con, schema, staged, count, first_seq, first_part, workers or min(4, os.cpu_count() or 1),
+                         progress)
+        finally:
+            con.close()
+        staged.rename(target)
+    total = count + (previous.record_count if previous else 0)
+    snapshot = catalog.publish(data_type, target, total)
+    return LoadResult(snapshot, count, time.monotonic() - started)
 
 
-def _stream_into(
-    con: duckdb.DuckDBPyConnection,
-    schema: DataTypeSchema,
-    paths: list[Path],
-    on_progress: ProgressCallback | None,
-) -> int:
-    seen: dict[str, tuple[int, int]] = {}
-    batch: list[_Line] = []
-    count = 0
-    for file_no, path in enumerate(paths):
-        for line in _read_file(file_no, path, schema):
-            where = seen.setdefault(line.record_id, (file_no, line.line_no))
-            if where != (file_no, line.line_no):
-                raise _bad_line(
-                    paths, file_no, line.line_no,
-                    f"duplicate id '{line.record_id}' (first seen in {paths[where[0]].name} line {where[1]})",
-                )
-            batch.append(line)
-            count += 1
-            if len(batch) >= BATCH_LINES:
-                _insert(con, batch)
-                batch = []
-                if on_progress:
-                    on_progress(count)
-    if batch:
-        _insert(con, batch)
-    if on_progress:
-        on_progress(count)
-    if count == 0:
-        raise Invalid("the input holds no records", [ErrorDetail("file", "no records in " + ", ".join(map(str, paths)))])
-    return count
+# -- reading -------------------------------------------------------------------------------------
 
 
-def _insert(con: duckdb.DuckDBPyConnection, batch: list[_Line]) -> None:
-    table = pa.table(
-        {
-            "_file": pa.array([b.file_no for b in batch], pa.int32()),
-            "_line": pa.array([b.line_no for b in batch], pa.int64()),
-            "_record": pa.array([b.record_json for b in batch], pa.string()),
-            "id": pa.array([b.record_id for b in batch], pa.string()),
-        }
-    )
-    con.register("incoming_batch", table)
-    con.execute("INSERT INTO raw SELECT * FROM incoming_batch")
-    con.unregister("incoming_batch")
-
-
-def _read_file(file_no: int, path: Path, schema: DataTypeSchema) -> Iterator[_Line]:
+def _readable_input(path: Path, schema: DataTypeSchema, scratch: Path, index: int) -> _Input:
     name = path.name.lower().removesuffix(".gz")
     if name.endswith((".jsonl", ".ndjson", ".json", ".txt")):
-        yield from _read_json_lines(file_no, path)
-    elif name.endswith(".csv"):
-        yield from _read_csv(file_no, path, schema)
+        return _Input(path, path)
+    converted = scratch / f"input-{index}.jsonl"
+    if name.endswith(".csv"):
+        lines = _convert(converted, _csv_records(path, schema))
     elif name.endswith(".parquet"):
-        yield from _read_parquet(file_no, path)
+        lines = _convert(converted, _parquet_records(path))
     else:
         raise Invalid(
             f"{path.name}: unknown file type (use .jsonl, .json, .csv or .parquet, optionally .gz)",
             [ErrorDetail("file", str(path))],
         )
+    return _Input(path, converted, lines)
+
+
+def _convert(target: Path, records: Iterator[tuple[int, dict[str, Any]]]) -> list[int]:
+    source_lines: list[int] = []
+    with target.open("wb") as out:
+        for line_no, record in records:
+            out.write(orjson.dumps(record, default=str))
+            out.write(b"\n")
+            source_lines.append(line_no)
+    return source_lines
+
+
+def _read_into_table(con: duckdb.DuckDBPyConnection, schema: DataTypeSchema, inputs: list[_Input]) -> int:
+    """Every record into two tables in load order (``rowid``): ``raw`` holds the record's JSON text,
+    ``typed`` its schema fields converted by DuckDB's JSON reader, which refuses a value that does
+    not fit (a number that is not one, a list that is a string, a line that is not an object)."""
+    files = [str(i.readable) for i in inputs]
+    columns = "{" + ", ".join(
+        f"{_sql_string(f.name)}: {_sql_string(column_type(f, zoned_dates=True))}" for f in schema.fields
+    ) + "}"
+    try:
+        con.execute(
+            "CREATE TABLE raw AS SELECT filename AS _file, json AS _record FROM read_ndjson_objects(?, filename = true)",
+            [files],
+        )
+        con.execute(
+            f"CREATE TABLE typed AS SELECT * FROM read_json(?, format = 'newline_delimited', columns = {columns})",
+            [files],
+        )
+    except duckdb.Error as exc:
+        raise _explain_unreadable(str(exc), schema, inputs) from None
+    counts = con.execute("SELECT (SELECT count(*) FROM raw), (SELECT count(*) FROM typed)").fetchone()
+    assert counts is not None
+    if counts[0] != counts[1]:  # both readers skip the same blank lines; anything else is a bug
+        raise RuntimeError(f"readers disagree on the number of records: {counts[0]} != {counts[1]}")
+    if counts[0] == 0:
+        raise Invalid("the input holds no records", [ErrorDetail("file", ", ".join(str(i.original) for i in inputs))])
+    return int(counts[0])
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _open_binary(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
 
 
-def _read_json_lines(file_no: int, path: Path) -> Iterator[_Line]:
-    with _open_binary(path) as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise _bad_line([path], 0, line_no, f"invalid JSON: {exc}") from None
-            yield _checked(file_no, path, line_no, record)
-
-
-def _read_csv(file_no: int, path: Path, schema: DataTypeSchema) -> Iterator[_Line]:
+def _csv_records(path: Path, schema: DataTypeSchema) -> Iterator[tuple[int, dict[str, Any]]]:
     with _open_binary(path) as binary, io.TextIOWrapper(binary, encoding="utf-8", newline="") as text:
         reader = csv.DictReader(text)
         for row in reader:
-            line_no = reader.line_num
             try:
-                record = _record_from_csv_row(schema, row)
+                yield reader.line_num, _record_from_csv_row(schema, row)
             except ValueError as exc:
-                raise _bad_line([path], 0, line_no, str(exc)) from None
-            yield _checked(file_no, path, line_no, record)
+                raise _bad_line(path, reader.line_num, str(exc)) from None
 
 
 def _record_from_csv_row(schema: DataTypeSchema, row: dict[str | Any, str | Any]) -> dict[str, Any]:
@@ -216,99 +216,164 @@ def _record_from_csv_row(schema: DataTypeSchema, row: dict[str | Any, str | Any]
     return record
 
 
-def _read_parquet(file_no: int, path: Path) -> Iterator[_Line]:
+def _parquet_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     row_no = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=10_000):
         for record in batch.to_pylist():
             row_no += 1
-            clean = {k: v for k, v in record.items() if v is not None}
-            yield _checked(file_no, path, row_no, orjson.loads(orjson.dumps(clean, default=str)))
+            yield row_no, {k: v for k, v in record.items() if v is not None}
 
 
-def _checked(file_no: int, path: Path, line_no: int, record: object) -> _Line:
-    if not isinstance(record, dict):
-        raise _bad_line([path], 0, line_no, "a record must be a JSON object")
-    record_id = record.get("id")
-    if isinstance(record_id, bool) or not isinstance(record_id, (str, int)) or record_id == "":
-        raise _bad_line([path], 0, line_no, "a record needs a non-empty string 'id'")
-    return _Line(file_no, line_no, orjson.dumps(record).decode(), str(record_id))
+# -- checking ------------------------------------------------------------------------------------
 
 
-def _bad_line(paths: list[Path], file_no: int, line_no: int, problem: str) -> LoadFailed:
-    where = f"{paths[file_no].name} line {line_no}"
-    return LoadFailed(f"{where}: {problem}; nothing was loaded", [ErrorDetail(f"line {line_no}", problem)])
+def _refuse_bad_records(
+    con: duckdb.DuckDBPyConnection, inputs: list[_Input], previous: Snapshot | None
+) -> None:
+    """Set-based checks; the first problem (in load order) fails the load with its line."""
+    problems: list[tuple[int, str]] = []
+    row = con.execute("SELECT min(rowid) FROM typed WHERE coalesce(id, '') = ''").fetchone()
+    if row and row[0] is not None:
+        problems.append((int(row[0]), "a record needs a non-empty string 'id'"))
+    problems.extend(_duplicate_ids(con, previous))
+    if problems:
+        rowid, problem = min(problems)
+        raise _bad_record(con, inputs, rowid, problem)
+
+
+def _duplicate_ids(con: duckdb.DuckDBPyConnection, previous: Snapshot | None) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    repeat = con.execute(
+        "SELECT rowid, id, first FROM (SELECT rowid, id, min(rowid) OVER (PARTITION BY id) AS first FROM typed) "
+        "WHERE rowid <> first ORDER BY rowid LIMIT 1"
+    ).fetchone()
+    if repeat:
+        found.append((int(repeat[0]), f"duplicate id '{repeat[1]}' (first seen at record {int(repeat[2]) + 1})"))
+    if previous is not None:
+        clash = con.execute(
+            "SELECT t.rowid, t.id FROM typed t JOIN read_parquet(?) s ON s.id = t.id ORDER BY t.rowid LIMIT 1",
+            [previous.scan_path],
+        ).fetchone()
+        if clash:
+            found.append((int(clash[0]), f"id '{clash[1]}' is already loaded (--append adds new ids only)"))
+    return found
+
+
+def _bad_record(con: duckdb.DuckDBPyConnection, inputs: list[_Input], rowid: int, problem: str) -> LoadFailed:
+    """Map a record (load order) back to its file and line number."""
+    row = con.execute("SELECT _file, rowid - (SELECT min(rowid) FROM raw r2 WHERE r2._file = raw._file) "
+                      "FROM raw WHERE rowid = ?", [rowid]).fetchone()
+    assert row is not None
+    source = next(i for i in inputs if str(i.readable) == row[0])
+    index = int(row[1])
+    line_no = source.source_lines[index] if source.source_lines is not None else _line_of_record(source.readable, index)
+    return _bad_line(source.original, line_no, problem)
+
+
+def _line_of_record(path: Path, index: int) -> int:
+    """The 1-based line of the ``index``-th record, counting as DuckDB does (blank lines skipped)."""
+    seen = -1
+    with _open_binary(path) as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            if raw.strip():
+                seen += 1
+                if seen == index:
+                    return line_no
+    return line_no
+
+
+def _explain_unreadable(message: str, schema: DataTypeSchema, inputs: list[_Input]) -> Invalid:
+    """DuckDB stopped on a record; its line number may be approximate, so re-read the named file
+    line by line and name the first line that is really wrong, and why."""
+    match = _DUCKDB_WHERE.search(message)
+    source = next((i for i in inputs if match and str(i.readable) == match["file"]), None)
+    candidates = [source] if source else inputs
+    for candidate in candidates:
+        found = find_bad_line(candidate.readable, schema)
+        if found is not None:
+            line_no, problem = found
+            shown = candidate.source_lines[line_no - 1] if candidate.source_lines is not None else line_no
+            return _bad_line(candidate.original, shown, problem)
+    reason = message.split("Error: ", 1)[-1].splitlines()[0]
+    if source is not None and match is not None:
+        return _bad_line(source.original, int(match["line"]), reason)
+    return Invalid(f"the input could not be read: {reason}", [ErrorDetail("file", reason)])
+
+
+def _bad_line(path: Path, line_no: int, problem: str) -> LoadFailed:
+    return LoadFailed(
+        f"{path.name} line {line_no}: {problem}; nothing was loaded", [ErrorDetail(f"line {line_no}", problem)]
+    )
+
+
+# -- writing -------------------------------------------------------------------------------------
 
 
 def _next_seq(con: duckdb.DuckDBPyConnection, previous: Snapshot | None) -> int:
     if previous is None:
         return 1
-    row = con.execute("SELECT coalesce(max(_seq), 0) FROM read_parquet(?)", [previous.location]).fetchone()
+    row = con.execute("SELECT coalesce(max(_seq), 0) FROM read_parquet(?)", [previous.scan_path]).fetchone()
     return int(row[0] if row else 0) + 1
 
 
-def _refuse_existing_ids(con: duckdb.DuckDBPyConnection, previous: Snapshot, paths: list[Path]) -> None:
-    clash = con.execute(
-        "SELECT r._file, r._line, r.id FROM raw r JOIN read_parquet(?) s ON s.id = r.id "
-        "ORDER BY r._file, r._line LIMIT 1",
-        [previous.location],
-    ).fetchone()
-    if clash:
-        raise _bad_line(paths, clash[0], clash[1], f"id '{clash[2]}' is already loaded (--append adds new ids only)")
+def _link_previous_parts(previous: Snapshot | None, staged: Path) -> int:
+    """An append shares the previous snapshot's parts (files are immutable): hard links, or copies."""
+    if previous is None:
+        return 0
+    parts = sorted(previous.path.glob(PART_GLOB))
+    for part in parts:
+        try:
+            os.link(part, staged / part.name)
+        except OSError:
+            shutil.copy2(part, staged / part.name)
+    return len(parts)
 
 
-def _refuse_mistyped_values(con: duckdb.DuckDBPyConnection, schema: DataTypeSchema, paths: list[Path]) -> None:
-    """A number, date or bool field whose value did not convert is a bad line, not a silent NULL."""
-    checked = [f for f in schema.fields if f.kind in (Kind.NUMBER, Kind.DATE, Kind.BOOL)]
-    if not checked:
-        return
-    conditions = " OR ".join(
-        f"({quote_ident(f.name)} IS NULL AND json_type(_record::JSON, '$.\"{f.name}\"') NOT IN ('NULL'))"
-        for f in checked
-    )
-    bad = con.execute(
-        f"SELECT _file, _line, _record FROM typed WHERE {conditions} ORDER BY _file, _line LIMIT 1"
-    ).fetchone()
-    if bad:
-        record = orjson.loads(bad[2])
-        field = next(
-            f.name
-            for f in checked
-            if record.get(f.name) is not None and not _converts(con, f.kind, record[f.name])
-        )
-        raise _bad_line(paths, bad[0], bad[1], f"field '{field}': {record[field]!r} is not a valid {_kind_of(schema, field)}")
-
-
-def _kind_of(schema: DataTypeSchema, name: str) -> str:
-    spec = schema.field(name)
-    return spec.kind.value if spec else "value"
-
-
-def _converts(con: duckdb.DuckDBPyConnection, kind: Kind, value: object) -> bool:
-    target = {Kind.NUMBER: "DOUBLE", Kind.DATE: "TIMESTAMP", Kind.BOOL: "BOOLEAN"}[kind]
-    structure = orjson.dumps({"v": target}).decode()
-    row = con.execute(
-        "SELECT (json_transform(?::JSON, ?)).v IS NOT NULL", [orjson.dumps({"v": value}).decode(), structure]
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def _write_snapshot(
-    con: duckdb.DuckDBPyConnection, schema: DataTypeSchema, previous: Snapshot | None, location: Path
+def _write_parts(
+    con: duckdb.DuckDBPyConnection,
+    schema: DataTypeSchema,
+    staged: Path,
+    count: int,
+    first_seq: int,
+    first_part: int,
+    workers: int,
+    progress: ProgressCallback,
 ) -> None:
-    rows = "(SELECT * EXCLUDE (_file, _line) FROM typed)"
-    if previous is not None:
-        old_typed = f"(SELECT * FROM read_parquet('{_sql_path(previous.location)}'))"
-        new_rows = f"(SELECT * FROM ({snapshot_select_sql(schema, rows)}))"
-        source = f"(SELECT * FROM {old_typed} UNION ALL BY NAME SELECT * FROM {new_rows}) ORDER BY _seq"
-        select = f"SELECT * FROM {source}"
-    else:
+    per_part = max(min(MIN_ROWS_PER_PART, ROWS_PER_PART), min(ROWS_PER_PART, -(-count // max(1, workers))))
+    starts = list(range(0, count, per_part))
+    done = 0
+
+    def write(index: int) -> None:
+        nonlocal done
+        start = starts[index]
+        in_part = f"WHERE rowid >= {start} AND rowid < {start + per_part}"
+        rows = (
+            f"(SELECT _rid + {first_seq} AS _seq, _record, {typed_columns(schema)} "
+            f"FROM (SELECT rowid AS _rid, _record FROM raw {in_part}) POSITIONAL JOIN (SELECT * FROM typed {in_part}))"
+        )
         select = snapshot_select_sql(schema, rows)
-    partial = location.with_suffix(".parquet.partial")
-    con.execute(
-        f"COPY ({select}) TO '{_sql_path(partial)}' "
-        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_SIZE})"
+        target = staged / part_name(first_part + index)
+        cursor = con.cursor()
+        try:
+            cursor.execute(
+                f"COPY ({select}) TO '{_sql_path(target)}' (FORMAT parquet, COMPRESSION zstd, "
+                f"ROW_GROUP_SIZE {per_part})"
+            )
+        finally:
+            cursor.close()
+        done += min(per_part, count - start)
+        progress(f"written {done:,} of {count:,} records")
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for future in [pool.submit(write, index) for index in range(len(starts))]:
+            future.result()
+
+
+def typed_columns(schema: DataTypeSchema) -> str:
+    """Zoned dates (read as TIMESTAMPTZ to honour offsets) become the layout's UTC TIMESTAMPs."""
+    return ", ".join(
+        f"CAST({quote_ident(f.name)} AS {column_type(f)}) AS {quote_ident(f.name)}" for f in schema.fields
     )
-    partial.rename(location)
 
 
 def _sql_path(path: str | Path) -> str:

@@ -1,6 +1,8 @@
 """Immutable Parquet snapshots per data type, and the pointer to each type's current one.
 
-A load writes a whole new snapshot file, then switches the type's pointer to it in one database
+A snapshot is a directory of numbered Parquet part files (``part-000000.parquet`` ...), each a
+contiguous range of the load order, rows sorted by ``_seq`` inside. A load writes a whole new
+snapshot directory, then switches the type's pointer to it in one database
 transaction. Readers resolve the pointer once per request, so a query or an export that started on
 the old snapshot finishes on it (old files are kept; see docs/records.md).
 """
@@ -20,6 +22,13 @@ from dlserve.db.tables import datasets, snapshots
 from dlserve.errors import NotFound
 
 
+PART_GLOB = "part-*.parquet"
+
+
+def part_name(index: int) -> str:
+    return f"part-{index:06d}.parquet"
+
+
 @dataclass(frozen=True)
 class Snapshot:
     id: int
@@ -33,6 +42,14 @@ class Snapshot:
     def path(self) -> Path:
         return Path(self.location)
 
+    @property
+    def scan_path(self) -> str:
+        """What ``read_parquet`` reads: every part, in name order (= load order)."""
+        return str(self.path / PART_GLOB)
+
+    def part_files(self) -> list[Path]:
+        return sorted(self.path.glob(PART_GLOB))
+
 
 class SnapshotCatalog:
     def __init__(self, db: Database, root: Path, clock: Clock) -> None:
@@ -41,10 +58,17 @@ class SnapshotCatalog:
         self._clock = clock
 
     def new_location(self, data_type: str) -> Path:
+        """A fresh directory name for a snapshot (not created: the loader renames its staging into it)."""
         folder = self._root / data_type
         folder.mkdir(parents=True, exist_ok=True)
         stamp = self._clock.now().strftime("%Y%m%dT%H%M%S")
-        return folder / f"{stamp}-{uuid.uuid4().hex[:12]}.parquet"
+        return folder / f"{stamp}-{uuid.uuid4().hex[:12]}"
+
+    def staging_dir(self) -> Path:
+        """Scratch space on the same filesystem as the snapshots, so finishing a load is a rename."""
+        folder = self._root / ".staging"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def current(self, data_type: str) -> Snapshot | None:
         query = (
@@ -66,7 +90,7 @@ class SnapshotCatalog:
     def publish(self, data_type: str, location: Path, record_count: int) -> Snapshot:
         """Register a written snapshot file and make it the type's current data, atomically."""
         now = self._clock.now()
-        size = location.stat().st_size
+        size = sum(part.stat().st_size for part in location.glob(PART_GLOB))
         with self._db.write() as conn:
             snapshot_id = conn.execute(
                 snapshots.insert().values(

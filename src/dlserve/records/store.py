@@ -34,7 +34,7 @@ class RecordStore:
 
     def count(self, snapshot: Snapshot, query: CompiledQuery) -> int:
         row = self._run(
-            f"SELECT count(*) FROM read_parquet(?) WHERE {query.sql}", [snapshot.location, *query.params]
+            f"SELECT count(*) FROM read_parquet(?) WHERE {query.sql}", [snapshot.scan_path, *query.params]
         ).fetchone()
         return int(row[0]) if row else 0
 
@@ -42,13 +42,13 @@ class RecordStore:
         """Matching records (their stored JSON), in the dataset's one deterministic order."""
         rows = self._run(
             f"SELECT _record FROM read_parquet(?) WHERE {query.sql} ORDER BY _seq LIMIT ? OFFSET ?",
-            [snapshot.location, *query.params, limit, offset],
+            [snapshot.scan_path, *query.params, limit, offset],
         ).fetchall()
         return [row[0] for row in rows]
 
     def get(self, snapshot: Snapshot, record_id: str) -> str:
         row = self._run(
-            "SELECT _record FROM read_parquet(?) WHERE id = ? LIMIT 1", [snapshot.location, record_id]
+            "SELECT _record FROM read_parquet(?) WHERE id = ? LIMIT 1", [snapshot.scan_path, record_id]
         ).fetchone()
         if row is None:
             raise NotFound(f"No {snapshot.data_type} record has the id '{record_id}'")

@@ -21,7 +21,9 @@ class Dataset:
     def ids(self, query: str) -> list[str]:
         """Ids of the records ``query`` matches, in load order."""
         compiled = compile_query(self.schema, query)
-        rows = self.connection.execute(f"SELECT id FROM t WHERE {compiled.sql} ORDER BY _seq", compiled.params)
+        rows = self.connection.execute(
+            f"SELECT id FROM t WHERE {compiled.sql} ORDER BY _seq", compiled.params
+        )
         return [row[0] for row in rows.fetchall()]
 
     def all_ids(self) -> list[str]:
