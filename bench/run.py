@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.acceptance.conftest import cli, start_server, stop  # noqa: E402
+from tests.acceptance.conftest import cli, start_server, stop
 
-from dlserve.records.demo import write_jsonl  # noqa: E402
+from dlserve.records.demo import write_jsonl
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", "1000000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "20"))
@@ -53,17 +53,23 @@ def main() -> None:
         size_mb = source.stat().st_size / 1e6
 
         loaded = json.loads(cli(env, "load", "businesses", str(source)))
-        token = json.loads(cli(env, "accounts", "create", "bench@example.com", "--credits", "100000000"))["token"]
+        token = json.loads(cli(env, "accounts", "create", "bench@example.com", "--credits", "100000000"))[
+            "token"
+        ]
         base_url, process = start_server(env, data_dir, "--workers", "0")
         try:
             latencies: dict[str, list[float]] = {q: [] for q in QUERIES}
-            with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+            with httpx.Client(
+                base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ) as client:
                 for query in QUERIES:  # warm-up: first touch of each column
                     client.post("/v4/businesses/search", json={"query": query, "num_records": 10})
                 for _ in range(ROUNDS):
                     for query in QUERIES:
                         t0 = time.perf_counter()
-                        response = client.post("/v4/businesses/search", json={"query": query, "num_records": 10})
+                        response = client.post(
+                            "/v4/businesses/search", json={"query": query, "num_records": 10}
+                        )
                         latencies[query].append((time.perf_counter() - t0) * 1000)
                         response.raise_for_status()
         finally:
@@ -76,7 +82,9 @@ def main() -> None:
     print(f"preview latency over {len(every)} requests (num_records 10, HTTP round trip):")
     print(f"  all queries: p50 {statistics.median(every):.1f} ms, p95 {percentile(every, 0.95):.1f} ms")
     for query, values in latencies.items():
-        print(f"  {query:55s} p50 {statistics.median(values):7.1f} ms  p95 {percentile(values, 0.95):7.1f} ms")
+        print(
+            f"  {query:55s} p50 {statistics.median(values):7.1f} ms  p95 {percentile(values, 0.95):7.1f} ms"
+        )
 
 
 if __name__ == "__main__":

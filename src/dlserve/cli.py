@@ -29,7 +29,7 @@ app.add_typer(accounts_app, name="accounts")
 err = Console(stderr=True)
 
 DEMO_EMAIL = "demo@dlserve.local"
-DEMO_PASSWORD = "demo-password"
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - the documented demo account
 DEMO_CREDITS = 1_000_000
 
 
@@ -64,7 +64,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (DLSERVE_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (DLSERVE_PORT).")] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Download worker threads in this process; 0 for none (DLSERVE_WORKERS).")
+        int | None,
+        typer.Option(help="Download worker threads in this process; 0 for none (DLSERVE_WORKERS)."),
     ] = None,
 ) -> None:
     """Migrate the database and serve the HTTP API."""
@@ -75,8 +76,44 @@ def serve(
     settings = _settings(host=host, port=port, workers=workers)
     services = _services(settings)
     application = create_app(settings, services)
+    pool = services.worker_pool(settings.workers)
+    pool.start()
     try:
-        uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        # uvicorn turns SIGTERM/SIGINT into a graceful shutdown and then returns here.
+        uvicorn.run(
+            application,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
+            ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+        )
+    finally:
+        pool.stop()
+        services.close()
+
+
+@app.command()
+def worker(
+    threads: Annotated[int, typer.Option(help="Export jobs run at the same time by this process.")] = 1,
+) -> None:
+    """Run export jobs from the database queue until SIGTERM (then give the running job back)."""
+    import signal
+
+    settings = _settings()
+    services = _services(settings)
+    pool = services.worker_pool(threads)
+
+    def shutdown(signum: int, _frame: object) -> None:
+        err.print(f"signal {signum}: finishing up")
+        pool.stop_event.set()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    err.print(f"worker running with {threads} thread(s)")
+    try:
+        pool.run_forever()
     finally:
         services.close()
 
@@ -100,7 +137,9 @@ def load(
                 data_type,
                 files,
                 append=append,
-                on_progress=lambda message: progress.update(task, description=f"loading {data_type}: {message}"),
+                on_progress=lambda message: progress.update(
+                    task, description=f"loading {data_type}: {message}"
+                ),
             )
     except DlserveError as exc:
         _fail(exc)
@@ -156,7 +195,9 @@ def demo(
 def accounts_create(
     email: str,
     password: Annotated[str | None, typer.Option(help="Lets the account sign in with POST /v4/auth.")] = None,
-    credits: Annotated[int | None, typer.Option(help="Initial credits (default DLSERVE_DEFAULT_CREDITS).")] = None,
+    credits: Annotated[
+        int | None, typer.Option(help="Initial credits (default DLSERVE_DEFAULT_CREDITS).")
+    ] = None,
 ) -> None:
     """Create an account; prints {"id", "email", "token"} as JSON."""
     settings = _settings()
@@ -199,7 +240,9 @@ def accounts_demo() -> None:
 
 
 def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True)
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+    )
 
 
 def main() -> None:

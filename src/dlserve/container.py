@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from dlserve.accounts.services import AccountService
 from dlserve.catalog.services import CatalogService
 from dlserve.clock import Clock, SystemClock
 from dlserve.db.engine import Database
+from dlserve.downloads.janitor import Janitor
+from dlserve.downloads.runner import ExportRunner, ExportSettings
+from dlserve.downloads.services import DownloadService
+from dlserve.downloads.worker import WorkerPool
+from dlserve.jobs.queue import JobQueue
 from dlserve.records.snapshots import SnapshotCatalog
 from dlserve.records.store import RecordStore
 from dlserve.settings import Settings
+from dlserve.storage.factory import storage_from_url
+from dlserve.storage.interfaces import Storage
+from dlserve.storage.links import LinkSigner
 
 
 @dataclass
@@ -22,8 +31,18 @@ class Services:
     snapshots: SnapshotCatalog
     store: RecordStore
     catalog: CatalogService
+    storage: Storage
+    link_signer: LinkSigner
+    queue: JobQueue
+    downloads: DownloadService
+    runner: ExportRunner
+    janitor: Janitor
+
+    def worker_pool(self, threads: int) -> WorkerPool:
+        return WorkerPool(self.queue, self.runner, self.janitor, threads)
 
     def close(self) -> None:
+        self.runner.close()
         self.store.close()
         self.db.dispose()
 
@@ -38,4 +57,36 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     catalog = CatalogService(
         store, accounts, preview_max=settings.preview_max_records, page_max=settings.paginate_max_limit
     )
-    return Services(settings, clock, db, accounts, snapshots, store, catalog)
+    storage = storage_from_url(settings.storage_url, settings.files_dir())
+    queue = JobQueue(
+        db, clock, lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
+    )
+    downloads = DownloadService(db, clock, accounts, store, queue, max_active=settings.max_active_downloads)
+    runner = ExportRunner(
+        db,
+        clock,
+        queue,
+        accounts,
+        snapshots,
+        storage,
+        ExportSettings(
+            records_per_file=settings.records_per_file,
+            link_ttl=timedelta(seconds=settings.link_ttl_seconds),
+            scratch_dir=settings.data_dir / "tmp",
+        ),
+    )
+    return Services(
+        settings=settings,
+        clock=clock,
+        db=db,
+        accounts=accounts,
+        snapshots=snapshots,
+        store=store,
+        catalog=catalog,
+        storage=storage,
+        link_signer=LinkSigner(settings.resolved_secret_key()),
+        queue=queue,
+        downloads=downloads,
+        runner=runner,
+        janitor=Janitor(db, clock, queue, storage),
+    )

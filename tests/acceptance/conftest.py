@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -39,13 +40,15 @@ def cli(env: dict[str, str], *args: str) -> str:
     return done.stdout.decode()
 
 
-def wait_until_up(base_url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+def wait_until_up(
+    base_url: str, process: subprocess.Popen[bytes], seconds: float = 60, verify: ssl.SSLContext | bool = True
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            if httpx.get(f"{base_url}/v4/health", timeout=2).status_code < 500:
+            if httpx.get(f"{base_url}/v4/health", timeout=2, verify=verify).status_code < 500:
                 return
         except httpx.HTTPError:
             pass
@@ -53,13 +56,31 @@ def wait_until_up(base_url: str, process: subprocess.Popen[bytes], seconds: floa
     raise RuntimeError("server did not come up")
 
 
-def start_server(env: dict[str, str], data_dir: Path, *extra: str) -> tuple[str, subprocess.Popen[bytes]]:
+def start_server(
+    env: dict[str, str], data_dir: Path, *extra: str, cert: Path | None = None
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """``dlserve serve`` on a free loopback port (HTTPS when ``cert`` is given; its key beside it)."""
     port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"{'https' if cert else 'http'}://127.0.0.1:{port}"
+    if cert is not None:
+        env = {
+            **env,
+            "DLSERVE_SSL_CERTFILE": str(cert),
+            "DLSERVE_SSL_KEYFILE": str(cert.with_name("key.pem")),
+        }
     log = (data_dir / f"server-{port}.log").open("wb")
-    process = subprocess.Popen([*DLSERVE, "serve", "--port", str(port), *extra], env=env, stdout=log, stderr=log)
-    wait_until_up(base_url, process)
+    process = subprocess.Popen(
+        [*DLSERVE, "serve", "--port", str(port), *extra], env=env, stdout=log, stderr=log
+    )
+    wait_until_up(base_url, process, verify=ssl.create_default_context(cafile=str(cert)) if cert else True)
     return base_url, process
+
+
+def start_worker(env: dict[str, str], data_dir: Path, name: str, **settings: str) -> subprocess.Popen[bytes]:
+    """A standalone ``dlserve worker`` process; ``settings`` become DLSERVE_* variables for it alone."""
+    extra = {f"DLSERVE_{key.upper()}": value for key, value in settings.items()}
+    log = (data_dir / f"worker-{name}.log").open("wb")
+    return subprocess.Popen([*DLSERVE, "worker"], env={**env, **extra}, stdout=log, stderr=log)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

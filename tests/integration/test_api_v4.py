@@ -15,7 +15,8 @@ def assert_envelope(response: object, status: int, field: str | None = None) -> 
     body = response.json()  # type: ignore[attr-defined]
     assert set(body) == {"error", "message", "code", "details"}, body
     assert body["code"] == status
-    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
     if field is not None:
         assert field in [d["field"] for d in body["details"]], body
     return body  # type: ignore[no-any-return]
@@ -33,7 +34,9 @@ def test_auth_returns_a_working_token(client: TestClient, token: str) -> None:
 
 
 def test_wrong_password_and_missing_token_are_401_envelopes(client: TestClient, token: str) -> None:
-    body = assert_envelope(client.post("/v4/auth", json={"email": "user@example.com", "password": "nope"}), 401)
+    body = assert_envelope(
+        client.post("/v4/auth", json={"email": "user@example.com", "password": "nope"}), 401
+    )
     assert body["error"] == "Unauthorized"
     response = client.post("/v4/businesses/search", json={"query": "*"})
     assert_envelope(response, 401)
@@ -42,7 +45,9 @@ def test_wrong_password_and_missing_token_are_401_envelopes(client: TestClient, 
 
 
 def test_preview_counts_returns_and_charges(client: TestClient, auth: dict[str, str]) -> None:
-    response = client.post("/v4/businesses/search", json={"query": "name:hilton", "num_records": 1}, headers=auth)
+    response = client.post(
+        "/v4/businesses/search", json={"query": "name:hilton", "num_records": 1}, headers=auth
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["num_found"] == 2
@@ -52,17 +57,23 @@ def test_preview_counts_returns_and_charges(client: TestClient, auth: dict[str, 
 
 
 def test_zero_records_is_a_free_count(client: TestClient, auth: dict[str, str]) -> None:
-    body = client.post("/v4/businesses/search", json={"query": "city:austin", "num_records": 0}, headers=auth).json()
+    body = client.post(
+        "/v4/businesses/search", json={"query": "city:austin", "num_records": 0}, headers=auth
+    ).json()
     assert body == {"num_found": 2, "total_cost": 0, "records": []}
     assert client.get("/v4/account", headers=auth).json()["available_credits"] == 100
 
 
-def test_default_preview_is_ten_records_and_the_cap_is_enforced(client: TestClient, auth: dict[str, str]) -> None:
+def test_default_preview_is_ten_records_and_the_cap_is_enforced(
+    client: TestClient, auth: dict[str, str]
+) -> None:
     body = client.post("/v4/businesses/search", json={"query": "*"}, headers=auth).json()
     assert body["num_found"] == 4
     assert len(body["records"]) == 4
     assert_envelope(
-        client.post("/v4/businesses/search", json={"query": "*", "num_records": 51}, headers=auth), 400, "num_records"
+        client.post("/v4/businesses/search", json={"query": "*", "num_records": 51}, headers=auth),
+        400,
+        "num_records",
     )
 
 
@@ -88,23 +99,31 @@ def test_csv_preview_in_any_case_is_a_header_and_rows(client: TestClient, auth: 
     assert body["total_cost"] == 1
     assert [dict(zip(header, r, strict=True))["reviews.text"] for r in data] == ["Great stay", "Noisy"]
     assert_envelope(
-        client.post("/v4/businesses/search", json={"query": "*", "format": "xml"}, headers=auth), 400, "format"
+        client.post("/v4/businesses/search", json={"query": "*", "format": "xml"}, headers=auth),
+        400,
+        "format",
     )
 
 
 def test_bad_query_is_a_400_naming_field_and_position(client: TestClient, auth: dict[str, str]) -> None:
     body = assert_envelope(
-        client.post("/v4/businesses/search", json={"query": "city:austin AND nmae:x"}, headers=auth), 400, "nmae"
+        client.post("/v4/businesses/search", json={"query": "city:austin AND nmae:x"}, headers=auth),
+        400,
+        "nmae",
     )
     assert "16" in str(body["details"])
-    assert_envelope(client.post("/v4/businesses/search", json={"query": "name:(a OR"}, headers=auth), 400, "query")
+    assert_envelope(
+        client.post("/v4/businesses/search", json={"query": "name:(a OR"}, headers=auth), 400, "query"
+    )
 
 
 def test_not_enough_credits_is_402(client: TestClient, services: Services) -> None:
     poor = services.accounts.create_account("poor@example.com", credits=1).token
     headers = {"Authorization": f"Bearer {poor}"}
     body = assert_envelope(
-        client.post("/v4/businesses/search", json={"query": "*", "num_records": 3}, headers=headers), 402, "credits"
+        client.post("/v4/businesses/search", json={"query": "*", "num_records": 3}, headers=headers),
+        402,
+        "credits",
     )
     assert body["error"] == "Payment Required"
     assert client.get("/v4/account", headers=headers).json()["available_credits"] == 1
@@ -113,14 +132,17 @@ def test_not_enough_credits_is_402(client: TestClient, services: Services) -> No
 def test_paginate_is_stable_and_ends_with_empty_pages(client: TestClient, auth: dict[str, str]) -> None:
     seen: list[str] = []
     for page in (1, 2, 3):
-        response = client.post("/v4/businesses/paginate", params={"page": page, "limit": 2}, json={"query": "*"},
-                               headers=auth)
+        response = client.post(
+            "/v4/businesses/paginate", params={"page": page, "limit": 2}, json={"query": "*"}, headers=auth
+        )
         assert response.status_code == 200, response.text
         assert response.json()["num_found"] == 4
         seen.extend(r["id"] for r in response.json()["records"])
     assert seen == ["b1", "b2", "b3", "b4"]
     assert_envelope(
-        client.post("/v4/businesses/paginate", params={"limit": 1001}, json={"query": "*"}, headers=auth), 400, "limit"
+        client.post("/v4/businesses/paginate", params={"limit": 1001}, json={"query": "*"}, headers=auth),
+        400,
+        "limit",
     )
 
 
@@ -150,7 +172,9 @@ def test_validation_errors_use_the_envelope_never_422(client: TestClient, auth: 
     assert_envelope(response, 400)
 
 
-def test_405_404_and_500_use_the_envelope(client: TestClient, auth: dict[str, str], services: Services) -> None:
+def test_405_404_and_500_use_the_envelope(
+    client: TestClient, auth: dict[str, str], services: Services
+) -> None:
     assert_envelope(client.put("/v4/businesses/search", headers=auth), 405)
     assert_envelope(client.get("/v4/nothing/here/at/all", headers=auth), 404)
 
@@ -168,7 +192,12 @@ def test_405_404_and_500_use_the_envelope(client: TestClient, auth: dict[str, st
 
 def test_views_and_health(client: TestClient, auth: dict[str, str]) -> None:
     names = {v["name"] for v in client.get("/v4/views", headers=auth).json()}
-    assert {"business_all_nested", "business_flat_reviews", "product_flat_prices", "property_flat_prices"} <= names
+    assert {
+        "business_all_nested",
+        "business_flat_reviews",
+        "product_flat_prices",
+        "property_flat_prices",
+    } <= names
     health = client.get("/v4/health").json()
     assert health["status"] == "ok"
     assert health["checks"]["records"]["loaded"]["businesses"] == 4

@@ -21,9 +21,17 @@ from dlserve.records.snapshots import SnapshotCatalog
 from dlserve.records.store import RecordStore
 
 BUSINESS_LINES = [
-    {"id": "b1", "name": "Hilton Garden Inn", "city": "Austin", "latitude": 30.2, "longitude": -97.7,
-     "categories": ["Hotels"], "dateAdded": "2017-01-02T03:04:05Z", "reviews": [{"rating": 5, "text": "Great"}],
-     "customField": {"kept": True}},
+    {
+        "id": "b1",
+        "name": "Hilton Garden Inn",
+        "city": "Austin",
+        "latitude": 30.2,
+        "longitude": -97.7,
+        "categories": ["Hotels"],
+        "dateAdded": "2017-01-02T03:04:05Z",
+        "reviews": [{"rating": 5, "text": "Great"}],
+        "customField": {"kept": True},
+    },
     {"id": "b2", "name": "Joe's Coffee", "city": "Dallas", "categories": ["Coffee Shops"]},
     {"id": "b3", "name": "Marriott Downtown", "city": "Austin", "categories": ["Hotels", "Lodging"]},
 ]
@@ -51,7 +59,9 @@ def ids(store: RecordStore, query: str = "*") -> list[str]:
     return [json.loads(r)["id"] for r in store.fetch(snapshot, compile_query(BUSINESSES, query), limit=100)]
 
 
-def test_jsonl_load_keeps_order_and_extra_fields(catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path) -> None:
+def test_jsonl_load_keeps_order_and_extra_fields(
+    catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path
+) -> None:
     result = load_files(catalog, "businesses", [write_jsonl(tmp_path / "b.jsonl", BUSINESS_LINES)])
     assert result.records_loaded == 3
     assert result.snapshot.record_count == 3
@@ -61,7 +71,9 @@ def test_jsonl_load_keeps_order_and_extra_fields(catalog: SnapshotCatalog, store
     assert first == BUSINESS_LINES[0]
 
 
-def test_a_new_load_replaces_and_append_adds(catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path) -> None:
+def test_a_new_load_replaces_and_append_adds(
+    catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path
+) -> None:
     load_files(catalog, "businesses", [write_jsonl(tmp_path / "a.jsonl", BUSINESS_LINES[:2])])
     old = catalog.current("businesses")
     load_files(catalog, "businesses", [write_jsonl(tmp_path / "b.jsonl", BUSINESS_LINES[2:])])
@@ -74,10 +86,14 @@ def test_a_new_load_replaces_and_append_adds(catalog: SnapshotCatalog, store: Re
     assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{old.location}')").fetchall() == [(2,)]
 
 
-def test_append_refuses_an_id_already_loaded(catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path) -> None:
+def test_append_refuses_an_id_already_loaded(
+    catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path
+) -> None:
     load_files(catalog, "businesses", [write_jsonl(tmp_path / "a.jsonl", BUSINESS_LINES)])
     with pytest.raises(LoadFailed, match="line 1: id 'b2' is already loaded"):
-        load_files(catalog, "businesses", [write_jsonl(tmp_path / "b.jsonl", [BUSINESS_LINES[1]])], append=True)
+        load_files(
+            catalog, "businesses", [write_jsonl(tmp_path / "b.jsonl", [BUSINESS_LINES[1]])], append=True
+        )
     assert ids(store) == ["b1", "b2", "b3"]
 
 
@@ -88,8 +104,14 @@ def test_append_refuses_an_id_already_loaded(catalog: SnapshotCatalog, store: Re
         (['{"id": "a"}', "[1, 2]"], "line 2: a record must be a JSON object"),
         (['{"id": "a"}', '{"name": "no id"}'], "line 2: a record needs a non-empty string 'id'"),
         (['{"id": "a"}', '{"id": "b"}', '{"id": "a"}'], "line 3: duplicate id 'a'"),
-        (['{"id": "a"}', '{"id": "b", "latitude": "north"}'], 'line 2: field .latitude.: "north" is not a valid number'),
-        (['{"id": "a", "dateAdded": "yesterday"}'], 'line 1: field .dateAdded.: "yesterday" is not a valid date'),
+        (
+            ['{"id": "a"}', '{"id": "b", "latitude": "north"}'],
+            'line 2: field .latitude.: "north" is not a valid number',
+        ),
+        (
+            ['{"id": "a", "dateAdded": "yesterday"}'],
+            'line 1: field .dateAdded.: "yesterday" is not a valid date',
+        ),
     ],
 )
 def test_a_bad_line_fails_the_load_with_its_number_and_changes_nothing(
@@ -105,7 +127,9 @@ def test_a_bad_line_fails_the_load_with_its_number_and_changes_nothing(
     assert ids(store) == ["b1", "b2", "b3"]
 
 
-def test_csv_and_gzip_and_parquet_inputs(catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path) -> None:
+def test_csv_and_gzip_and_parquet_inputs(
+    catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path
+) -> None:
     csv_path = tmp_path / "b.csv"
     csv_path.write_text(
         "id,name,latitude,categories,reviews,extra\n"
@@ -116,8 +140,12 @@ def test_csv_and_gzip_and_parquet_inputs(catalog: SnapshotCatalog, store: Record
     load_files(catalog, "businesses", [csv_path])
     snapshot = store.snapshot("businesses")
     assert json.loads(store.get(snapshot, "c1")) == {
-        "id": "c1", "name": "Hilton, Downtown", "latitude": 30.5, "categories": ["Hotels", "Lodging"],
-        "reviews": [{"rating": 4}], "extra": "x",
+        "id": "c1",
+        "name": "Hilton, Downtown",
+        "latitude": 30.5,
+        "categories": ["Hotels", "Lodging"],
+        "reviews": [{"rating": 4}],
+        "extra": "x",
     }
     assert ids(store, "reviews.rating:4") == ["c1"]
 
@@ -130,13 +158,17 @@ def test_csv_and_gzip_and_parquet_inputs(catalog: SnapshotCatalog, store: Record
     parquet = tmp_path / "b.parquet"
     pq.write_table(pa.Table.from_pylist([{"id": "p1", "name": "Hyatt", "latitude": 1.5}]), parquet)
     load_files(catalog, "businesses", [parquet])
-    assert json.loads(store.get(store.snapshot("businesses"), "p1")) == {"id": "p1", "name": "Hyatt", "latitude": 1.5}
+    assert json.loads(store.get(store.snapshot("businesses"), "p1")) == {
+        "id": "p1",
+        "name": "Hyatt",
+        "latitude": 1.5,
+    }
 
 
 def test_csv_bad_number_names_the_line(catalog: SnapshotCatalog, tmp_path: Path) -> None:
     csv_path = tmp_path / "b.csv"
     csv_path.write_text("id,latitude\na,1\nb,north\n", encoding="utf-8")
-    with pytest.raises(LoadFailed, match="b.csv line 3: column 'latitude': 'north' is not a number"):
+    with pytest.raises(LoadFailed, match=r"b\.csv line 3: column 'latitude': 'north' is not a number"):
         load_files(catalog, "businesses", [csv_path])
 
 
@@ -159,11 +191,16 @@ def test_many_parts_keep_the_load_order(
     snapshot = catalog.current("businesses")
     assert snapshot is not None
     assert len(snapshot.part_files()) == 7
-    load_files(catalog, "businesses", [write_jsonl(tmp_path / "b.jsonl", records[45:])], append=True, workers=2)
+    load_files(
+        catalog, "businesses", [write_jsonl(tmp_path / "b.jsonl", records[45:])], append=True, workers=2
+    )
     snapshot = catalog.current("businesses")
-    assert snapshot is not None and len(snapshot.part_files()) == 10
+    assert snapshot is not None
+    assert len(snapshot.part_files()) == 10
     assert ids(store) == [r["id"] for r in records[:100]]
-    seqs = [row[0] for row in duckdb.execute("SELECT _seq FROM read_parquet(?)", [snapshot.scan_path]).fetchall()]
+    seqs = [
+        row[0] for row in duckdb.execute("SELECT _seq FROM read_parquet(?)", [snapshot.scan_path]).fetchall()
+    ]
     assert seqs == list(range(1, 61))
     assert ids(store, "reviews.rating:3") == [r["id"] for r in records if r["reviews"][0]["rating"] == 3]
 
@@ -172,7 +209,10 @@ def test_many_parts_keep_the_load_order(
     ("record", "problem"),
     [
         ({"id": "x", "categories": "Hotels"}, "field 'categories': expected a list of strings"),
-        ({"id": "x", "reviews": [{"rating": "five"}]}, "field 'reviews.rating': \"five\" is not a valid number"),
+        (
+            {"id": "x", "reviews": [{"rating": "five"}]},
+            "field 'reviews.rating': \"five\" is not a valid number",
+        ),
         ({"id": "x", "reviews": {"rating": 5}}, "field 'reviews': expected a list of objects"),
     ],
 )
@@ -185,7 +225,9 @@ def test_values_that_do_not_fit_the_schema_name_field_and_line(
     assert f"x.jsonl line 3: {problem}" in caught.value.message
 
 
-def test_dates_with_offsets_are_stored_as_utc(catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path) -> None:
+def test_dates_with_offsets_are_stored_as_utc(
+    catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path
+) -> None:
     records = [
         {"id": "east", "dateAdded": "2017-01-05T01:00:00+02:00"},  # 2017-01-04 23:00 UTC
         {"id": "west", "dateAdded": "2017-01-04T20:00:00-05:00"},  # 2017-01-05 01:00 UTC

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dlserve import __version__
-from dlserve.api import ops, v4
+from dlserve.api import files, ops, v4, v4_downloads
 from dlserve.api.errors import install_error_handlers
 from dlserve.container import Services, build_services
 from dlserve.logs import get_logger
@@ -77,8 +77,15 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = built
+    # The file route is wired by name (it does not know the downloads domain).
+    app.state.storage = built.storage
+    app.state.link_signer = built.link_signer
+    app.state.clock = built.clock
+    app.state.file_resolver = built.downloads.resolve_file
     install_error_handlers(app)
     app.include_router(ops.router)
+    app.include_router(files.router)
+    app.include_router(v4_downloads.router)  # before v4: /v4/downloads/{id} is not a record type
     app.include_router(v4.router)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from dlserve.api.deps import BearerAccount, ServicesDep
 from dlserve.api.timefmt import iso_z
+from dlserve.api.v4_downloads import download_body
 from dlserve.catalog.services import prepare
-from dlserve.errors import Unavailable
 from dlserve.records.views import list_views
 
 router = APIRouter(prefix="/v4")
@@ -71,10 +72,15 @@ def views(current: BearerAccount) -> list[dict[str, Any]]:
 
 
 @router.post("/{data_type}/search")
-def search(data_type: str, body: SearchBody, current: BearerAccount, services: ServicesDep) -> Any:
+def search(
+    data_type: str, body: SearchBody, request: Request, current: BearerAccount, services: ServicesDep
+) -> Any:
     prepared = prepare(data_type, body.query, body.view, body.format)
     if body.download:
-        raise Unavailable("Bulk downloads are not enabled on this server yet")
+        download = services.downloads.create(
+            current, prepared, body.num_records, compress=body.compress, view_name=body.view
+        )
+        return JSONResponse(download_body(request, services, download), status_code=202)
     preview = services.catalog.preview(current, prepared, body.num_records)
     return {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
 
@@ -98,4 +104,3 @@ def get_record(
     data_type: str, record_id: str, current: BearerAccount, services: ServicesDep, view: str | None = None
 ) -> dict[str, Any]:
     return services.catalog.get_record(current, data_type, record_id, view)
-

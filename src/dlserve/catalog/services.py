@@ -57,7 +57,9 @@ def schema_or_404(data_type: str) -> DataTypeSchema:
 def prepare(data_type: str, query: str | None, view: str | None, output_format: str | None) -> PreparedQuery:
     schema = schema_or_404(data_type)
     if query is None:
-        raise Invalid("A query is required", [ErrorDetail("query", "query is required (use * for everything)")])
+        raise Invalid(
+            "A query is required", [ErrorDetail("query", "query is required (use * for everything)")]
+        )
     return PreparedQuery(
         schema=schema,
         query_text=query,
@@ -103,11 +105,17 @@ class CatalogService:
         snapshot = self._store.snapshot(prepared.schema.name)
         num_found = self._store.count(snapshot, prepared.compiled)
         offset = (page - 1) * limit
-        raw = self._store.fetch(snapshot, prepared.compiled, limit=limit, offset=offset) if offset < num_found else []
+        raw = (
+            self._store.fetch(snapshot, prepared.compiled, limit=limit, offset=offset)
+            if offset < num_found
+            else []
+        )
         self._accounts.charge(account.id, len(raw), "paginate")
         return Page(num_found, render(prepared, raw))
 
-    def get_record(self, account: Account, data_type: str, record_id: str, view: str | None) -> dict[str, Any]:
+    def get_record(
+        self, account: Account, data_type: str, record_id: str, view: str | None
+    ) -> dict[str, Any]:
         schema_or_404(data_type)
         chosen = find_view(data_type, view)
         raw = self._store.get(self._store.snapshot(data_type), record_id)

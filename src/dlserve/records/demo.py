@@ -14,7 +14,9 @@ Two requirements shape the implementation:
 - **Speed** (a million businesses in seconds, not minutes). Faker needs 50-250 µs per value, so it
   only fills pools of names, once per seed. Records are then composed by indexing power-of-two
   tables with ``getrandbits`` (about a quarter of the cost of ``int(random() * n)``); dates, prices
-  and coordinates are integer arithmetic or table look-ups, never ``strftime`` or ``round``.
+  and coordinates are integer arithmetic or table look-ups, never ``strftime`` or ``round``. That
+  still leaves ~20 µs of Python per business, so :func:`write_jsonl` splits a large dataset between
+  worker processes, which blocks make possible: any run of whole blocks can be generated alone.
 
 Records may share the strings and tuples of those tables, but every dict and list in a record is
 its own, so a caller can change a record without changing another.
@@ -90,10 +92,9 @@ _NUM_DAYS = (date(2026, 1, 1) - _FIRST_DAY).days
 _LAST_ADDED_DAY = (date(2024, 6, 30) - _FIRST_DAY).days  # leaves room for later updates
 _DAY_PREFIX = tuple((_FIRST_DAY + timedelta(days=d)).isoformat() + "T" for d in range(_NUM_DAYS))
 _MIDNIGHT = tuple(prefix + "00:00:00Z" for prefix in _DAY_PREFIX)
-_time_rng = random.Random(2015)
-_TIMES = tuple(
-    f"{_time_rng.randrange(24):02d}:{_time_rng.randrange(60):02d}:{_time_rng.randrange(60):02d}Z"
-    for _ in range(4096)
+_TIMES = tuple(  # "HH:MM:SSZ", drawn once; records pick one with 12 random bits
+    f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}Z"
+    for seconds in random.Random(2015).sample(range(86_400), 4096)
 )
 _REVIEW_LAGS = _uniform([int(d * d / 90) for d in range(256)], 8)  # days from review to crawl, mostly short
 
@@ -1273,15 +1274,15 @@ _MANUFACTURERS = dict(
 )
 _MERCHANTS = _table(
     [
-        *[
-            ("Amazon.com", 8),
-            ("Walmart.com", 6),
-            ("Target", 4),
-            ("Bestbuy.com", 3),
-            ("eBay", 3),
-            ("Costco", 1),
-        ],
-        *[("Kohl's", 1), ("Newegg.com", 1), ("Macy's", 1)],
+        ("Amazon.com", 8),
+        ("Walmart.com", 6),
+        ("Target", 4),
+        ("Bestbuy.com", 3),
+        ("eBay", 3),
+        ("Costco", 1),
+        ("Kohl's", 1),
+        ("Newegg.com", 1),
+        ("Macy's", 1),
     ],
     6,
 )
@@ -1410,13 +1411,13 @@ def _product(rng: random.Random, ctx: _Context, record_id: str, index: int) -> R
 
 _PROPERTY_TYPES = _table(
     [
-        *[
-            ("Single Family Dwelling", 55),
-            ("Condominium", 15),
-            ("Townhouse", 10),
-            ("Multi-Family Dwelling", 8),
-        ],
-        *[("Apartment", 6), ("Land", 4), ("Mobile Home", 2)],
+        ("Single Family Dwelling", 55),
+        ("Condominium", 15),
+        ("Townhouse", 10),
+        ("Multi-Family Dwelling", 8),
+        ("Apartment", 6),
+        ("Land", 4),
+        ("Mobile Home", 2),
     ],
     7,
 )
@@ -1479,7 +1480,8 @@ def _property(rng: random.Random, ctx: _Context, record_id: str, index: int) -> 
     # Land is priced like a small house: good enough for a demo, and never zero.
     value = max(floor, 900) * city.price_per_sqft * _PERCENT_SPREAD[bits(6)] // 100
     interior = updated - added - 1
-    history = history[-interior:]  # a listing that lived three days cannot have had four statuses
+    if len(history) > interior:  # a record that lived three days cannot have had four statuses
+        history = ("For Rent",) if ptype == "Apartment" else ("For Sale",)
     step = interior // len(history)
     statuses: list[Record] = []
     prices: list[Record] = []
@@ -1709,16 +1711,12 @@ def write_jsonl(path: Path, data_type: str, count: int, seed: int = 0, *, worker
     ]
     try:
         written = _write_range(path, data_type, seed, *ranges[0])
-        with path.open("ab") as out:
-            for child, part, (start, stop) in zip(children, parts, ranges[1:], strict=True):
-                _, stderr = child.communicate()
-                if child.returncode != 0:
-                    raise RuntimeError(
-                        f"demo data writer for records {start}-{stop} failed: {stderr.decode()}"
-                    )
-                with part.open("rb") as records:
-                    shutil.copyfileobj(records, out, 1 << 20)
-                written += stop - start
+        for child, part, (start, stop) in zip(children, parts, ranges[1:], strict=True):
+            _, stderr = child.communicate()
+            if child.returncode != 0:
+                raise RuntimeError(f"demo data writer for records {start}-{stop} failed: {stderr.decode()}")
+            _append(path, part)
+            written += stop - start
     finally:
         for child in children:
             if child.poll() is None:
@@ -1773,6 +1771,24 @@ def _write_range(path: Path, data_type: str, seed: int, start: int, stop: int) -
         for record in _generate(data_type, seed, start, stop):
             write(dumps(record, option=option))
     return stop - start
+
+
+def _append(path: Path, part: Path) -> None:
+    with path.open("r+b") as out, part.open("rb") as records:
+        out.seek(0, os.SEEK_END)
+        size, copied = os.fstat(records.fileno()).st_size, 0
+        try:
+            # In the kernel: a gigabyte of records appends in well under a second, twice as fast as
+            # copying it through Python.
+            while copied < size:
+                step = os.copy_file_range(records.fileno(), out.fileno(), size - copied)
+                if step == 0:
+                    break
+                copied += step
+        except (AttributeError, OSError):  # not Linux, or a file system that refuses: copy by hand
+            records.seek(copied)
+            out.seek(0, os.SEEK_END)
+            shutil.copyfileobj(records, out, 1 << 20)
 
 
 def _start_writer(part: Path, data_type: str, seed: int, start: int, stop: int) -> subprocess.Popen[bytes]:

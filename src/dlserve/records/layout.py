@@ -61,7 +61,8 @@ def column_type(spec: FieldSpec, *, zoned_dates: bool = False) -> str:
         return "VARCHAR[]"
     if spec.kind is Kind.NESTED:
         members = ", ".join(
-            f"{quote_ident(child.name)} {column_type(child, zoned_dates=zoned_dates)}" for child in spec.children
+            f"{quote_ident(child.name)} {column_type(child, zoned_dates=zoned_dates)}"
+            for child in spec.children
         )
         return f"STRUCT({members})[]"
     raise ValueError(f"field {spec.name} of kind {spec.kind} has no column")
@@ -109,7 +110,9 @@ def token_expressions(schema: DataTypeSchema) -> list[tuple[str, str]]:
             expr = _tokens_of_list(f"flatten(list_transform({source}, lambda e: e.{quote_ident(sub.name)}))")
         out.append((column, expr))
     all_expr = (
-        f"NULLIF(concat_ws(chr({ord(ELEMENT_SEPARATOR)}), {', '.join(top_level)}), '')" if top_level else "NULL"
+        f"NULLIF(concat_ws(chr({ord(ELEMENT_SEPARATOR)}), {', '.join(top_level)}), '')"
+        if top_level
+        else "NULL"
     )
     out.append((ALL_TEXT_COLUMN, all_expr))
     return out

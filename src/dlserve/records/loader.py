@@ -12,7 +12,6 @@ snapshot is only published once every part is written.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import os
 import re
@@ -23,7 +22,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import duckdb
 import orjson
@@ -31,9 +30,9 @@ import pyarrow.parquet as pq
 
 from dlserve.errors import ErrorDetail, Invalid
 from dlserve.records.layout import column_type, quote_ident, snapshot_select_sql
-from dlserve.records.validation import find_bad_line
 from dlserve.records.schema import SCHEMAS, DataTypeSchema, Kind
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog, part_name
+from dlserve.records.validation import find_bad_line, open_binary
 
 ROWS_PER_PART = 100_000  # at most; smaller loads are cut in one part per writer thread
 MIN_ROWS_PER_PART = 10_000
@@ -72,7 +71,9 @@ def load_files(
 ) -> LoadResult:
     schema = SCHEMAS.get(data_type)
     if schema is None:
-        raise Invalid(f"unknown data type '{data_type}'", [ErrorDetail("type", f"one of {', '.join(SCHEMAS)}")])
+        raise Invalid(
+            f"unknown data type '{data_type}'", [ErrorDetail("type", f"one of {', '.join(SCHEMAS)}")]
+        )
     for path in paths:
         if not path.is_file():
             raise Invalid(f"{path}: no such file", [ErrorDetail("file", str(path))])
@@ -85,7 +86,9 @@ def load_files(
         inputs = [_readable_input(path, schema, scratch, index) for index, path in enumerate(paths)]
         # Without the ICU extension (not shipped, not downloadable here) DuckDB's time zone is UTC,
         # so TIMESTAMPTZ → TIMESTAMP yields UTC wall time, as the snapshot layout wants.
-        con = duckdb.connect(config={"preserve_insertion_order": True, "temp_directory": str(scratch / "spill")})
+        con = duckdb.connect(
+            config={"preserve_insertion_order": True, "temp_directory": str(scratch / "spill")}
+        )
         try:
             progress("reading records")
             count = _read_into_table(con, schema, inputs)
@@ -96,8 +99,16 @@ def load_files(
             staged.mkdir()
             first_part = _link_previous_parts(previous, staged)
             first_seq = _next_seq(con, previous)
-            _write_parts(con, schema, staged, count, first_seq, first_part, workers or min(4, os.cpu_count() or 1),
-                         progress)
+            _write_parts(
+                con,
+                schema,
+                staged,
+                count,
+                first_seq,
+                first_part,
+                workers or min(4, os.cpu_count() or 1),
+                progress,
+            )
         finally:
             con.close()
         staged.rename(target)
@@ -141,16 +152,22 @@ def _read_into_table(con: duckdb.DuckDBPyConnection, schema: DataTypeSchema, inp
     ``typed`` its schema fields converted by DuckDB's JSON reader, which refuses a value that does
     not fit (a number that is not one, a list that is a string, a line that is not an object)."""
     files = [str(i.readable) for i in inputs]
-    columns = "{" + ", ".join(
-        f"{_sql_string(f.name)}: {_sql_string(column_type(f, zoned_dates=True))}" for f in schema.fields
-    ) + "}"
+    columns = (
+        "{"
+        + ", ".join(
+            f"{_sql_string(f.name)}: {_sql_string(column_type(f, zoned_dates=True))}" for f in schema.fields
+        )
+        + "}"
+    )
     try:
         con.execute(
-            "CREATE TABLE raw AS SELECT filename AS _file, json AS _record FROM read_ndjson_objects(?, filename = true)",
+            "CREATE TABLE raw AS SELECT filename AS _file, json AS _record "
+            "FROM read_ndjson_objects(?, filename = true)",
             [files],
         )
         con.execute(
-            f"CREATE TABLE typed AS SELECT * FROM read_json(?, format = 'newline_delimited', columns = {columns})",
+            "CREATE TABLE typed AS SELECT * FROM read_json(?, format = 'newline_delimited', "
+            f"columns = {columns})",
             [files],
         )
     except duckdb.Error as exc:
@@ -160,7 +177,9 @@ def _read_into_table(con: duckdb.DuckDBPyConnection, schema: DataTypeSchema, inp
     if counts[0] != counts[1]:  # both readers skip the same blank lines; anything else is a bug
         raise RuntimeError(f"readers disagree on the number of records: {counts[0]} != {counts[1]}")
     if counts[0] == 0:
-        raise Invalid("the input holds no records", [ErrorDetail("file", ", ".join(str(i.original) for i in inputs))])
+        raise Invalid(
+            "the input holds no records", [ErrorDetail("file", ", ".join(str(i.original) for i in inputs))]
+        )
     return int(counts[0])
 
 
@@ -168,12 +187,8 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _open_binary(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
-
-
 def _csv_records(path: Path, schema: DataTypeSchema) -> Iterator[tuple[int, dict[str, Any]]]:
-    with _open_binary(path) as binary, io.TextIOWrapper(binary, encoding="utf-8", newline="") as text:
+    with open_binary(path) as binary, io.TextIOWrapper(binary, encoding="utf-8", newline="") as text:
         reader = csv.DictReader(text)
         for row in reader:
             try:
@@ -244,14 +259,18 @@ def _refuse_bad_records(
 def _duplicate_ids(con: duckdb.DuckDBPyConnection, previous: Snapshot | None) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     repeat = con.execute(
-        "SELECT rowid, id, first FROM (SELECT rowid, id, min(rowid) OVER (PARTITION BY id) AS first FROM typed) "
+        "SELECT rowid, id, first FROM "
+        "(SELECT rowid, id, min(rowid) OVER (PARTITION BY id) AS first FROM typed) "
         "WHERE rowid <> first ORDER BY rowid LIMIT 1"
     ).fetchone()
     if repeat:
-        found.append((int(repeat[0]), f"duplicate id '{repeat[1]}' (first seen at record {int(repeat[2]) + 1})"))
+        found.append(
+            (int(repeat[0]), f"duplicate id '{repeat[1]}' (first seen at record {int(repeat[2]) + 1})")
+        )
     if previous is not None:
         clash = con.execute(
-            "SELECT t.rowid, t.id FROM typed t JOIN read_parquet(?) s ON s.id = t.id ORDER BY t.rowid LIMIT 1",
+            "SELECT t.rowid, t.id FROM typed t JOIN read_parquet(?) s ON s.id = t.id "
+            "ORDER BY t.rowid LIMIT 1",
             [previous.scan_path],
         ).fetchone()
         if clash:
@@ -261,19 +280,26 @@ def _duplicate_ids(con: duckdb.DuckDBPyConnection, previous: Snapshot | None) ->
 
 def _bad_record(con: duckdb.DuckDBPyConnection, inputs: list[_Input], rowid: int, problem: str) -> LoadFailed:
     """Map a record (load order) back to its file and line number."""
-    row = con.execute("SELECT _file, rowid - (SELECT min(rowid) FROM raw r2 WHERE r2._file = raw._file) "
-                      "FROM raw WHERE rowid = ?", [rowid]).fetchone()
+    row = con.execute(
+        "SELECT _file, rowid - (SELECT min(rowid) FROM raw r2 WHERE r2._file = raw._file) "
+        "FROM raw WHERE rowid = ?",
+        [rowid],
+    ).fetchone()
     assert row is not None
     source = next(i for i in inputs if str(i.readable) == row[0])
     index = int(row[1])
-    line_no = source.source_lines[index] if source.source_lines is not None else _line_of_record(source.readable, index)
+    line_no = (
+        source.source_lines[index]
+        if source.source_lines is not None
+        else _line_of_record(source.readable, index)
+    )
     return _bad_line(source.original, line_no, problem)
 
 
 def _line_of_record(path: Path, index: int) -> int:
     """The 1-based line of the ``index``-th record, counting as DuckDB does (blank lines skipped)."""
     seen = -1
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         for line_no, raw in enumerate(handle, start=1):
             if raw.strip():
                 seen += 1
@@ -302,7 +328,8 @@ def _explain_unreadable(message: str, schema: DataTypeSchema, inputs: list[_Inpu
 
 def _bad_line(path: Path, line_no: int, problem: str) -> LoadFailed:
     return LoadFailed(
-        f"{path.name} line {line_no}: {problem}; nothing was loaded", [ErrorDetail(f"line {line_no}", problem)]
+        f"{path.name} line {line_no}: {problem}; nothing was loaded",
+        [ErrorDetail(f"line {line_no}", problem)],
     )
 
 
@@ -349,7 +376,8 @@ def _write_parts(
         in_part = f"WHERE rowid >= {start} AND rowid < {start + per_part}"
         rows = (
             f"(SELECT _rid + {first_seq} AS _seq, _record, {typed_columns(schema)} "
-            f"FROM (SELECT rowid AS _rid, _record FROM raw {in_part}) POSITIONAL JOIN (SELECT * FROM typed {in_part}))"
+            f"FROM (SELECT rowid AS _rid, _record FROM raw {in_part}) "
+            f"POSITIONAL JOIN (SELECT * FROM typed {in_part}))"
         )
         select = snapshot_select_sql(schema, rows)
         target = staged / part_name(first_part + index)

@@ -47,7 +47,7 @@ LIST_KINDS = frozenset({Kind.KEYWORD_LIST, Kind.TEXT_LIST})
 ELEMENT_SEPARATOR = "\x1f"
 ALL_TEXT_COLUMN = "_tok__all"
 # DuckDB (RE2) and Python spell "a run of letters and digits" differently; both mean the same.
-DUCKDB_TOKEN_PATTERN = r"[\pL\pN]+"
+DUCKDB_TOKEN_PATTERN = r"[\pL\pN]+"  # noqa: S105
 _PYTHON_TOKEN_PATTERN = re.compile(r"[^\W_]+")
 
 

@@ -21,7 +21,6 @@ from dlserve.db.engine import Database
 from dlserve.db.tables import datasets, snapshots
 from dlserve.errors import NotFound
 
-
 PART_GLOB = "part-*.parquet"
 
 
@@ -93,21 +92,25 @@ class SnapshotCatalog:
         size = sum(part.stat().st_size for part in location.glob(PART_GLOB))
         with self._db.write() as conn:
             snapshot_id = conn.execute(
-                snapshots.insert().values(
+                snapshots.insert()
+                .values(
                     data_type=data_type,
                     location=str(location),
                     record_count=record_count,
                     bytes=size,
                     created_at=now,
                 )
-            ).inserted_primary_key[0]
+                .returning(snapshots.c.id)
+            ).scalar_one()
             moved = conn.execute(
                 datasets.update()
                 .where(datasets.c.data_type == data_type)
                 .values(snapshot_id=snapshot_id, updated_at=now)
             ).rowcount
             if not moved:
-                conn.execute(datasets.insert().values(data_type=data_type, snapshot_id=snapshot_id, updated_at=now))
+                conn.execute(
+                    datasets.insert().values(data_type=data_type, snapshot_id=snapshot_id, updated_at=now)
+                )
         return Snapshot(int(snapshot_id), data_type, str(location), record_count, size, now)
 
 

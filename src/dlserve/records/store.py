@@ -29,7 +29,9 @@ class RecordStore:
         """The type's current snapshot; a type with no data loaded yet is an error users can act on."""
         snapshot = self._catalog.current(data_type)
         if snapshot is None:
-            raise NotFound(f"No {data_type} data has been loaded on this server (dlserve load {data_type} FILE)")
+            raise NotFound(
+                f"No {data_type} data has been loaded on this server (dlserve load {data_type} FILE)"
+            )
         return snapshot
 
     def count(self, snapshot: Snapshot, query: CompiledQuery) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import re
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -23,7 +23,7 @@ _DATE = re.compile(
 
 def find_bad_line(path: Path, schema: DataTypeSchema) -> tuple[int, str] | None:
     """(line number, problem) of the first record that is not valid JSON or does not fit."""
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         for line_no, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
@@ -59,9 +59,10 @@ def _value_problem(spec: FieldSpec, path: str, value: Any) -> str | None:
         return f"field '{path}': {_show(value)} is not a valid date (use YYYY-MM-DD or an ISO timestamp)"
     if kind in (Kind.KEYWORD, Kind.TEXT) and isinstance(value, (dict, list)):
         return f"field '{path}': expected a string, got {_show(value)}"
-    if kind in (Kind.KEYWORD_LIST, Kind.TEXT_LIST):
-        if not isinstance(value, list) or any(isinstance(v, (dict, list)) for v in value):
-            return f"field '{path}': expected a list of strings, got {_show(value)}"
+    if kind in (Kind.KEYWORD_LIST, Kind.TEXT_LIST) and (
+        not isinstance(value, list) or any(isinstance(v, (dict, list)) for v in value)
+    ):
+        return f"field '{path}': expected a list of strings, got {_show(value)}"
     if kind is Kind.NESTED:
         if not isinstance(value, list) or not all(isinstance(v, dict) or v is None for v in value):
             return f"field '{path}': expected a list of objects, got {_show(value)}"
@@ -94,5 +95,8 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _open_binary(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+def open_binary(path: Path) -> IO[bytes]:
+    """A file's bytes, gunzipped when its name ends in ``.gz``."""
+    if path.name.endswith(".gz"):
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")

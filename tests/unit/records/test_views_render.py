@@ -60,7 +60,10 @@ def test_all_nested_csv_keeps_nested_lists_as_json_and_joins_string_lists() -> N
     (row,) = list(csv_rows(view, BUSINESSES, RECORD))
     cells = dict(zip(columns, row, strict=True))
     assert cells["categories"] == "Hotels,Lodging"
-    assert cells["reviews"] == '[{"rating":5,"text":"Great, \\"quiet\\" stay","username":"ann"},{"rating":2.5,"text":"meh"}]'
+    assert (
+        cells["reviews"]
+        == '[{"rating":5,"text":"Great, \\"quiet\\" stay","username":"ann"},{"rating":2.5,"text":"meh"}]'
+    )
     assert cells["latitude"] == "30.25"
     assert cells["province"] == ""
     assert "customField" not in columns
@@ -94,8 +97,17 @@ def test_flat_view_still_writes_a_row_for_a_record_without_elements() -> None:
 
 @pytest.mark.parametrize(
     ("value", "cell"),
-    [(None, ""), (True, "true"), (False, "false"), (3.0, "3.0"), (2.75, "2.75"), (7, "7"), (["a", "b"], "a,b"),
-     ({"k": 1}, '{"k":1}'), ("plain", "plain")],
+    [
+        (None, ""),
+        (True, "true"),
+        (False, "false"),
+        (3.0, "3.0"),
+        (2.75, "2.75"),
+        (7, "7"),
+        (["a", "b"], "a,b"),
+        ({"k": 1}, '{"k":1}'),
+        ("plain", "plain"),
+    ],
 )
 def test_cells(value: object, cell: str) -> None:
     assert csv_cell(value) == cell

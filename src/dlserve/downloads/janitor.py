@@ -1,0 +1,72 @@
+"""Upkeep that no request triggers: downloads whose job died, and result files past their expiry."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from dlserve.clock import Clock
+from dlserve.db.engine import Database
+from dlserve.db.tables import download_files, downloads
+from dlserve.downloads.models import ACTIVE_STATUSES, DownloadStatus
+from dlserve.jobs.queue import JobQueue
+from dlserve.logs import get_logger
+from dlserve.storage.interfaces import Storage
+
+log = get_logger("dlserve.janitor")
+
+
+class Janitor:
+    def __init__(self, db: Database, clock: Clock, queue: JobQueue, storage: Storage) -> None:
+        self._db = db
+        self._clock = clock
+        self._queue = queue
+        self._storage = storage
+
+    def run_once(self) -> None:
+        self.reap_dead_jobs()
+        self.expire_files()
+
+    def reap_dead_jobs(self) -> int:
+        """Jobs whose workers kept dying: their downloads end ``failed``, in the same transaction."""
+        with self._db.write() as conn:
+            dead = self._queue.reap_in(conn)
+            for job in dead:
+                self._fail_in(
+                    conn, job.download_id, "export failed: its worker stopped responding too many times"
+                )
+        return len(dead)
+
+    def fail_download(self, download_id: int | None, error: str) -> None:
+        """The job will not run again: the download ends ``failed`` (its finished files stay)."""
+        with self._db.write() as conn:
+            self._fail_in(conn, download_id, error)
+
+    def _fail_in(self, conn: sa.Connection, download_id: int | None, error: str) -> None:
+        if download_id is None:
+            return
+        now = self._clock.now()
+        conn.execute(
+            downloads.update()
+            .where(downloads.c.id == download_id, downloads.c.status.in_(ACTIVE_STATUSES))
+            .values(status=DownloadStatus.FAILED.value, error=error, updated_at=now, completed_at=now)
+        )
+        log.warning("download failed", download_id=download_id, error=error)
+
+    def expire_files(self) -> int:
+        """Delete result files past ``expires_at`` and mark them gone; returns how many."""
+        now = self._clock.now()
+        with self._db.read() as conn:
+            expired = conn.execute(
+                sa.select(download_files.c.id, download_files.c.storage_key).where(
+                    download_files.c.expires_at < now, download_files.c.deleted_at.is_(None)
+                )
+            ).all()
+        for row in expired:
+            self._storage.delete(row.storage_key)
+            with self._db.write() as conn:
+                conn.execute(
+                    download_files.update().where(download_files.c.id == row.id).values(deleted_at=now)
+                )
+        if expired:
+            log.info("expired result files removed", files=len(expired))
+        return len(expired)

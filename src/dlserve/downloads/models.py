@@ -1,0 +1,142 @@
+"""A download as the services see it: one row, its result files, and its state machine.
+
+queued ──▶ in_progress ──▶ completed
+   │            │  ╲
+   └────────────┴──▶ cancelled        in_progress ──▶ failed (after the job's last attempt)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+
+
+class DownloadStatus(StrEnum):
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def is_active(self) -> bool:
+        return self in (DownloadStatus.QUEUED, DownloadStatus.IN_PROGRESS)
+
+
+ACTIVE_STATUSES = (DownloadStatus.QUEUED.value, DownloadStatus.IN_PROGRESS.value)
+
+
+@dataclass(frozen=True)
+class DownloadFile:
+    part_no: int
+    name: str
+    storage_key: str
+    records: int
+    bytes: int
+    sha256: str
+    created_at: datetime
+    expires_at: datetime
+    deleted_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: sa.RowMapping) -> DownloadFile:
+        return cls(
+            part_no=row["part_no"],
+            name=row["name"],
+            storage_key=row["storage_key"],
+            records=row["records"],
+            bytes=row["bytes"],
+            sha256=row["sha256"],
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+            deleted_at=row["deleted_at"],
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    rate_per_s: float | None
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class Download:
+    id: int
+    account_id: int
+    data_type: str
+    query: str
+    view: str | None
+    format: str
+    compress: str | None
+    num_requested: int | None
+    num_found: int | None
+    num_records: int | None
+    num_downloaded: int
+    status: DownloadStatus
+    error: str | None
+    snapshot_id: int | None
+    api_version: str
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    files: list[DownloadFile] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: sa.RowMapping, files: list[DownloadFile]) -> Download:
+        values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
+        values["status"] = DownloadStatus(row["status"])
+        return cls(**values, files=files)
+
+    def progress(self, now: datetime) -> Progress:
+        total = self.num_records or 0
+        done = self.num_downloaded
+        rate: float | None = None
+        eta: float | None = None
+        if self.started_at is not None and done > 0:
+            end = self.completed_at or now
+            elapsed = max((end - self.started_at).total_seconds(), 1e-3)
+            rate = round(done / elapsed, 1)
+            if self.status.is_active and rate > 0:
+                eta = round(max(total - done, 0) / rate, 1)
+        if not self.status.is_active:
+            eta = 0.0 if self.status is DownloadStatus.COMPLETED else None
+        return Progress(done, total, rate, eta)
+
+
+_COLUMNS = (
+    "id",
+    "account_id",
+    "data_type",
+    "query",
+    "view",
+    "format",
+    "compress",
+    "num_requested",
+    "num_found",
+    "num_records",
+    "num_downloaded",
+    "error",
+    "snapshot_id",
+    "api_version",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "completed_at",
+)
+
+
+def result_file_name(download_id: int, part_no: int, output_format: str, compress: str | None) -> str:
+    """Datafiniti's names: ``{id}_{n}.csv`` for CSV, ``{id}_{n}.txt`` for JSON Lines (+ ``.gz``)."""
+    extension = "csv" if output_format == "csv" else "txt"
+    return f"{download_id}_{part_no}.{extension}" + (".gz" if compress == "gzip" else "")
+
+
+def storage_key(download_id: int, name: str) -> str:
+    return f"downloads/{download_id}/{name}"

@@ -1,0 +1,213 @@
+"""Creating, reading, listing and cancelling downloads. Exports themselves run in :mod:`runner`.
+
+Every read is scoped to the account: another account's download is simply not found (404),
+never "forbidden", so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from dlserve.accounts.services import Account, AccountService
+from dlserve.catalog.services import PreparedQuery
+from dlserve.clock import Clock
+from dlserve.db.engine import Database
+from dlserve.db.tables import download_files, downloads
+from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadFile, DownloadStatus
+from dlserve.errors import Conflict, ErrorDetail, InsufficientCredits, Invalid, NotFound, TooManyRequests
+from dlserve.jobs.queue import JobQueue
+from dlserve.records.store import RecordStore
+from dlserve.storage.interfaces import ResolvedFile
+
+COMPRESSIONS = (None, "gzip")
+
+
+class DownloadService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        accounts: AccountService,
+        store: RecordStore,
+        queue: JobQueue,
+        *,
+        max_active: int,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._accounts = accounts
+        self._store = store
+        self._queue = queue
+        self._max_active = max_active
+
+    def create(
+        self,
+        account: Account,
+        prepared: PreparedQuery,
+        num_records: int | None,
+        *,
+        compress: str | None = None,
+        view_name: str | None = None,
+        api_version: str = "v4",
+    ) -> Download:
+        """Queue an export of the query's matches (all of them when ``num_records`` is None)."""
+        if num_records is not None and num_records < 1:
+            raise Invalid(
+                "A download needs at least one record",
+                [ErrorDetail("num_records", "num_records must be 1 or more, or left out for every match")],
+            )
+        if compress not in COMPRESSIONS:
+            raise Invalid(
+                f"Unknown compression '{compress}'", [ErrorDetail("compress", 'use "gzip" or leave it out')]
+            )
+        snapshot = self._store.snapshot(prepared.schema.name)
+        num_found = self._store.count(snapshot, prepared.compiled)
+        to_deliver = num_found if num_records is None else min(num_records, num_found)
+        now = self._clock.now()
+        with self._db.write() as conn:
+            active = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(downloads)
+                .where(downloads.c.account_id == account.id, downloads.c.status.in_(ACTIVE_STATUSES))
+            ).scalar_one()
+            if active >= self._max_active:
+                raise TooManyRequests(
+                    f"This account already has {active} active downloads (the limit is {self._max_active}); "
+                    "wait for one to finish or cancel one"
+                )
+            balance = self._accounts.balance_in(conn, account.id)
+            if balance < to_deliver:
+                raise InsufficientCredits(
+                    "Insufficient credits for this download",
+                    [
+                        ErrorDetail(
+                            "credits", f"this download needs {to_deliver} credits, the balance is {balance}"
+                        )
+                    ],
+                )
+            finished = to_deliver == 0
+            download_id = conn.execute(
+                downloads.insert()
+                .values(
+                    account_id=account.id,
+                    data_type=prepared.schema.name,
+                    query=prepared.query_text,
+                    view=view_name,
+                    format=prepared.format.value,
+                    compress=compress,
+                    num_requested=num_records,
+                    num_found=num_found,
+                    num_records=to_deliver,
+                    num_downloaded=0,
+                    status=DownloadStatus.COMPLETED.value if finished else DownloadStatus.QUEUED.value,
+                    snapshot_id=snapshot.id,
+                    api_version=api_version,
+                    created_at=now,
+                    updated_at=now,
+                    started_at=now if finished else None,
+                    completed_at=now if finished else None,
+                )
+                .returning(downloads.c.id)
+            ).scalar_one()
+            if not finished:
+                self._queue.enqueue_in(conn, "export", int(download_id))
+        return self.get(account, int(download_id))
+
+    def get(self, account: Account, download_id: int) -> Download:
+        download = self.find(download_id)
+        if download is None or download.account_id != account.id:
+            raise NotFound(f"Download {download_id} was not found")
+        return download
+
+    def find(self, download_id: int) -> Download | None:
+        with self._db.read() as conn:
+            row = conn.execute(sa.select(downloads).where(downloads.c.id == download_id)).mappings().first()
+            if row is None:
+                return None
+            return Download.from_row(row, _files(conn, [download_id]).get(download_id, []))
+
+    def list(self, account: Account, *, limit: int = 100, offset: int = 0) -> tuple[int, list[Download]]:
+        """(how many the account has, one page of them newest first)."""
+        with self._db.read() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(downloads).where(downloads.c.account_id == account.id)
+            ).scalar_one()
+            rows = (
+                conn.execute(
+                    sa.select(downloads)
+                    .where(downloads.c.account_id == account.id)
+                    .order_by(downloads.c.id.desc())
+                    .limit(limit)
+                    .offset(offset)
+                )
+                .mappings()
+                .all()
+            )
+            files = _files(conn, [row["id"] for row in rows])
+        return int(total), [Download.from_row(row, files.get(row["id"], [])) for row in rows]
+
+    def cancel(self, account: Account, download_id: int) -> Download:
+        """Stop the download; files finished before now stay, are listed and were charged.
+
+        A running export checks the status before it commits each file, so nothing is added after
+        this returns, and the part it was writing is thrown away.
+        """
+        now = self._clock.now()
+        with self._db.write() as conn:
+            row = conn.execute(
+                sa.select(downloads.c.account_id, downloads.c.status).where(downloads.c.id == download_id)
+            ).first()
+            if row is None or row.account_id != account.id:
+                raise NotFound(f"Download {download_id} was not found")
+            if row.status not in ACTIVE_STATUSES:
+                raise Conflict(f"Download {download_id} is already {row.status} and cannot be cancelled")
+            delivered = conn.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(download_files.c.records), 0)).where(
+                    download_files.c.download_id == download_id
+                )
+            ).scalar_one()
+            conn.execute(
+                downloads.update()
+                .where(downloads.c.id == download_id)
+                .values(
+                    status=DownloadStatus.CANCELLED.value,
+                    cancel_requested=True,
+                    num_downloaded=int(delivered),
+                    updated_at=now,
+                    completed_at=now,
+                )
+            )
+            self._queue.cancel_in(conn, download_id)
+        return self.get(account, download_id)
+
+    def resolve_file(self, download_id: str, name: str) -> ResolvedFile | None:
+        """For the file route: the signed link already proved who may read it."""
+        if not download_id.isdigit():
+            return None
+        with self._db.read() as conn:
+            row = (
+                conn.execute(
+                    sa.select(download_files).where(
+                        download_files.c.download_id == int(download_id), download_files.c.name == name
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        if row is None or row["deleted_at"] is not None:
+            return None
+        return ResolvedFile(storage_key=row["storage_key"], filename=row["name"], size=row["bytes"])
+
+
+def _files(conn: sa.Connection, download_ids: list[int]) -> dict[int, list[DownloadFile]]:
+    if not download_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(download_files)
+        .where(download_files.c.download_id.in_(download_ids))
+        .order_by(download_files.c.download_id, download_files.c.part_no)
+    ).mappings()
+    grouped: dict[int, list[DownloadFile]] = {}
+    for row in rows:
+        grouped.setdefault(row["download_id"], []).append(DownloadFile.from_row(row))
+    return grouped
