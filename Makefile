@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Debian packages the test suite drives (checked one by one, installed only when missing).
-APT_PACKAGES ?= curl
+# Debian packages the test suite drives: the seed documents' example clients (curl, Node, Ruby,
+# Go) and openssl for the test HTTPS certificate. Checked one by one, installed only when missing.
+APT_PACKAGES ?= curl openssl nodejs ruby golang-go
 DEMO_RECORDS ?= 100000
 
 .PHONY: install run test test-unit test-integration test-acceptance lint bench apt-deps services clean
