@@ -1,6 +1,10 @@
-"""`make bench`: load time and preview latency over a large businesses dataset.
+"""`make bench`: dlserve's figures, each against a baseline measured in the same run.
 
-Prints figures measured in this run on this machine. Size with BENCH_RECORDS (default 1,000,000).
+1. Load: `dlserve load` of BENCH_RECORDS (1,000,000) demo businesses.
+2. Search: preview latency (p50/p95) over HTTP against a real `dlserve serve`.
+3. Export: records/s of a bulk download (CSV flat view, JSON) in a worker process vs DuckDB's own
+   `COPY (SELECT ...) TO` of the same rows and format on the same snapshot; the worker's peak RSS,
+   at 1M and at BENCH_BIG_RECORDS (3,000,000) to show memory does not grow with the export.
 """
 
 from __future__ import annotations
@@ -8,19 +12,28 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import duckdb
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.acceptance.conftest import cli, start_server, stop
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.acceptance.conftest import cli, start_server, stop  # noqa: E402
 
-from dlserve.records.demo import write_jsonl
+from dlserve.catalog.services import prepare  # noqa: E402
+from dlserve.container import build_services  # noqa: E402
+from dlserve.logs import configure_logging  # noqa: E402
+from dlserve.records.demo import write_jsonl  # noqa: E402
+from dlserve.records.schema import ALL_TEXT_COLUMN, BUSINESSES  # noqa: E402
+from dlserve.settings import Settings  # noqa: E402
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", "1000000"))
+BIG_RECORDS = int(os.environ.get("BENCH_BIG_RECORDS", "3000000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "20"))
 QUERIES = [
     "name:hilton",
@@ -34,6 +47,7 @@ QUERIES = [
     "name:hilt* OR name:marri*",
     "websites:* AND phones:*",
 ]
+EXPORTS = [("csv", "business_flat_reviews"), ("json", None)]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -41,50 +55,133 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="dlserve-bench-") as scratch:
-        data_dir = Path(scratch)
-        env = {**os.environ, "DLSERVE_DATA_DIR": str(data_dir), "DLSERVE_LOG_JSON": "true"}
-        env.pop("DLSERVE_DATABASE_URL", None)
-        source = data_dir / "businesses.jsonl"
-        started = time.perf_counter()
-        write_jsonl(source, "businesses", RECORDS, seed=1)
-        generated = time.perf_counter() - started
-        size_mb = source.stat().st_size / 1e6
+def prepare_data(data_dir: Path, records: int) -> tuple[dict[str, str], float, float]:
+    env = {**os.environ, "DLSERVE_DATA_DIR": str(data_dir), "DLSERVE_LOG_JSON": "true"}
+    env.pop("DLSERVE_DATABASE_URL", None)
+    source = data_dir / "businesses.jsonl"
+    started = time.perf_counter()
+    write_jsonl(source, "businesses", records, seed=1)
+    generated = time.perf_counter() - started
+    loaded = json.loads(cli(env, "load", "businesses", str(source)))
+    source.unlink()
+    return env, generated, float(loaded["seconds"])
 
-        loaded = json.loads(cli(env, "load", "businesses", str(source)))
-        token = json.loads(cli(env, "accounts", "create", "bench@example.com", "--credits", "100000000"))[
-            "token"
-        ]
-        base_url, process = start_server(env, data_dir, "--workers", "0")
-        try:
-            latencies: dict[str, list[float]] = {q: [] for q in QUERIES}
-            with httpx.Client(
-                base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-            ) as client:
-                for query in QUERIES:  # warm-up: first touch of each column
-                    client.post("/v4/businesses/search", json={"query": query, "num_records": 10})
-                for _ in range(ROUNDS):
-                    for query in QUERIES:
-                        t0 = time.perf_counter()
-                        response = client.post(
-                            "/v4/businesses/search", json={"query": query, "num_records": 10}
-                        )
-                        latencies[query].append((time.perf_counter() - t0) * 1000)
-                        response.raise_for_status()
-        finally:
-            stop(process)
 
-    every = [ms for values in latencies.values() for ms in values]
-    print(f"records: {RECORDS:,} businesses ({size_mb:,.0f} MB of JSON Lines)")
-    print(f"generate demo data: {generated:.1f} s ({RECORDS / generated:,.0f} records/s)")
-    print(f"dlserve load: {loaded['seconds']:.1f} s ({RECORDS / loaded['seconds']:,.0f} records/s)")
-    print(f"preview latency over {len(every)} requests (num_records 10, HTTP round trip):")
-    print(f"  all queries: p50 {statistics.median(every):.1f} ms, p95 {percentile(every, 0.95):.1f} ms")
-    for query, values in latencies.items():
-        print(
-            f"  {query:55s} p50 {statistics.median(values):7.1f} ms  p95 {percentile(values, 0.95):7.1f} ms"
+def search_latency(env: dict[str, str], data_dir: Path) -> dict[str, list[float]]:
+    token = json.loads(cli(env, "accounts", "create", "search@example.com", "--credits", "100000000"))[
+        "token"
+    ]
+    base_url, process = start_server(env, data_dir, "--workers", "0")
+    latencies: dict[str, list[float]] = {q: [] for q in QUERIES}
+    try:
+        with httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as client:
+            for query in QUERIES:  # warm-up: first touch of each column
+                client.post(
+                    "/v4/businesses/search", json={"query": query, "num_records": 10}
+                ).raise_for_status()
+            for _ in range(ROUNDS):
+                for query in QUERIES:
+                    t0 = time.perf_counter()
+                    client.post(
+                        "/v4/businesses/search", json={"query": query, "num_records": 10}
+                    ).raise_for_status()
+                    latencies[query].append((time.perf_counter() - t0) * 1000)
+    finally:
+        stop(process)
+    return latencies
+
+
+def dlserve_export(data_dir: Path, output_format: str, view: str | None) -> dict[str, float]:
+    services = build_services(Settings(data_dir=data_dir, log_level="warning"))
+    try:
+        account = services.accounts.find_by_email("export@example.com")
+        if account is None:
+            created = services.accounts.create_account("export@example.com", credits=10**12)
+            account = services.accounts.get_account(created.id)
+        services.downloads.create(account, prepare("businesses", "*", view, output_format), None)
+    finally:
+        services.close()
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "export_job.py"), str(data_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def duckdb_copy(data_dir: Path, output_format: str, target: Path) -> float:
+    """DuckDB's own COPY of the same rows and format from the same snapshot (no tokens, no _seq)."""
+    services = build_services(Settings(data_dir=data_dir, log_level="warning"))
+    snapshot = services.snapshots.current("businesses")
+    services.close()
+    assert snapshot is not None
+    hidden = ["_seq", "_record", ALL_TEXT_COLUMN, *(column for column, _, _ in BUSINESSES.token_columns())]
+    exclude = ", ".join(f'"{name}"' for name in hidden)
+    source = f"read_parquet('{snapshot.scan_path}')"
+    if output_format == "csv":
+        select = (
+            f"SELECT * EXCLUDE ({exclude}, reviews), "
+            "unnest(CASE WHEN len(reviews) > 0 THEN reviews ELSE [NULL] END, recursive := true) "
+            f"FROM {source}"
         )
+        options = "FORMAT csv, HEADER"
+    else:
+        select = f"SELECT * EXCLUDE ({exclude}) FROM {source}"
+        options = "FORMAT json"
+    con = duckdb.connect()
+    started = time.perf_counter()
+    con.execute(f"COPY ({select}) TO '{target}' ({options})")
+    seconds = time.perf_counter() - started
+    con.close()
+    target.unlink()
+    return seconds
+
+
+def export_figures(data_dir: Path, records: int) -> list[str]:
+    lines = []
+    for output_format, view in EXPORTS:
+        ours = dlserve_export(data_dir, output_format, view)
+        theirs = duckdb_copy(data_dir, output_format, data_dir / f"copy.{output_format}")
+        ours_rate = ours["records"] / ours["seconds"]
+        base_rate = records / theirs
+        label = f"{output_format.upper()} {view or 'business_all_nested'}"
+        lines.append(
+            f"  {records:>9,} {label:30s} dlserve {ours_rate:>9,.0f} rec/s ({ours['files']:.0f} files) | "
+            f"DuckDB COPY {base_rate:>9,.0f} rec/s | ratio {ours_rate / base_rate:4.2f} | "
+            f"worker peak RSS {ours['peak_rss_mb']:,.0f} MB"
+        )
+        print(lines[-1], flush=True)
+    return lines
+
+
+def main() -> None:
+    configure_logging("warning")
+    with tempfile.TemporaryDirectory(prefix="dlserve-bench-") as scratch:
+        data_dir = Path(scratch) / "main"
+        data_dir.mkdir()
+        env, generated, load_seconds = prepare_data(data_dir, RECORDS)
+        print(f"demo data: {RECORDS:,} businesses generated in {generated:.1f} s")
+        print(f"dlserve load: {load_seconds:.1f} s ({RECORDS / load_seconds:,.0f} records/s)", flush=True)
+        latencies = search_latency(env, data_dir)
+        every = [ms for values in latencies.values() for ms in values]
+        print(f"preview latency over {len(every)} requests (num_records 10, HTTP round trip):")
+        print(f"  all queries: p50 {statistics.median(every):.1f} ms, p95 {percentile(every, 0.95):.1f} ms")
+        for query, values in latencies.items():
+            print(
+                f"  {query:52s} p50 {statistics.median(values):7.1f} ms  "
+                f"p95 {percentile(values, 0.95):7.1f} ms"
+            )
+        print("bulk export vs DuckDB COPY of the same rows, same format, same snapshot:", flush=True)
+        export_figures(data_dir, RECORDS)
+        if BIG_RECORDS:
+            big_dir = Path(scratch) / "big"
+            big_dir.mkdir()
+            prepare_data(big_dir, BIG_RECORDS)
+            export_figures(big_dir, BIG_RECORDS)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dlserve import __version__
-from dlserve.api import files, ops, v4, v4_downloads
+from dlserve.api import files, ops, v3, v4, v4_downloads
 from dlserve.api.errors import install_error_handlers
 from dlserve.container import Services, build_services
 from dlserve.logs import get_logger
@@ -87,5 +87,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(files.router)
     app.include_router(v4_downloads.router)  # before v4: /v4/downloads/{id} is not a record type
     app.include_router(v4.router)
+    app.include_router(v3.router)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -27,7 +27,10 @@ def parse_format(value: str | None) -> OutputFormat:
 
 
 def csv_line(cells: Iterable[str]) -> str:
-    """One RFC 4180 row (quoted where needed), without its line ending."""
+    """One RFC 4180 row (quoted where needed), without its line ending.
+
+    The writer must know CRLF is the line ending: it quotes a cell holding CR or LF only then.
+    """
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(list(cells))
-    return buffer.getvalue()
+    csv.writer(buffer, lineterminator="\r\n").writerow(list(cells))
+    return buffer.getvalue().removesuffix("\r\n")

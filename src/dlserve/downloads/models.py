@@ -41,10 +41,12 @@ class DownloadFile:
     created_at: datetime
     expires_at: datetime
     deleted_at: datetime | None
+    id: int  # the download_files row: v3 shows it as the result's own id
 
     @classmethod
     def from_row(cls, row: sa.RowMapping) -> DownloadFile:
         return cls(
+            id=row["id"],
             part_no=row["part_no"],
             name=row["name"],
             storage_key=row["storage_key"],

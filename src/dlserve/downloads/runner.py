@@ -41,7 +41,7 @@ from dlserve.storage.interfaces import Storage
 
 log = get_logger("dlserve.export")
 
-BATCH_ROWS = 20_000
+BATCH_ROWS = 5_000  # lines per Arrow batch: small, so the Python side stays small
 PROGRESS_EVERY_S = 1.0
 
 
@@ -93,7 +93,8 @@ class ExportRunner:
         self._snapshots = snapshots
         self._storage = storage
         self._settings = settings
-        self._duck = duckdb.connect(config={"preserve_insertion_order": True})
+        # A modest memory limit: exports stream, and a worker shares its machine with others.
+        self._duck = duckdb.connect(config={"preserve_insertion_order": True, "memory_limit": "512MB"})
         self._duck_lock = threading.Lock()
 
     def close(self) -> None:
@@ -202,7 +203,7 @@ class _Run:
             in_sql = json_line_select(self.view, records)
             if in_sql is None:  # a field list: projected in Python, record by record
                 python_view = self.view
-            select = in_sql or f"SELECT _seq, CAST(j AS VARCHAR) AS line FROM {records}"
+            select = in_sql or f"SELECT _seq, _record AS line FROM {records}"
         params = [self.snapshot.scan_path, *self.compiled.params, self.checkpoint.last_seq, wanted]
         with self.r._duck_lock:
             cursor = self.r._duck.cursor()

@@ -16,11 +16,6 @@ from dlserve.records.schema import LIST_KINDS, DataTypeSchema, FieldSpec, Kind
 from dlserve.records.views import View
 
 
-def json_path(name: str) -> str:
-    """A JSON path literal for one key of our schema (names are ours, never user text)."""
-    return "'$." + json.dumps(name).replace("'", "''") + "'"
-
-
 def csv_quote(expr: str) -> str:
     """RFC 4180 minimal quoting of a VARCHAR expression; NULL is an empty cell."""
     return (
@@ -30,18 +25,26 @@ def csv_quote(expr: str) -> str:
     )
 
 
-def _cell(source: str, spec: FieldSpec) -> str:
-    """VARCHAR expression of one field read from the JSON value ``source``."""
-    path = json_path(spec.name)
+def _cell_type(spec: FieldSpec, *, flattened: bool = False) -> object:
+    """How ``json_transform`` should read a field for CSV: scalars as their JSON text, string lists
+    as lists (joined later), nested lists as JSON text, or element by element when flattened."""
     if spec.kind in LIST_KINDS:
-        value = f"{source}->{path}"
-        return (
-            f"CASE WHEN json_type({value}) = 'ARRAY' "
-            f"THEN array_to_string(from_json({value}, '[\"VARCHAR\"]'), ',') ELSE {source}->>{path} END"
-        )
+        return ["VARCHAR"]
     if spec.kind is Kind.NESTED:
-        return f"CAST({source}->{path} AS VARCHAR)"
-    return f"{source}->>{path}"
+        if flattened:
+            return [{child.name: _cell_type(child) for child in spec.children}]
+        return "JSON"
+    return "VARCHAR"
+
+
+def _cell(source: str, spec: FieldSpec) -> str:
+    """VARCHAR expression of one field of the transformed struct ``source``."""
+    value = f"{source}.{quote_ident(spec.name)}"
+    if spec.kind in LIST_KINDS:
+        return f"array_to_string({value}, ',')"
+    if spec.kind is Kind.NESTED:
+        return f"CAST({value} AS VARCHAR)"
+    return value
 
 
 def csv_header(view: View, schema: DataTypeSchema) -> str:
@@ -51,25 +54,36 @@ def csv_header(view: View, schema: DataTypeSchema) -> str:
 
 
 def csv_line_select(view: View, schema: DataTypeSchema, records: str) -> str:
-    """SELECT ``_seq, line`` over ``records`` (columns ``_seq``, ``j`` JSON): one CSV line per row,
-    or per element of the view's flattened list (a record without elements keeps one row)."""
+    """SELECT ``_seq, line`` over ``records`` (columns ``_seq``, ``_record``): one CSV line per row,
+    or per element of the view's flattened list (a record without elements keeps one row).
+
+    Each record's JSON is parsed once, by one ``json_transform`` that keeps scalars as their JSON
+    text: reading thirty fields with thirty ``->>`` would parse the record thirty times.
+    """
     selected = [f for f in schema.fields if f.kind is not Kind.GEO and view.selects(f.name)]
     flattened = next((f for f in selected if f.name == view.flatten), None)
+    structure = {f.name: _cell_type(f, flattened=f is flattened) for f in selected}
     cells: list[str] = []
     for spec in selected:
         if spec is flattened:
             cells.extend(csv_quote(_cell("e", child)) for child in spec.children)
         else:
-            cells.append(csv_quote(_cell("j", spec)))
+            cells.append(csv_quote(_cell("r", spec)))
     line = " || ',' || ".join(f"({cell})" for cell in cells)
+    parsed = f"SELECT _seq, json_transform(_record, '{_sql_json(structure)}') AS r FROM {records}"
     if flattened is None:
-        return f"SELECT _seq, {line} AS line FROM {records}"
-    elements = f"from_json(j->{json_path(flattened.name)}, '[\"JSON\"]')"
+        return f"SELECT _seq, {line} AS line FROM ({parsed})"
+    elements = f"r.{quote_ident(flattened.name)}"
     exploded = (
-        f"SELECT _seq, j, unnest(CASE WHEN len({elements}) > 0 THEN {elements} ELSE [NULL::JSON] END) AS e "
-        f"FROM {records}"
+        f"SELECT _seq, r, unnest(CASE WHEN len({elements}) > 0 THEN {elements} ELSE [NULL] END) AS e "
+        f"FROM ({parsed})"
     )
     return f"SELECT _seq, {line} AS line FROM ({exploded})"
+
+
+def _sql_json(value: object) -> str:
+    """A JSON document built from our schema's names, as the body of a SQL string literal."""
+    return json.dumps(value).replace("'", "''")
 
 
 def json_line_select(view: View, records: str) -> str | None:
@@ -77,9 +91,9 @@ def json_line_select(view: View, records: str) -> str | None:
     if view.include is not None:
         return None
     if not view.exclude:
-        return f"SELECT _seq, CAST(j AS VARCHAR) AS line FROM {records}"
-    removed = json.dumps({name: None for name in view.exclude}).replace("'", "''")
-    return f"SELECT _seq, CAST(json_merge_patch(j, '{removed}') AS VARCHAR) AS line FROM {records}"
+        return f"SELECT _seq, _record AS line FROM {records}"  # stored compact already: no parsing
+    removed = _sql_json({name: None for name in view.exclude})
+    return f"SELECT _seq, CAST(json_merge_patch(_record, '{removed}') AS VARCHAR) AS line FROM {records}"
 
 
 def matching_records(where_sql: str, limit: bool) -> str:
@@ -90,9 +104,7 @@ def matching_records(where_sql: str, limit: bool) -> str:
     Parameters: snapshot location, the query's own parameters, the checkpoint, then the limit.
     """
     limit_sql = " LIMIT ?" if limit else ""
-    return (
-        f"(SELECT _seq, _record::JSON AS j FROM read_parquet(?) WHERE ({where_sql}) AND _seq > ?{limit_sql})"
-    )
+    return f"(SELECT _seq, _record FROM read_parquet(?) WHERE ({where_sql}) AND _seq > ?{limit_sql})"
 
 
 __all__ = ["csv_header", "csv_line_select", "json_line_select", "matching_records", "quote_ident"]

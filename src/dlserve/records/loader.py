@@ -36,6 +36,10 @@ from dlserve.records.validation import find_bad_line, open_binary
 
 ROWS_PER_PART = 100_000  # at most; smaller loads are cut in one part per writer thread
 MIN_ROWS_PER_PART = 10_000
+# Small row groups: a preview reads only the groups its first matches are in, a scan holds one
+# decompressed group per thread, and `_seq > checkpoint`
+# skips whole groups, so an export's memory and a resumed export's wasted reading both stay small.
+ROW_GROUP_ROWS = 2_048
 ProgressCallback = Callable[[str], None]
 _DUCKDB_WHERE = re.compile(r'in file "(?P<file>[^"]*)",.*?in line (?P<line>\d+)')
 
@@ -385,7 +389,7 @@ def _write_parts(
         try:
             cursor.execute(
                 f"COPY ({select}) TO '{_sql_path(target)}' (FORMAT parquet, COMPRESSION zstd, "
-                f"ROW_GROUP_SIZE {per_part})"
+                f"ROW_GROUP_SIZE {min(per_part, ROW_GROUP_ROWS)})"
             )
         finally:
             cursor.close()

@@ -35,7 +35,7 @@ def csv_rows(view: View, schema: DataTypeSchema, record: Mapping[str, Any]) -> I
     """One row, or one row per element of the flattened list (the parent's cells repeated)."""
     fields = _selected_fields(view, schema)
     if view.flatten is None or not any(f.name == view.flatten for f in fields):
-        yield [csv_cell(record.get(f.name)) for f in fields]
+        yield [_field_cell(f, record.get(f.name)) for f in fields]
         return
     elements = record.get(view.flatten)
     if not isinstance(elements, list) or not elements:
@@ -45,9 +45,9 @@ def csv_rows(view: View, schema: DataTypeSchema, record: Mapping[str, Any]) -> I
         for spec in fields:
             if spec.name == view.flatten:
                 item = element if isinstance(element, Mapping) else {}
-                row.extend(csv_cell(item.get(child.name)) for child in spec.children)
+                row.extend(_field_cell(child, item.get(child.name)) for child in spec.children)
             else:
-                row.append(csv_cell(record.get(spec.name)))
+                row.append(_field_cell(spec, record.get(spec.name)))
         yield row
 
 
@@ -66,6 +66,13 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return ",".join(value)
     return orjson.dumps(value).decode()
+
+
+def _field_cell(spec: FieldSpec, value: Any) -> str:
+    """A nested list stays JSON even when empty (``[]``); other fields follow :func:`csv_cell`."""
+    if spec.kind is Kind.NESTED and value is not None:
+        return orjson.dumps(value).decode()
+    return csv_cell(value)
 
 
 def _selected_fields(view: View, schema: DataTypeSchema) -> list[FieldSpec]:

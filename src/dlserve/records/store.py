@@ -19,7 +19,7 @@ from dlserve.records.snapshots import Snapshot, SnapshotCatalog
 class RecordStore:
     def __init__(self, catalog: SnapshotCatalog, memory_limit: str = "2GB") -> None:
         self._catalog = catalog
-        self._con = duckdb.connect(config={"memory_limit": memory_limit})
+        self._con = duckdb.connect(config={"memory_limit": memory_limit, "preserve_insertion_order": True})
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -41,9 +41,13 @@ class RecordStore:
         return int(row[0]) if row else 0
 
     def fetch(self, snapshot: Snapshot, query: CompiledQuery, limit: int, offset: int = 0) -> list[str]:
-        """Matching records (their stored JSON), in the dataset's one deterministic order."""
+        """Matching records (their stored JSON), in the dataset's one deterministic order.
+
+        No ORDER BY: parts are sorted by ``_seq`` and DuckDB keeps insertion order, so the scan
+        can stop after ``offset + limit`` matches instead of sorting every match.
+        """
         rows = self._run(
-            f"SELECT _record FROM read_parquet(?) WHERE {query.sql} ORDER BY _seq LIMIT ? OFFSET ?",
+            f"SELECT _record FROM read_parquet(?) WHERE {query.sql} LIMIT ? OFFSET ?",
             [snapshot.scan_path, *query.params, limit, offset],
         ).fetchall()
         return [row[0] for row in rows]

@@ -1,0 +1,49 @@
+"""Child process of `make bench`: run one queued export to the end in this process, print figures.
+
+Run as its own process so that its peak RSS is the worker's alone.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import threading
+import time
+from pathlib import Path
+
+from dlserve.container import build_services
+from dlserve.logs import configure_logging
+from dlserve.settings import Settings
+
+
+def main() -> None:
+    data_dir = Path(sys.argv[1])
+    configure_logging("warning")
+    services = build_services(Settings(data_dir=data_dir, log_level="warning"))
+    try:
+        job = services.queue.claim("bench")
+        assert job is not None, "no queued export"
+        started = time.perf_counter()
+        services.runner.run(job, "bench", threading.Event())
+        seconds = time.perf_counter() - started
+        download = services.downloads.find(job.download_id or 0)
+        assert download is not None
+        print(
+            json.dumps(
+                {
+                    "seconds": seconds,
+                    "records": download.num_downloaded,
+                    "files": len(download.files),
+                    "bytes": sum(f.bytes for f in download.files),
+                    "status": download.status.value,
+                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                }
+            )
+        )
+    finally:
+        services.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""Datafiniti v3 wire format: the same accounts, records and downloads as v4, spelled the v3 way.
+
+Nothing is decided here. Searches go through :mod:`dlserve.catalog`, downloads through
+:class:`~dlserve.downloads.services.DownloadService` (a v3 download *is* a v4 download, marked
+``api_version="v3"``); this module only reads v3's parameters and writes v3's objects:
+
+- auth is HTTP Basic with the API token as the username (the password is ignored; v3 leaves it empty);
+- a download's ``id`` is the v4 id as an integer; its status is ``STARTED`` while queued or running and
+  ``COMPLETED`` once it ended, however it ended: a cancelled or failed download says why in ``error``;
+- dates are ``2017-1-11 15:52:42`` (UTC), see :func:`~dlserve.api.timefmt.v3_date`.
+
+See ``docs/api-v3.md`` for the v3 ↔ v4 mapping.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from dlserve.accounts.services import Account
+from dlserve.api.deps import ServicesDep
+from dlserve.api.errors import NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE
+from dlserve.api.links import file_url
+from dlserve.api.timefmt import v3_date
+from dlserve.catalog.services import prepare
+from dlserve.container import Services
+from dlserve.downloads.models import Download, DownloadStatus
+from dlserve.errors import DlserveError, ErrorDetail, Invalid, NotFound, Unauthorized
+
+router = APIRouter(prefix="/v3", tags=["v3"])
+
+STARTED = "STARTED"
+COMPLETED = "COMPLETED"
+# v3 knows two states. Anything that is no longer running is COMPLETED; ``error`` tells how it ended.
+V3_STATUS = {
+    DownloadStatus.QUEUED: STARTED,
+    DownloadStatus.IN_PROGRESS: STARTED,
+    DownloadStatus.COMPLETED: COMPLETED,
+    DownloadStatus.CANCELLED: COMPLETED,
+    DownloadStatus.FAILED: COMPLETED,
+}
+# The service layer names parameters the v4 way; v3 users know them by these names.
+V3_PARAMETER_NAMES = {"num_records": "records", "query": "q"}
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"", "false", "0", "no"})
+_LIST_PAGE = 1000
+
+
+def basic_account(request: Request, services: ServicesDep) -> Account:
+    """v3 auth: ``Authorization: Basic base64(TOKEN:)`` (``curl --user TOKEN:``, ``https://TOKEN:@host``)."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        raise Unauthorized(UNAUTHORIZED_MESSAGE)
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized(UNAUTHORIZED_MESSAGE) from None
+    token, _, _password = decoded.partition(":")
+    try:
+        return services.accounts.authenticate(token.strip())
+    except Unauthorized:
+        # One answer for every failure, exactly the seed's: a wrong token reveals nothing more.
+        raise Unauthorized(UNAUTHORIZED_MESSAGE) from None
+
+
+BasicAccount = Annotated[Account, Depends(basic_account)]
+
+
+# -- the v3 objects -------------------------------------------------------------------------------
+
+
+def request_body(download: Download, account: Account) -> dict[str, Any]:
+    """Seed 002's request object, fields in the seed's order."""
+    num_found = download.num_found or 0
+    started = v3_date(download.created_at)
+    return {
+        "id": download.id,
+        "records": "" if download.num_requested is None else str(download.num_requested),
+        "query": download.query,
+        "dataType": download.data_type,
+        "dataFormat": download.format.lower(),
+        "accountId": str(download.account_id),
+        "planId": account.plan_id,
+        "view": download.view or f"{download.data_type}_all_nested",
+        "async": 1,
+        "status": V3_STATUS[download.status],
+        "error": request_error(download),
+        "numDownloaded": download.num_downloaded,
+        "numFound": num_found,
+        "numRequested": num_found if download.num_requested is None else download.num_requested,
+        "date_started": started,
+        # The seed: "May match date_started if still in progress".
+        "date_completed": v3_date(download.completed_at) if download.completed_at else started,
+    }
+
+
+def request_error(download: Download) -> str:
+    if download.status is DownloadStatus.CANCELLED:
+        kept = len(download.files)
+        return (
+            f"cancelled by the user; the {kept} file{'s' if kept != 1 else ''} finished before the "
+            f"cancel ({download.num_downloaded} records) are in the results"
+        )
+    if download.status is DownloadStatus.FAILED:
+        return f"the download failed: {download.error or 'unknown error'}"
+    return download.error or ""
+
+
+def results_body(request: Request, services: Services, download: Download) -> list[dict[str, Any]]:
+    """Seed 001's result objects: one per result file still available."""
+    return [
+        {
+            "id": f.id,
+            "url": file_url(request, services, download.id, f),
+            "request_id": download.id,
+            "downloaded": f.records,
+            "imported": f.records,
+            "date_created": v3_date(f.created_at),
+        }
+        for f in download.files
+        if f.deleted_at is None
+    ]
+
+
+# -- routes ---------------------------------------------------------------------------------------
+
+
+@router.get("/data/{data_type}", summary="Preview a search, or start a download (download=true)")
+def data(
+    data_type: str,
+    current: BasicAccount,
+    services: ServicesDep,
+    q: str | None = Query(default=None, description="The query"),
+    view: str | None = Query(default=None, description="A view, v3 or v4 spelling"),
+    output_format: str | None = Query(default=None, alias="format", description="json or csv"),
+    records: str | None = Query(default=None, description="How many records (preview: default 10)"),
+    download: str | None = Query(default=None, description="true: start a download, answer 303"),
+) -> Response:
+    with v3_messages():
+        wanted = _parse_records(records)
+        prepared = prepare(data_type, q, view, output_format)
+        if _parse_download(download):
+            created = services.downloads.create(current, prepared, wanted, view_name=view, api_version="v3")
+            return JSONResponse(
+                request_body(created, current),
+                status_code=303,
+                headers={"Location": f"/v3/requests/{created.id}"},
+            )
+        preview = services.catalog.preview(current, prepared, wanted)
+    return JSONResponse({"estimated total": preview.num_found, "records": preview.records})
+
+
+@router.get("/requests", summary="Every download request of the account, newest first")
+def list_requests(current: BasicAccount, services: ServicesDep) -> list[dict[str, Any]]:
+    return [request_body(download, current) for download in _all_downloads(services, current)]
+
+
+@router.get("/requests/{request_id}", summary="One download request")
+def get_request(request_id: str, current: BasicAccount, services: ServicesDep) -> dict[str, Any]:
+    return request_body(_own_download(services, current, request_id), current)
+
+
+@router.get("/results/{request_id}", summary="The result files of a COMPLETED request")
+def get_results(
+    request_id: str, request: Request, current: BasicAccount, services: ServicesDep
+) -> list[dict[str, Any]]:
+    download = _own_download(services, current, request_id)
+    if V3_STATUS[download.status] != COMPLETED:
+        raise NotFound(NOT_FOUND_MESSAGE)  # the seed: results don't exist until COMPLETED
+    return results_body(request, services, download)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _own_download(services: Services, account: Account, raw_id: str) -> Download:
+    """The account's download, or the seed's 404 (unknown, foreign and malformed ids alike)."""
+    if not raw_id.isdigit() or len(raw_id) > 18:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    try:
+        return services.downloads.get(account, int(raw_id))
+    except NotFound:
+        raise NotFound(NOT_FOUND_MESSAGE) from None
+
+
+def _all_downloads(services: Services, account: Account) -> Iterator[Download]:
+    """v3 lists every request at once; read them a page at a time."""
+    offset = 0
+    while True:
+        total, page = services.downloads.list(account, limit=_LIST_PAGE, offset=offset)
+        yield from page
+        offset += len(page)
+        if not page or offset >= total:
+            return
+
+
+def _parse_records(raw: str | None) -> int | None:
+    if raw is None or raw.strip() == "":
+        return None
+    if not raw.strip().isdigit():
+        raise Invalid(f"records must be a whole number, not '{raw}'")
+    return int(raw)
+
+
+def _parse_download(raw: str | None) -> bool:
+    value = (raw or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise Invalid(f"download must be true or false, not '{raw}'")
+
+
+@contextmanager
+def v3_messages() -> Iterator[None]:
+    """v3's error body has no ``details``: fold them into the message, with v3's parameter names."""
+    try:
+        yield
+    except DlserveError as error:
+        extra = [d for d in error.details if d.message != error.message]
+        error.message = _v3_words(error.message)
+        if extra:
+            error.message += " (" + "; ".join(_v3_detail(d) for d in extra) + ")"
+        raise
+
+
+def _v3_detail(detail: ErrorDetail) -> str:
+    return f"{V3_PARAMETER_NAMES.get(detail.field, detail.field)}: {_v3_words(detail.message)}"
+
+
+def _v3_words(text: str) -> str:
+    return text.replace("num_records", "records").replace("download: true", "download=true")
