@@ -19,6 +19,7 @@ from dlserve.api.app import create_app
 from dlserve.clock import FrozenClock
 from dlserve.container import Services, build_services
 from dlserve.db.tables import credit_ledger
+from dlserve.downloads.runner import EXPORT_KINDS
 from dlserve.records.loader import load_files
 from tests.integration.conftest import make_settings
 
@@ -65,7 +66,7 @@ def account(services: Services, email: str, credits: int = 1000) -> dict[str, st
 
 def run_jobs(services: Services, worker: str = "test-worker") -> int:
     ran = 0
-    while (job := services.queue.claim(worker)) is not None:
+    while (job := services.queue.claim(worker, EXPORT_KINDS)) is not None:
         services.runner.run(job, worker, threading.Event())
         ran += 1
     return ran
@@ -93,7 +94,7 @@ def test_json_download_splits_files_and_holds_exactly_the_matches(
     assert created["num_records"] == len(HOTELS) == 12
     assert created["results"] == []
     assert str(created["created_at"]).endswith("Z")
-    assert run_jobs(services) == 1
+    assert run_jobs(services) == 4  # the plan, then one job per file
     body = client.get(f"/v4/downloads/{created['id']}", headers=headers).json()
     assert body["status"] == "completed"
     assert body["num_downloaded"] == 12
@@ -204,17 +205,17 @@ def test_cancel_mid_export_keeps_whole_files_and_charges_them(
     owner = services.accounts.authenticate(headers["Authorization"].split()[1])
     from dlserve.downloads import runner as runner_module
 
-    original_commit = runner_module._Run._commit
+    original_commit = runner_module._Part._commit
     commits = {"n": 0}
 
-    def commit_then_cancel(self: runner_module._Run, *args: object) -> bool:
+    def commit_then_cancel(self: runner_module._Part, *args: object) -> bool:
         result = original_commit(self, *args)  # type: ignore[arg-type]
         commits["n"] += 1
         if commits["n"] == 2:
             services.downloads.cancel(owner, download_id)  # lands while part 3 is being written
         return result
 
-    monkeypatch.setattr(runner_module._Run, "_commit", commit_then_cancel)
+    monkeypatch.setattr(runner_module._Part, "_commit", commit_then_cancel)
     run_jobs(services)
     body = client.get(f"/v4/downloads/{created['id']}", headers=headers).json()
     assert body["status"] == "cancelled"
@@ -244,13 +245,13 @@ def test_a_crashed_worker_is_resumed_exactly_once(
         return original_finish(self)
 
     monkeypatch.setattr(writers.PartWriter, "finish", crash_on_third)
-    job = services.queue.claim("doomed")
-    assert job is not None
     with pytest.raises(SystemExit):
-        services.runner.run(job, "doomed", threading.Event())
-    assert services.queue.claim("rescuer") is None  # the lease still holds
+        run_jobs(services, "doomed")
+    # Part 3 is still leased to the dead worker; the other parts are free to anyone.
+    assert run_jobs(services, "rescuer") == 2
+    assert client.get(f"/v4/downloads/{created['id']}", headers=headers).json()["status"] == "in_progress"
     clock.advance(seconds=services.settings.job_lease_seconds + 1)
-    assert run_jobs(services, "rescuer") == 1
+    assert run_jobs(services, "rescuer") == 1  # part 3, once its lease expired
     body = client.get(f"/v4/downloads/{created['id']}", headers=headers).json()
     assert body["status"] == "completed"
     ids = [
@@ -292,3 +293,53 @@ def test_links_are_signed_expire_and_serve_ranges(
     assert services.janitor.expire_files() == 1
     body = client.get(f"/v4/downloads/{created['id']}", headers=headers).json()
     assert body["results"] == []
+
+
+def test_parts_of_one_download_run_on_several_workers_at_once(client: TestClient, services: Services) -> None:
+    headers = account(services, "a@example.com")
+    created = start(client, headers, query="*", format="csv")
+    plan = services.queue.claim("planner", EXPORT_KINDS)
+    assert plan is not None
+    services.runner.run(plan, "planner", threading.Event())
+    first = services.queue.claim("w1", EXPORT_KINDS)
+    second = services.queue.claim("w2", EXPORT_KINDS)
+    assert first is not None
+    assert second is not None
+    assert {first.checkpoint["part_no"], second.checkpoint["part_no"]} == {1, 2}  # type: ignore[index]
+    threads = [
+        threading.Thread(target=services.runner.run, args=(job, name, threading.Event()))
+        for job, name in ((second, "w2"), (first, "w1"))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    middle = client.get(f"/v4/downloads/{created['id']}", headers=headers).json()
+    assert middle["status"] == "in_progress"
+    assert [r["name"] for r in middle["results"]] == [f"{created['id']}_1.csv", f"{created['id']}_2.csv"]
+    assert run_jobs(services, "w3") == 3
+    body = client.get(f"/v4/downloads/{created['id']}", headers=headers).json()
+    assert body["status"] == "completed"
+    rows = [
+        row["id"]
+        for r in body["results"]
+        for row in csv.DictReader(io.StringIO(fetch(client, r["url"]).decode()))
+    ]
+    assert rows == [r["id"] for r in RECORDS]
+
+
+def test_progress_counts_parts_being_written(client: TestClient, services: Services) -> None:
+    headers = account(services, "a@example.com")
+    created = start(client, headers, query="*")
+    plan = services.queue.claim("planner", EXPORT_KINDS)
+    assert plan is not None
+    services.runner.run(plan, "planner", threading.Event())
+    part = services.queue.claim("w1", EXPORT_KINDS)
+    assert part is not None
+    with services.db.write() as conn:  # what a running part reports every second
+        services.queue.save_checkpoint_in(conn, part, "w1", {**(part.checkpoint or {}), "written": 3})
+    body = client.get(f"/v4/downloads/{created['id']}", headers=headers).json()
+    assert body["status"] == "in_progress"
+    assert body["num_downloaded"] == 3
+    assert body["progress"]["done"] == 3
+    assert body["progress"]["total"] == 23

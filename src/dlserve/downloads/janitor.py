@@ -6,8 +6,9 @@ import sqlalchemy as sa
 
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
-from dlserve.db.tables import download_files, downloads
+from dlserve.db.tables import download_files, downloads, jobs
 from dlserve.downloads.models import ACTIVE_STATUSES, DownloadStatus
+from dlserve.downloads.runner import finish_if_done
 from dlserve.jobs.queue import JobQueue
 from dlserve.logs import get_logger
 from dlserve.storage.interfaces import Storage
@@ -24,7 +25,28 @@ class Janitor:
 
     def run_once(self) -> None:
         self.reap_dead_jobs()
+        self.finish_stragglers()
         self.expire_files()
+
+    def finish_stragglers(self) -> int:
+        """A download in progress with no export job left is complete (a safety net: the last
+        part's own transaction normally says so)."""
+        pending = sa.select(jobs.c.id).where(
+            jobs.c.download_id == downloads.c.id, jobs.c.status.in_(("queued", "running"))
+        )
+        with self._db.write() as conn:
+            stuck = (
+                conn.execute(
+                    sa.select(downloads.c.id).where(
+                        downloads.c.status == DownloadStatus.IN_PROGRESS.value, ~sa.exists(pending)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for download_id in stuck:
+                finish_if_done(conn, self._clock, download_id)
+        return len(stuck)
 
     def reap_dead_jobs(self) -> int:
         """Jobs whose workers kept dying: their downloads end ``failed``, in the same transaction."""

@@ -1,10 +1,16 @@
-"""The export runner: turns one claimed job into result files, part by part, resumably.
+"""The export runner: a download becomes one *plan* job, then one job per result file.
 
-A part is the next ``records_per_file`` matches after the checkpoint (the ``_seq`` of the last
-record committed). DuckDB renders the output lines; Python only writes, hashes and counts. When
-a part is complete the file is stored and then, in ONE transaction, listed on the download,
-charged, and checkpointed — so a crash before that transaction redoes the part (same name, same
-bytes) and a crash after it resumes at the next one: no record is lost or delivered twice.
+Plan (job kind ``export``): one scan of the query's matching ``_seq`` values, in the snapshot's
+load order, cuts the first ``num_records`` matches into files of ``records_per_file``: part k holds
+the matches with ``after_seq < _seq <= through_seq``. Each part is queued as its own job (kind
+``export_part``), so any number of workers — threads or processes on other machines — write
+different files of one download at once, and file numbering stays exact.
+
+Part: DuckDB renders the lines (:mod:`sql_render`), Python writes, hashes and counts them into a
+temp file; the finished file is stored, and then ONE transaction lists it on the download, charges
+its records and completes the part's job. A crash before that transaction just runs the part again
+(same name, same bytes); after it, the part is done. So no record is lost, duplicated or charged
+twice, whatever dies when.
 """
 
 from __future__ import annotations
@@ -26,21 +32,23 @@ import sqlalchemy as sa
 from dlserve.accounts.services import AccountService
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
-from dlserve.db.tables import download_files, downloads
+from dlserve.db.tables import download_files, downloads, jobs
 from dlserve.downloads.models import Download, DownloadStatus, result_file_name, storage_key
-from dlserve.downloads.sql_render import csv_header, csv_line_select, json_line_select, matching_records
+from dlserve.downloads.services import PART_KIND, PLAN_KIND
+from dlserve.downloads.sql_render import csv_header, csv_line_select, json_line_select, records_between
 from dlserve.downloads.writers import PartWriter
 from dlserve.jobs.queue import Job, JobQueue
 from dlserve.logs import get_logger
 from dlserve.query import compile_query
 from dlserve.records.render import project
 from dlserve.records.schema import SCHEMAS
-from dlserve.records.snapshots import SnapshotCatalog
+from dlserve.records.snapshots import Snapshot, SnapshotCatalog
 from dlserve.records.views import View, find_view
 from dlserve.storage.interfaces import Storage
 
 log = get_logger("dlserve.export")
 
+EXPORT_KINDS = (PLAN_KIND, PART_KIND)
 BATCH_ROWS = 5_000  # lines per Arrow batch: small, so the Python side stays small
 PROGRESS_EVERY_S = 1.0
 
@@ -60,19 +68,28 @@ class ExportSettings:
     scratch_dir: Path
 
 
-@dataclass
-class _Checkpoint:
-    part_no: int = 0  # parts committed
-    last_seq: int = 0  # _seq of the last record committed
-    delivered: int = 0  # records committed
+@dataclass(frozen=True)
+class PartPlan:
+    part_no: int
+    after_seq: int
+    through_seq: int
+    records: int
 
     @classmethod
-    def of(cls, job: Job) -> _Checkpoint:
+    def of(cls, job: Job) -> PartPlan:
         data = job.checkpoint or {}
-        return cls(int(data.get("part_no", 0)), int(data.get("last_seq", 0)), int(data.get("delivered", 0)))
+        return cls(
+            int(data["part_no"]), int(data["after_seq"]), int(data["through_seq"]), int(data["records"])
+        )
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"part_no": self.part_no, "last_seq": self.last_seq, "delivered": self.delivered}
+    def as_dict(self, written: int = 0) -> dict[str, Any]:
+        return {
+            "part_no": self.part_no,
+            "after_seq": self.after_seq,
+            "through_seq": self.through_seq,
+            "records": self.records,
+            "written": written,
+        }
 
 
 class ExportRunner:
@@ -86,13 +103,13 @@ class ExportRunner:
         storage: Storage,
         settings: ExportSettings,
     ) -> None:
-        self._db = db
-        self._clock = clock
-        self._queue = queue
-        self._accounts = accounts
-        self._snapshots = snapshots
-        self._storage = storage
-        self._settings = settings
+        self.db = db
+        self.clock = clock
+        self.queue = queue
+        self.accounts = accounts
+        self.snapshots = snapshots
+        self.storage = storage
+        self.settings = settings
         # A modest memory limit: exports stream, and a worker shares its machine with others.
         self._duck = duckdb.connect(config={"preserve_insertion_order": True, "memory_limit": "512MB"})
         self._duck_lock = threading.Lock()
@@ -100,38 +117,89 @@ class ExportRunner:
     def close(self) -> None:
         self._duck.close()
 
-    def run(self, job: Job, worker_id: str, stop: threading.Event) -> None:
-        """Run the job to the end, or until cancelled/stopped (then leave it resumable)."""
-        download = self._start(job)
-        if download is None:
-            self._queue.complete(job, worker_id)
-            return
-        _Run(self, job, worker_id, stop, download).execute()
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        with self._duck_lock:
+            return self._duck.cursor()
 
-    def _start(self, job: Job) -> Download | None:
+    def run(self, job: Job, worker_id: str, stop: threading.Event) -> None:
+        """Run one claimed job to its end, or until cancelled/stopped (then it stays resumable)."""
+        download = self._in_progress(job)
+        if download is None:
+            self.queue.complete(job, worker_id)
+            return
+        if job.kind == PLAN_KIND:
+            self._plan(job, worker_id, download)
+        else:
+            _Part(self, job, worker_id, stop, download).execute()
+
+    def _in_progress(self, job: Job) -> Download | None:
         """Mark the download in progress; None when there is nothing (more) to do for it."""
-        now = self._clock.now()
-        with self._db.write() as conn:
+        now = self.clock.now()
+        with self.db.write() as conn:
             row = (
                 conn.execute(sa.select(downloads).where(downloads.c.id == job.download_id)).mappings().first()
             )
             if row is None or row["status"] not in (DownloadStatus.QUEUED, DownloadStatus.IN_PROGRESS):
                 return None
-            conn.execute(
-                downloads.update()
-                .where(downloads.c.id == job.download_id)
-                .values(
-                    status=DownloadStatus.IN_PROGRESS.value,
-                    started_at=row["started_at"] or now,
-                    updated_at=now,
+            if row["status"] == DownloadStatus.QUEUED:
+                conn.execute(
+                    downloads.update()
+                    .where(downloads.c.id == job.download_id)
+                    .values(status=DownloadStatus.IN_PROGRESS.value, started_at=now, updated_at=now)
                 )
-            )
-            row = conn.execute(sa.select(downloads).where(downloads.c.id == job.download_id)).mappings().one()
+                row = (
+                    conn.execute(sa.select(downloads).where(downloads.c.id == job.download_id))
+                    .mappings()
+                    .one()
+                )
         return Download.from_row(row, [])
 
+    # -- plan --------------------------------------------------------------------------------------
 
-class _Run:
-    """One attempt at one job."""
+    def _plan(self, job: Job, worker_id: str, download: Download) -> None:
+        plans = self._cut_into_parts(download)
+        with self.db.write() as conn:
+            for plan in plans:
+                self.queue.enqueue_in(conn, PART_KIND, download.id, plan.as_dict())
+            if not self.queue.complete_in(conn, job, worker_id):
+                raise LeaseLost()  # rolls the parts back: the next owner plans again
+            if not plans:
+                finish_if_done(conn, self.clock, download.id)
+        log.info("export planned", download_id=download.id, parts=len(plans))
+
+    def _cut_into_parts(self, download: Download) -> list[PartPlan]:
+        """The ``_seq`` of every ``records_per_file``-th match (and of the last one to deliver)."""
+        schema = SCHEMAS[download.data_type]
+        compiled = compile_query(schema, download.query)
+        snapshot = self._snapshot(download)
+        total = download.num_records or 0
+        per_file = self.settings.records_per_file
+        cursor = self.cursor()
+        try:
+            rows = cursor.execute(
+                "SELECT rn, _seq FROM (SELECT _seq, row_number() OVER () AS rn "
+                f"FROM read_parquet(?) WHERE {compiled.sql}) "
+                "WHERE rn <= ? AND (rn % ? = 0 OR rn = ?) ORDER BY rn",
+                [snapshot.scan_path, *compiled.params, total, per_file, total],
+            ).fetchall()
+        finally:
+            cursor.close()
+        plans: list[PartPlan] = []
+        after, delivered = 0, 0
+        for rn, seq in rows:
+            plans.append(PartPlan(len(plans) + 1, after, int(seq), int(rn) - delivered))
+            after, delivered = int(seq), int(rn)
+        if delivered != total:
+            raise RuntimeError(f"the snapshot holds {delivered} matches, the download counted {total}")
+        return plans
+
+    def _snapshot(self, download: Download) -> Snapshot:
+        assert download.snapshot_id is not None
+        return self.snapshots.get(download.snapshot_id)
+
+
+class _Part:
+    """One attempt at one result file."""
 
     def __init__(
         self, runner: ExportRunner, job: Job, worker_id: str, stop: threading.Event, download: Download
@@ -141,61 +209,50 @@ class _Run:
         self.worker_id = worker_id
         self.stop = stop
         self.download = download
-        self.checkpoint = _Checkpoint.of(job)
+        self.plan = PartPlan.of(job)
         self.schema = SCHEMAS[download.data_type]
         self.view = find_view(download.data_type, download.view)
         self.compiled = compile_query(self.schema, download.query)
-        assert download.snapshot_id is not None
-        self.snapshot = runner._snapshots.get(download.snapshot_id)
+        self.snapshot = runner._snapshot(download)
         self.last_beat = time.monotonic()
 
     def execute(self) -> None:
-        total = self.download.num_records or 0
-        log.info("export started", download_id=self.download.id, resume_at_part=self.checkpoint.part_no + 1)
-        while self.checkpoint.delivered < total:
-            wanted = min(self.r._settings.records_per_file, total - self.checkpoint.delivered)
-            if not self._write_part(wanted):
-                return
-        self._finish()
-
-    # -- one part ------------------------------------------------------------------------------
-
-    def _write_part(self, wanted: int) -> bool:
-        part_no = self.checkpoint.part_no + 1
         is_csv = self.download.format == "csv"
         writer = PartWriter(
-            self.r._settings.scratch_dir,
+            self.r.settings.scratch_dir,
             gzip=self.download.compress == "gzip",
             header=csv_header(self.view, self.schema) if is_csv else None,
         )
-        last_seq = self.checkpoint.last_seq
+        last_seq = self.plan.after_seq
         try:
-            for seqs, lines in self._lines(wanted):
+            for seqs, lines in self._lines():
                 writer.write_text("".join(line + ("\r\n" if is_csv else "\n") for line in lines))
                 writer.records += _records_in(seqs, last_seq)
                 last_seq = int(seqs[-1].as_py())
-                self._beat(self.checkpoint.delivered + writer.records)
-            if writer.records == 0:
-                raise RuntimeError("the snapshot returned fewer records than were counted")
+                self._beat(writer.records)
+            if writer.records != self.plan.records:
+                raise RuntimeError(
+                    f"part {self.plan.part_no} has {writer.records} records, {self.plan.records} planned"
+                )
             finished = writer.finish()
         except BaseException:
             writer.discard()
             raise
-        name = result_file_name(self.download.id, part_no, self.download.format, self.download.compress)
-        key = storage_key(self.download.id, name)
-        self.r._storage.put_file(key, finished.path)
-        committed = self._commit(
-            part_no, name, key, writer.records, finished.bytes, finished.sha256, last_seq
+        name = result_file_name(
+            self.download.id, self.plan.part_no, self.download.format, self.download.compress
         )
-        if not committed:
-            self.r._storage.delete(key)
-            return False
-        log.info("part committed", download_id=self.download.id, part_no=part_no, records=writer.records)
-        return True
+        key = storage_key(self.download.id, name)
+        self.r.storage.put_file(key, finished.path)
+        if not self._commit(name, key, writer.records, finished.bytes, finished.sha256):
+            self.r.storage.delete(key)
+            raise Stopped("download is no longer in progress")
+        log.info(
+            "part committed", download_id=self.download.id, part_no=self.plan.part_no, records=writer.records
+        )
 
-    def _lines(self, wanted: int) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str]]]:
-        """(``_seq`` per line, the lines) in batches, for the next ``wanted`` records."""
-        records = matching_records(self.compiled.sql, limit=True)
+    def _lines(self) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str]]]:
+        """(``_seq`` per line, the lines) in batches, for this part's records."""
+        records = records_between(self.compiled.sql)
         python_view: View | None = None
         if self.download.format == "csv":
             select = csv_line_select(self.view, self.schema, records)
@@ -204,14 +261,12 @@ class _Run:
             if in_sql is None:  # a field list: projected in Python, record by record
                 python_view = self.view
             select = in_sql or f"SELECT _seq, _record AS line FROM {records}"
-        params = [self.snapshot.scan_path, *self.compiled.params, self.checkpoint.last_seq, wanted]
-        with self.r._duck_lock:
-            cursor = self.r._duck.cursor()
+        params = [self.snapshot.scan_path, *self.compiled.params, self.plan.after_seq, self.plan.through_seq]
+        cursor = self.r.cursor()
         try:
             relation = cursor.sql(select, params=params)
             assert relation is not None
-            reader = relation.to_arrow_reader(BATCH_ROWS)
-            for batch in reader:
+            for batch in relation.to_arrow_reader(BATCH_ROWS):
                 if batch.num_rows == 0:
                     continue
                 lines: list[str] = batch.column(1).to_pylist()
@@ -223,95 +278,88 @@ class _Run:
         finally:
             cursor.close()
 
-    def _beat(self, done: int) -> None:
+    def _beat(self, written: int) -> None:
         """Every second: extend the lease, publish progress, notice a cancel or a shutdown."""
         if self.stop.is_set():
             raise Stopped("worker is shutting down")
         if time.monotonic() - self.last_beat < PROGRESS_EVERY_S:
             return
         self.last_beat = time.monotonic()
-        if not self.r._queue.heartbeat(self.job, self.worker_id):
+        with self.r.db.write() as conn:
+            held = self.r.queue.save_checkpoint_in(conn, self.job, self.worker_id, self.plan.as_dict(written))
+        if not held:
             if self._status() is not DownloadStatus.IN_PROGRESS:
                 raise Stopped("download is no longer in progress")  # cancelling withdrew the job
             raise LeaseLost()
-        with self.r._db.write() as conn:
-            updated = conn.execute(
-                downloads.update()
-                .where(
-                    downloads.c.id == self.download.id, downloads.c.status == DownloadStatus.IN_PROGRESS.value
-                )
-                .values(num_downloaded=done, updated_at=self.r._clock.now())
-            ).rowcount
-        if not updated:
-            raise Stopped("download is no longer in progress")
 
     def _status(self) -> DownloadStatus:
-        with self.r._db.read() as conn:
+        with self.r.db.read() as conn:
             status = conn.execute(
                 sa.select(downloads.c.status).where(downloads.c.id == self.download.id)
             ).scalar_one()
         return DownloadStatus(status)
 
-    def _commit(
-        self, part_no: int, name: str, key: str, records: int, size: int, sha256: str, last_seq: int
-    ) -> bool:
-        now = self.r._clock.now()
-        with self.r._db.write() as conn:
+    def _commit(self, name: str, key: str, records: int, size: int, sha256: str) -> bool:
+        now = self.r.clock.now()
+        with self.r.db.write() as conn:
+            # Lock the download first: parts committing at once then finish the download exactly once.
             status = conn.execute(
-                sa.select(downloads.c.status).where(downloads.c.id == self.download.id)
+                sa.select(downloads.c.status).where(downloads.c.id == self.download.id).with_for_update()
             ).scalar_one()
             if status != DownloadStatus.IN_PROGRESS.value:
                 return False  # cancelled while this part was written: it is thrown away
-            progress = _Checkpoint(part_no, last_seq, self.checkpoint.delivered + records)
-            if not self.r._queue.save_checkpoint_in(conn, self.job, self.worker_id, progress.as_dict()):
+            if not self.r.queue.complete_in(conn, self.job, self.worker_id):
                 raise LeaseLost()
             conn.execute(
                 download_files.insert().values(
                     download_id=self.download.id,
-                    part_no=part_no,
+                    part_no=self.plan.part_no,
                     name=name,
                     storage_key=key,
                     records=records,
                     bytes=size,
                     sha256=sha256,
                     created_at=now,
-                    expires_at=now + self.r._settings.link_ttl,
+                    expires_at=now + self.r.settings.link_ttl,
                 )
             )
-            conn.execute(
-                downloads.update()
-                .where(downloads.c.id == self.download.id)
-                .values(num_downloaded=progress.delivered, updated_at=now)
-            )
-            self.r._accounts.charge_in(
+            self.r.accounts.charge_in(
                 conn,
                 self.download.account_id,
                 records,
                 "download",
                 download_id=self.download.id,
-                part_no=part_no,
+                part_no=self.plan.part_no,
                 require_balance=False,
             )
-        self.checkpoint = progress
+            finish_if_done(conn, self.r.clock, self.download.id)
         return True
 
-    def _finish(self) -> None:
-        now = self.r._clock.now()
-        with self.r._db.write() as conn:
-            conn.execute(
-                downloads.update()
-                .where(
-                    downloads.c.id == self.download.id, downloads.c.status == DownloadStatus.IN_PROGRESS.value
-                )
-                .values(
-                    status=DownloadStatus.COMPLETED.value,
-                    num_downloaded=self.checkpoint.delivered,
-                    updated_at=now,
-                    completed_at=now,
-                )
-            )
-            self.r._queue.complete_in(conn, self.job, self.worker_id)
-        log.info("export completed", download_id=self.download.id, records=self.checkpoint.delivered)
+
+def finish_if_done(conn: sa.Connection, clock: Clock, download_id: int) -> bool:
+    """Recount what is committed; when no export job of the download is left, it is completed."""
+    now = clock.now()
+    delivered = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(download_files.c.records), 0)).where(
+            download_files.c.download_id == download_id
+        )
+    ).scalar_one()
+    pending = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(jobs)
+        .where(jobs.c.download_id == download_id, jobs.c.status.in_(("queued", "running")))
+    ).scalar_one()
+    values: dict[str, Any] = {"num_downloaded": int(delivered), "updated_at": now}
+    if pending == 0:
+        values.update(status=DownloadStatus.COMPLETED.value, completed_at=now)
+    conn.execute(
+        downloads.update()
+        .where(downloads.c.id == download_id, downloads.c.status == DownloadStatus.IN_PROGRESS.value)
+        .values(**values)
+    )
+    if pending == 0:
+        log.info("export completed", download_id=download_id, records=int(delivered))
+    return pending == 0
 
 
 def _records_in(seqs: pa.ChunkedArray | pa.Array, previous_seq: int) -> int:

@@ -6,13 +6,16 @@ never "forbidden", so ids reveal nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import orjson
 import sqlalchemy as sa
 
 from dlserve.accounts.services import Account, AccountService
 from dlserve.catalog.services import PreparedQuery
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
-from dlserve.db.tables import download_files, downloads
+from dlserve.db.tables import download_files, downloads, jobs
 from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadFile, DownloadStatus
 from dlserve.errors import Conflict, ErrorDetail, InsufficientCredits, Invalid, NotFound, TooManyRequests
 from dlserve.jobs.queue import JobQueue
@@ -20,6 +23,8 @@ from dlserve.records.store import RecordStore
 from dlserve.storage.interfaces import ResolvedFile
 
 COMPRESSIONS = (None, "gzip")
+PLAN_KIND = "export"  # a download's first job: cuts it into parts (see runner.py)
+PART_KIND = "export_part"  # one job per result file
 
 
 class DownloadService:
@@ -110,7 +115,7 @@ class DownloadService:
                 .returning(downloads.c.id)
             ).scalar_one()
             if not finished:
-                self._queue.enqueue_in(conn, "export", int(download_id))
+                self._queue.enqueue_in(conn, PLAN_KIND, int(download_id))
         return self.get(account, int(download_id))
 
     def get(self, account: Account, download_id: int) -> Download:
@@ -124,7 +129,8 @@ class DownloadService:
             row = conn.execute(sa.select(downloads).where(downloads.c.id == download_id)).mappings().first()
             if row is None:
                 return None
-            return Download.from_row(row, _files(conn, [download_id]).get(download_id, []))
+            files = _files(conn, [download_id]).get(download_id, [])
+            return _with_in_flight(Download.from_row(row, files), _in_flight(conn, [download_id]))
 
     def list(self, account: Account, *, limit: int = 100, offset: int = 0) -> tuple[int, list[Download]]:
         """(how many the account has, one page of them newest first)."""
@@ -143,8 +149,12 @@ class DownloadService:
                 .mappings()
                 .all()
             )
-            files = _files(conn, [row["id"] for row in rows])
-        return int(total), [Download.from_row(row, files.get(row["id"], [])) for row in rows]
+            ids = [row["id"] for row in rows]
+            files = _files(conn, ids)
+            writing = _in_flight(conn, ids)
+        return int(total), [
+            _with_in_flight(Download.from_row(row, files.get(row["id"], [])), writing) for row in rows
+        ]
 
     def cancel(self, account: Account, download_id: int) -> Download:
         """Stop the download; files finished before now stay, are listed and were charged.
@@ -197,6 +207,30 @@ class DownloadService:
         if row is None or row["deleted_at"] is not None:
             return None
         return ResolvedFile(storage_key=row["storage_key"], filename=row["name"], size=row["bytes"])
+
+
+def _in_flight(conn: sa.Connection, download_ids: list[int]) -> dict[int, int]:
+    """Records written so far into parts not yet committed (each running part reports every second)."""
+    if not download_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(jobs.c.download_id, jobs.c.checkpoint).where(
+            jobs.c.download_id.in_(download_ids), jobs.c.kind == PART_KIND, jobs.c.status == "running"
+        )
+    )
+    written: dict[int, int] = {}
+    for download_id, checkpoint in rows:
+        state = orjson.loads(checkpoint) if checkpoint else {}
+        written[download_id] = written.get(download_id, 0) + int(state.get("written", 0))
+    return written
+
+
+def _with_in_flight(download: Download, written: dict[int, int]) -> Download:
+    """An active download's ``num_downloaded`` counts committed files plus parts being written."""
+    extra = written.get(download.id, 0)
+    if not extra or not download.status.is_active:
+        return download
+    return replace(download, num_downloaded=download.num_downloaded + extra)
 
 
 def _files(conn: sa.Connection, download_ids: list[int]) -> dict[int, list[DownloadFile]]:

@@ -96,15 +96,15 @@ def json_line_select(view: View, records: str) -> str | None:
     return f"SELECT _seq, CAST(json_merge_patch(_record, '{removed}') AS VARCHAR) AS line FROM {records}"
 
 
-def matching_records(where_sql: str, limit: bool) -> str:
-    """The records of one part: the query's matches after a checkpoint, in load order.
+def records_between(where_sql: str) -> str:
+    """The records of one part: the query's matches with ``after < _seq <= through``, in load order.
 
-    No ORDER BY: the snapshot file is written sorted by ``_seq`` and DuckDB preserves insertion
-    order, so rows stream in ``_seq`` order without a sort; ``_seq > ?`` prunes whole row groups.
-    Parameters: snapshot location, the query's own parameters, the checkpoint, then the limit.
+    No ORDER BY: parts of a snapshot are written sorted by ``_seq`` and DuckDB preserves insertion
+    order, so rows stream in ``_seq`` order without a sort, and row-group statistics on ``_seq``
+    skip everything outside the part. Parameters: snapshot location, the query's own parameters,
+    ``after``, ``through``.
     """
-    limit_sql = " LIMIT ?" if limit else ""
-    return f"(SELECT _seq, _record FROM read_parquet(?) WHERE ({where_sql}) AND _seq > ?{limit_sql})"
+    return f"(SELECT _seq, _record FROM read_parquet(?) WHERE ({where_sql}) AND _seq > ? AND _seq <= ?)"
 
 
-__all__ = ["csv_header", "csv_line_select", "json_line_select", "matching_records", "quote_ident"]
+__all__ = ["csv_header", "csv_line_select", "json_line_select", "quote_ident", "records_between"]

@@ -14,7 +14,7 @@ import time
 import uuid
 
 from dlserve.downloads.janitor import Janitor
-from dlserve.downloads.runner import ExportRunner, LeaseLost, Stopped
+from dlserve.downloads.runner import EXPORT_KINDS, ExportRunner, LeaseLost, Stopped
 from dlserve.jobs.queue import JobQueue
 from dlserve.logs import get_logger
 
@@ -64,7 +64,7 @@ class WorkerPool:
                 self._upkeep()
                 next_upkeep = time.monotonic() + UPKEEP_EVERY_S
             try:
-                job = self._queue.claim(worker_id)
+                job = self._queue.claim(worker_id, EXPORT_KINDS)
             except Exception:
                 log.exception("claiming a job failed", worker_id=worker_id)
                 self.stop_event.wait(IDLE_POLL_S * 4)

@@ -113,14 +113,20 @@ class JobQueue:
 
     # -- producers -------------------------------------------------------------------------------
 
-    def enqueue_in(self, conn: Connection, kind: str, download_id: int | None) -> int:
-        """Add a job, due now, inside the caller's write transaction; returns its id."""
+    def enqueue_in(
+        self, conn: Connection, kind: str, download_id: int | None, checkpoint: dict[str, Any] | None = None
+    ) -> int:
+        """Add a job, due now, inside the caller's write transaction; returns its id.
+
+        ``checkpoint`` gives the job its starting state (an export part: which records it writes).
+        """
         now = self._clock.now()
         job_id = conn.execute(
             jobs.insert()
             .values(
                 kind=kind,
                 download_id=download_id,
+                checkpoint=orjson.dumps(checkpoint).decode() if checkpoint is not None else None,
                 status=JobStatus.QUEUED.value,
                 attempts=0,
                 max_attempts=self._max_attempts,
