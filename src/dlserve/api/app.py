@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dlserve import __version__
-from dlserve.api import files, ops, v3, v4, v4_downloads
+from dlserve.api import files, media, ops, v3, v4, v4_downloads
 from dlserve.api.errors import install_error_handlers
 from dlserve.container import Services, build_services
 from dlserve.logs import get_logger
+from dlserve.observability.metrics import HttpMetricsMiddleware, Metrics
 from dlserve.settings import Settings
 
 log = get_logger("dlserve.http")
@@ -88,5 +89,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(v4_downloads.router)  # before v4: /v4/downloads/{id} is not a record type
     app.include_router(v4.router)
     app.include_router(v3.router)
+    app.include_router(media.router)
+    app.state.metrics = Metrics(built.db)
+    app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

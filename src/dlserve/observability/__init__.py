@@ -1,0 +1,1 @@
+"""Metrics and health: what an operator watches."""

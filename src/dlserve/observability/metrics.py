@@ -1,0 +1,105 @@
+"""Prometheus metrics at ``/metrics``.
+
+Cluster-wide figures (downloads by status, queue depth, records and bytes exported) are read from
+the database at scrape time, so any API process reports the whole fleet and workers need no HTTP
+server of their own; ``rate(dlserve_export_records_total[1m])`` is records/s across all workers.
+HTTP latency is per process, labelled by route template (not by raw path, which would explode).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dlserve.db.engine import Database
+from dlserve.db.tables import download_files, downloads, jobs
+from dlserve.logs import get_logger
+
+log = get_logger("dlserve.metrics")
+
+
+class DatabaseCollector(Collector):
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        by_status = GaugeMetricFamily("dlserve_downloads", "Downloads by status", labels=["status"])
+        depth = GaugeMetricFamily(
+            "dlserve_jobs", "Jobs in the queue by kind and status", labels=["kind", "status"]
+        )
+        records = CounterMetricFamily("dlserve_export_records", "Records written to committed result files")
+        written = CounterMetricFamily("dlserve_export_bytes", "Bytes of committed result files")
+        oldest = GaugeMetricFamily("dlserve_queue_oldest_seconds", "Age of the oldest queued job")
+        try:
+            with self._db.read() as conn:
+                for status, count in conn.execute(
+                    sa.select(downloads.c.status, sa.func.count()).group_by(downloads.c.status)
+                ):
+                    by_status.add_metric([status], count)
+                for kind, status, count in conn.execute(
+                    sa.select(jobs.c.kind, jobs.c.status, sa.func.count()).group_by(
+                        jobs.c.kind, jobs.c.status
+                    )
+                ):
+                    depth.add_metric([kind, status], count)
+                totals = conn.execute(
+                    sa.select(
+                        sa.func.coalesce(sa.func.sum(download_files.c.records), 0),
+                        sa.func.coalesce(sa.func.sum(download_files.c.bytes), 0),
+                    )
+                ).one()
+                first = conn.execute(
+                    sa.select(sa.func.min(jobs.c.created_at)).where(jobs.c.status == "queued")
+                ).scalar()
+        except Exception:  # a scrape must answer even when the database does not
+            log.exception("metrics: database unavailable")
+            return
+        records.add_metric([], float(totals[0]))
+        written.add_metric([], float(totals[1]))
+        oldest.add_metric([], max(0.0, time.time() - first.timestamp()) if first else 0.0)
+        yield from (by_status, depth, records, written, oldest)
+
+
+class Metrics:
+    def __init__(self, db: Database) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(DatabaseCollector(db))
+        self.http_latency = Histogram(
+            "dlserve_http_request_duration_seconds",
+            "HTTP request latency by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+
+
+class HttpMetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def remember_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, remember_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.http_latency.labels(template, scope.get("method", ""), str(status["code"])).observe(
+                time.perf_counter() - started
+            )
