@@ -5,10 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the test suite drives: the seed documents' example clients (curl, Node, Ruby,
 # Go) and openssl for the test HTTPS certificate. Checked one by one, installed only when missing.
-APT_PACKAGES ?= curl openssl nodejs ruby golang-go
+APT_PACKAGES ?= curl openssl nodejs ruby golang-go ffmpeg jq wget
 DEMO_RECORDS ?= 100000
 
-.PHONY: install run test test-unit test-integration test-acceptance lint bench apt-deps services clean
+.PHONY: install run test test-unit test-integration test-cluster test-acceptance lint bench apt-deps services clean
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ test-unit: install
 
 test-integration: install services
 	$(BIN)/python -m pytest -q tests/integration
+
+# The integration suite again on the production topology: PostgreSQL and a real S3 server.
+test-cluster: install services
+	DLSERVE_TEST_STORAGE=s3 DLSERVE_TEST_DATABASES=postgresql $(BIN)/python -m pytest -q tests/integration
 
 test-acceptance: install apt-deps services
 	$(BIN)/python -m pytest -q tests/acceptance

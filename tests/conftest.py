@@ -40,6 +40,10 @@ DATABASE_KINDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
 ]
+# DLSERVE_TEST_DATABASES=postgresql (or sqlite) runs the database-parametrized tests on one kind only.
+if os.environ.get("DLSERVE_TEST_DATABASES"):
+    _wanted = set(os.environ["DLSERVE_TEST_DATABASES"].split(","))
+    DATABASE_KINDS = [p for p in DATABASE_KINDS if p.id in _wanted]
 
 
 def _server_url(database: str) -> URL:
@@ -174,3 +178,7 @@ def unmigrated_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> I
         yield url
     finally:
         _drop_postgres_database(url)
+
+
+# The real S3 server (SeaweedFS `weed mini`), one per test session, for every tier that needs it.
+from tests.support.seaweed import s3_server_fixture  # noqa: E402, F401

@@ -10,18 +10,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from dlserve.container import Services, build_services
-from dlserve.db.migrate import upgrade
+from dlserve.cli_client import commands as client_commands
 from dlserve.errors import DlserveError
 from dlserve.logs import configure_logging
 from dlserve.records.schema import DATA_TYPES
 from dlserve.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from dlserve.container import Services
 
 app = typer.Typer(help="dlserve: bulk data downloads with the Datafiniti API shape.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Create accounts and tokens.", no_args_is_help=True)
@@ -40,6 +42,11 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _services(settings: Settings) -> Services:
+    # Imported here: the server side (SQLAlchemy, DuckDB, yt-dlp) takes seconds to import, and the
+    # client commands of this same CLI need none of it.
+    from dlserve.container import build_services
+    from dlserve.db.migrate import upgrade
+
     upgrade(settings.resolved_database_url())
     return build_services(settings)
 
@@ -54,6 +61,8 @@ def _fail(exc: DlserveError) -> None:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
+    from dlserve.db.migrate import upgrade
+
     settings = _settings()
     upgrade(settings.resolved_database_url())
     err.print("database is up to date")
@@ -77,7 +86,9 @@ def serve(
     services = _services(settings)
     application = create_app(settings, services)
     pool = services.worker_pool(settings.workers)
+    media_pool = services.media.worker_pool(settings.media_workers)
     pool.start()
+    media_pool.start()
     try:
         # uvicorn turns SIGTERM/SIGINT into a graceful shutdown and then returns here.
         uvicorn.run(
@@ -90,31 +101,42 @@ def serve(
             ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
         )
     finally:
+        media_pool.stop_event.set()  # both pools wind down at once
         pool.stop()
+        media_pool.stop()
         services.close()
 
 
 @app.command()
 def worker(
     threads: Annotated[int, typer.Option(help="Export jobs run at the same time by this process.")] = 1,
+    media_threads: Annotated[
+        int | None, typer.Option(help="Media downloads run at the same time (DLSERVE_MEDIA_WORKERS).")
+    ] = None,
 ) -> None:
-    """Run export jobs from the database queue until SIGTERM (then give the running job back)."""
+    """Run export and media jobs from the database queue until SIGTERM (then give running jobs back)."""
     import signal
 
     settings = _settings()
     services = _services(settings)
     pool = services.worker_pool(threads)
+    media_pool = services.media.worker_pool(
+        settings.media_workers if media_threads is None else media_threads
+    )
 
     def shutdown(signum: int, _frame: object) -> None:
         err.print(f"signal {signum}: finishing up")
+        media_pool.stop_event.set()
         pool.stop_event.set()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     err.print(f"worker running with {threads} thread(s)")
+    media_pool.start()
     try:
         pool.run_forever()
     finally:
+        media_pool.stop()
         services.close()
 
 
@@ -243,6 +265,14 @@ def _progress() -> Progress:
     return Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
     )
+
+
+# The client commands (docs/cli.md): they talk to a server through dlserve.client.
+_CLIENT = "Client commands (talk to a server: --url, --token)"
+app.command(rich_help_panel=_CLIENT)(client_commands.download)
+app.command(rich_help_panel=_CLIENT)(client_commands.count)
+app.add_typer(client_commands.downloads_app, name="downloads", rich_help_panel=_CLIENT)
+app.add_typer(client_commands.media_app, name="media", rich_help_panel=_CLIENT)
 
 
 def main() -> None:

@@ -14,12 +14,14 @@ from dlserve.downloads.runner import ExportRunner, ExportSettings
 from dlserve.downloads.services import DownloadService
 from dlserve.downloads.worker import WorkerPool
 from dlserve.jobs.queue import JobQueue
-from dlserve.records.snapshots import SnapshotCatalog
+from dlserve.media.wiring import MediaComponents, build_media
+from dlserve.records.snapshots import RemoteSnapshots, SnapshotCatalog
 from dlserve.records.store import RecordStore
 from dlserve.settings import Settings
-from dlserve.storage.factory import storage_from_url
+from dlserve.storage.factory import s3_storage_from_url, storage_from_url
 from dlserve.storage.interfaces import Storage
 from dlserve.storage.links import LinkSigner
+from dlserve.storage.snapshot_cache import SnapshotCache
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Services:
     downloads: DownloadService
     runner: ExportRunner
     janitor: Janitor
+    media: MediaComponents
 
     def worker_pool(self, threads: int) -> WorkerPool:
         return WorkerPool(self.queue, self.runner, self.janitor, threads)
@@ -47,17 +50,34 @@ class Services:
         self.db.dispose()
 
 
+def remote_snapshots(settings: Settings) -> RemoteSnapshots | None:
+    """With S3 result storage, record snapshots live in the same bucket and each machine reads
+    them through a local cache (downloaded once per snapshot version, evicted by size)."""
+    if not (settings.storage_url or "").startswith("s3://"):
+        return None
+    url = (settings.storage_url or "").rstrip("/")
+    return RemoteSnapshots(
+        storage=s3_storage_from_url(url, settings),
+        url=url,
+        cache=SnapshotCache(
+            settings.data_dir / "snapshot-cache",
+            settings.snapshot_cache_bytes,
+            lambda location: s3_storage_from_url(location, settings),
+        ),
+    )
+
+
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url())
     accounts = AccountService(db, clock)
-    snapshots = SnapshotCatalog(db, settings.snapshots_dir(), clock)
+    snapshots = SnapshotCatalog(db, settings.snapshots_dir(), clock, remote_snapshots(settings))
     store = RecordStore(snapshots)
     catalog = CatalogService(
         store, accounts, preview_max=settings.preview_max_records, page_max=settings.paginate_max_limit
     )
-    storage = storage_from_url(settings.storage_url, settings.files_dir())
+    storage = storage_from_url(settings.storage_url, settings.files_dir(), settings)
     queue = JobQueue(
         db, clock, lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
     )
@@ -89,4 +109,5 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         downloads=downloads,
         runner=runner,
         janitor=Janitor(db, clock, queue, storage),
+        media=build_media(settings, db, clock, storage),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,7 +40,39 @@ class Settings(BaseSettings):
 
     storage_url: str | None = Field(
         default=None,
-        description="Where result files go: a directory (default <data_dir>/files) or file:///path.",
+        description="Where result files go: a directory (default <data_dir>/files), file:///path, "
+        "or s3://bucket/prefix (then the s3_* settings say how to reach it; see docs/deploy.md).",
+    )
+
+    # S3 storage (used when storage_url is s3://...). Unset credentials/endpoint fall back to
+    # boto3's own defaults: AWS_* environment variables, ~/.aws, an instance role; AWS's endpoint.
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3 API endpoint the servers use, e.g. http://127.0.0.1:8333 (SeaweedFS, MinIO); "
+        "default AWS S3 in s3_region.",
+    )
+    s3_public_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint clients reach S3 at, named in presigned links, when it differs from "
+        "s3_endpoint_url (a proxy or another network); default s3_endpoint_url.",
+    )
+    s3_access_key_id: str | None = Field(default=None, description="S3 access key id.")
+    s3_secret_access_key: SecretStr | None = Field(
+        default=None, description="S3 secret access key (kept out of logs and reprs)."
+    )
+    s3_region: str = Field(default="us-east-1", description="S3 region; it is part of every signature.")
+    s3_multipart_threshold: int = Field(
+        default=64 * 1024 * 1024,
+        description="Files of at least this many bytes are uploaded in parallel parts (multipart).",
+    )
+    s3_multipart_chunksize: int = Field(
+        default=16 * 1024 * 1024, description="Bytes per multipart part (S3's minimum is 5 MiB)."
+    )
+    s3_max_concurrency: int = Field(default=4, description="Parallel part uploads per file.")
+
+    snapshot_cache_bytes: int = Field(
+        default=20 * 1024**3,
+        description="With S3 storage: disk a machine may use for its cached copies of record snapshots.",
     )
 
     # Bulk downloads (see docs/downloads.md).
@@ -50,6 +82,35 @@ class Settings(BaseSettings):
     link_ttl_seconds: int = 7 * 24 * 3600
     job_lease_seconds: float = 30.0
     job_max_attempts: int = 5
+
+    # Media downloads, /api/download (see docs/media.md).
+    media_workers: int = Field(default=2, description="Media download threads in `dlserve serve`/`worker`.")
+    media_allow_private: bool = Field(
+        default=False,
+        description="Allow media URLs on loopback/private/link-local/internal addresses (SSRF guard off; "
+        "only for trusted users or tests).",
+    )
+    media_anonymous: bool | None = Field(
+        default=None,
+        description="Media API without a token: unset = only when bound to a loopback address; "
+        "true = always; false = never (a Bearer token is required).",
+    )
+    media_max_bytes: int = Field(
+        default=4 * 1024**3, description="Largest media file a download may fetch, in bytes; 0 = no limit."
+    )
+    media_max_active: int = Field(
+        default=20, description="Pending or running media downloads per account (or for anonymous callers)."
+    )
+    media_max_attempts: int = Field(
+        default=3, description="Tries per media download for network errors before it fails."
+    )
+    media_retention_hours: float = Field(
+        default=0, description="Remove finished media downloads (entry and file) after this long; 0 = keep."
+    )
+    media_socket_timeout: float = Field(default=30.0, description="Seconds a media connection may stall.")
+    media_ffmpeg: str | None = Field(
+        default=None, description="Path to ffmpeg; default ffmpeg on PATH, else the imageio-ffmpeg binary."
+    )
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'dlserve.db').resolve()}"

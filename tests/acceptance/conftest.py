@@ -57,10 +57,10 @@ def wait_until_up(
 
 
 def start_server(
-    env: dict[str, str], data_dir: Path, *extra: str, cert: Path | None = None
+    env: dict[str, str], data_dir: Path, *extra: str, cert: Path | None = None, port: int | None = None
 ) -> tuple[str, subprocess.Popen[bytes]]:
-    """``dlserve serve`` on a free loopback port (HTTPS when ``cert`` is given; its key beside it)."""
-    port = free_port()
+    """``dlserve serve`` on a loopback port (a free one unless given; HTTPS when ``cert`` is given)."""
+    port = port or free_port()
     base_url = f"{'https' if cert else 'http'}://127.0.0.1:{port}"
     if cert is not None:
         env = {
@@ -68,7 +68,7 @@ def start_server(
             "DLSERVE_SSL_CERTFILE": str(cert),
             "DLSERVE_SSL_KEYFILE": str(cert.with_name("key.pem")),
         }
-    log = (data_dir / f"server-{port}.log").open("wb")
+    log = (data_dir / f"server-{port}.log").open("ab")
     process = subprocess.Popen(
         [*DLSERVE, "serve", "--port", str(port), *extra], env=env, stdout=log, stderr=log
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,8 +68,26 @@ BUSINESSES = [
 ]
 
 
+# DLSERVE_TEST_STORAGE=s3 runs the suite with result files in a real S3 server (`make test-cluster`);
+# the fixture below fills this in for each test, and make_settings applies it.
+STORAGE_UNDER_TEST: dict[str, object] = {}
+
+
+@pytest.fixture(autouse=True)
+def _storage_under_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    if os.environ.get("DLSERVE_TEST_STORAGE") == "s3":
+        if request.node.get_closest_marker("local_storage"):
+            pytest.skip("about the local storage's own signed links (S3 hands out presigned URLs)")
+        s3 = request.getfixturevalue("s3_server")
+        STORAGE_UNDER_TEST.update(storage_url=s3.url(s3.fresh_prefix("suite")), **s3.settings())
+    yield
+    STORAGE_UNDER_TEST.clear()
+
+
 def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, log_json=False, **extra)  # type: ignore[arg-type]
+    """Settings of a test app; explicit ``extra`` wins over the storage under test."""
+    values = {**STORAGE_UNDER_TEST, **extra}
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, log_json=False, **values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
@@ -23,8 +24,10 @@ from dlserve.api.timefmt import v3_date
 from dlserve.clock import FrozenClock
 from dlserve.container import Services, build_services
 from dlserve.db.tables import downloads
+from dlserve.downloads.runner import EXPORT_KINDS
 from dlserve.records.loader import load_files
 from tests.integration.conftest import make_settings
+from tests.support.seaweed import S3Server, s3_server_fixture  # noqa: F401
 
 # 23 businesses: even ones are hotels in Austin or Dallas, odd ones cafes; a few reviews each.
 RECORDS = [
@@ -115,9 +118,13 @@ def basic(token: str, password: str = "") -> dict[str, str]:
     return {"Authorization": f"Basic {credentials}"}
 
 
-def run_jobs(services: Services) -> int:
+def run_jobs(services: Services, at_most: int | None = None) -> int:
+    """Run queued export jobs (a download's plan, then its parts) as a worker would."""
     ran = 0
-    while (job := services.queue.claim("test-worker")) is not None:
+    while at_most is None or ran < at_most:
+        job = services.queue.claim("test-worker", EXPORT_KINDS)
+        if job is None:
+            break
         services.runner.run(job, "test-worker", threading.Event())
         ran += 1
     return ran
@@ -136,7 +143,7 @@ def fetch(client: TestClient, url: str) -> str:
     parts = urlsplit(url)
     response = client.get(f"{parts.path}?{parts.query}")
     assert response.status_code == 200, response.text
-    return response.text
+    return str(response.text)
 
 
 def assert_request_shape(body: dict[str, Any]) -> None:
@@ -320,7 +327,7 @@ def test_download_true_answers_303_to_the_request_which_completes(
     assert client.get(f"/v3/results/{created['id']}", headers=auth).json() == NOT_FOUND
 
     clock.advance(seconds=1)
-    assert run_jobs(services) == 2
+    run_jobs(services)
     done = client.get(f"/v3/requests/{created['id']}", headers=auth).json()
     assert_request_shape(done)
     assert (done["status"], done["error"], done["numDownloaded"]) == ("COMPLETED", "", 7)
@@ -413,7 +420,7 @@ def test_v3_and_v4_show_one_download_consistently(
 
 
 def test_a_cancelled_download_is_completed_with_an_error_and_keeps_its_files(
-    client: TestClient, services: Services, auth: dict[str, str], token: str, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, services: Services, auth: dict[str, str], token: str
 ) -> None:
     bearer = {"Authorization": f"Bearer {token}"}
     queued = start_v3(client, auth, q="*")
@@ -424,23 +431,11 @@ def test_a_cancelled_download_is_completed_with_an_error_and_keeps_its_files(
     assert body["error"].startswith("cancelled by the user")
     assert client.get(f"/v3/results/{queued['id']}", headers=auth).json() == []
 
-    # Cancelled after two of five files: those two stay in the results, as in v4.
+    # Cancelled after two of its five files were written: those two stay in the results, as in v4.
     running = start_v3(client, auth, q="*")
-    owner = services.accounts.authenticate(token)
-    from dlserve.downloads import runner as runner_module
-
-    original_commit = runner_module._Run._commit
-    commits = {"n": 0}
-
-    def commit_then_cancel(self: runner_module._Run, *args: object) -> bool:
-        result = original_commit(self, *args)  # type: ignore[arg-type]
-        commits["n"] += 1
-        if commits["n"] == 2:
-            services.downloads.cancel(owner, running["id"])
-        return result
-
-    monkeypatch.setattr(runner_module._Run, "_commit", commit_then_cancel)
-    run_jobs(services)
+    assert run_jobs(services, at_most=3) == 3  # the plan, then parts 1 and 2
+    assert client.delete(f"/v4/downloads/{running['id']}", headers=bearer).status_code == 200
+    assert run_jobs(services) == 0  # the other parts were withdrawn
     body = client.get(f"/v3/requests/{running['id']}", headers=auth).json()
     assert (body["status"], body["numDownloaded"]) == ("COMPLETED", 10)
     assert body["error"] == (
@@ -467,14 +462,39 @@ def test_a_failed_download_is_completed_with_its_error(
     assert (body["status"], body["error"]) == ("COMPLETED", "the download failed: disk full")
 
 
-def test_result_urls_are_presigned_when_storage_presigns(
-    client: TestClient, services: Services, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.s3
+def test_results_on_s3_storage_are_presigned_s3_urls_holding_the_matches(
+    database_url: str, tmp_path: Path, s3_server: S3Server
 ) -> None:
-    created = start_v3(client, auth, q="id:b01")
-    run_jobs(services)
-    presigned = "http://127.0.0.1:9/bucket/key?X-Amz-Signature=abc"
-    monkeypatch.setattr(services.storage, "presigned_url", lambda key, expires_at, filename: presigned)
-    assert [r["url"] for r in client.get(f"/v3/results/{created['id']}", headers=auth).json()] == [presigned]
+    settings = make_settings(
+        tmp_path,
+        database_url,
+        records_per_file=5,
+        storage_url=s3_server.url(s3_server.fresh_prefix("v3")),
+        **s3_server.settings(),
+    )
+    built = build_services(settings)  # the wall clock: S3 checks the signature's time
+    try:
+        source = tmp_path / "b.jsonl"
+        source.write_text("".join(json.dumps(r) + "\n" for r in RECORDS), encoding="utf-8")
+        load_files(built.snapshots, "businesses", [source])
+        auth = basic(built.accounts.create_account("s3@example.com", credits=100).token)
+        with TestClient(create_app(settings, built), raise_server_exceptions=False) as client:
+            created = start_v3(client, auth, q="categories:hotels", format="json")
+            run_jobs(built)
+            results = client.get(f"/v3/results/{created['id']}", headers=auth).json()
+        assert [r["downloaded"] for r in results] == [5, 5, 2]
+        ids: list[str] = []
+        for result in results:
+            assert list(result) == list(RESULT_FIELDS)
+            assert result["url"].startswith(s3_server.endpoint_url + "/")
+            assert "X-Amz-Signature=" in result["url"]
+            response = httpx.get(result["url"], timeout=30)
+            assert response.status_code == 200, response.text
+            ids.extend(json.loads(line)["id"] for line in response.text.splitlines())
+        assert ids == HOTELS
+    finally:
+        built.close()
 
 
 # -- isolation and errors -------------------------------------------------------------------------

@@ -269,6 +269,7 @@ def test_a_crashed_worker_is_resumed_exactly_once(
     assert charged == -23
 
 
+@pytest.mark.local_storage
 def test_links_are_signed_expire_and_serve_ranges(
     client: TestClient, services: Services, clock: FrozenClock
 ) -> None:

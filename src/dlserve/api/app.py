@@ -17,6 +17,7 @@ from dlserve.container import Services, build_services
 from dlserve.logs import get_logger
 from dlserve.observability.metrics import HttpMetricsMiddleware, Metrics
 from dlserve.settings import Settings
+from dlserve.web.routes import mount_dashboard
 
 log = get_logger("dlserve.http")
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(files.router)
     app.include_router(v4_downloads.router)  # before v4: /v4/downloads/{id} is not a record type
     app.include_router(v4.router)
+    mount_dashboard(app)
     app.include_router(v3.router)
     app.include_router(media.router)
     app.state.metrics = Metrics(built.db)

@@ -37,14 +37,6 @@ router = APIRouter(prefix="/v3", tags=["v3"])
 
 STARTED = "STARTED"
 COMPLETED = "COMPLETED"
-# v3 knows two states. Anything that is no longer running is COMPLETED; ``error`` tells how it ended.
-V3_STATUS = {
-    DownloadStatus.QUEUED: STARTED,
-    DownloadStatus.IN_PROGRESS: STARTED,
-    DownloadStatus.COMPLETED: COMPLETED,
-    DownloadStatus.CANCELLED: COMPLETED,
-    DownloadStatus.FAILED: COMPLETED,
-}
 # The service layer names parameters the v4 way; v3 users know them by these names.
 V3_PARAMETER_NAMES = {"num_records": "records", "query": "q"}
 _TRUE = frozenset({"true", "1", "yes"})
@@ -89,7 +81,7 @@ def request_body(download: Download, account: Account) -> dict[str, Any]:
         "planId": account.plan_id,
         "view": download.view or f"{download.data_type}_all_nested",
         "async": 1,
-        "status": V3_STATUS[download.status],
+        "status": v3_status(download),
         "error": request_error(download),
         "numDownloaded": download.num_downloaded,
         "numFound": num_found,
@@ -98,6 +90,11 @@ def request_body(download: Download, account: Account) -> dict[str, Any]:
         # The seed: "May match date_started if still in progress".
         "date_completed": v3_date(download.completed_at) if download.completed_at else started,
     }
+
+
+def v3_status(download: Download) -> str:
+    """v3 knows two states: anything no longer running is COMPLETED; ``error`` tells how it ended."""
+    return STARTED if download.status.is_active else COMPLETED
 
 
 def request_error(download: Download) -> str:
@@ -171,7 +168,7 @@ def get_results(
     request_id: str, request: Request, current: BasicAccount, services: ServicesDep
 ) -> list[dict[str, Any]]:
     download = _own_download(services, current, request_id)
-    if V3_STATUS[download.status] != COMPLETED:
+    if v3_status(download) != COMPLETED:
         raise NotFound(NOT_FOUND_MESSAGE)  # the seed: results don't exist until COMPLETED
     return results_body(request, services, download)
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -201,4 +202,38 @@ jobs = Table(
     # The claim query: "queued and due, oldest first".
     Index(None, "status", "run_after"),
     sqlite_autoincrement=True,
+)
+
+# Media downloads (``/api/download``): one row per requested URL, ids are UUIDs as the seed shows.
+# The row's job (kind ``media``) is the durable queue entry; the row is what users see.
+media_downloads = Table(
+    "media_downloads",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
+    Column("job_id", Integer, ForeignKey("jobs.id"), nullable=True),
+    Column("url", Text, nullable=False),
+    Column("quality", String(16), nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("title", Text, nullable=True),
+    Column("progress", Float, nullable=False, server_default=text("0")),
+    Column("downloaded_bytes", BigInteger, nullable=False, server_default=text("0")),
+    Column("total_bytes", BigInteger, nullable=True),
+    Column("speed", Float, nullable=True),
+    Column("eta", Integer, nullable=True),
+    Column("filename", Text, nullable=True),
+    Column("storage_key", String(1024), nullable=True),
+    Column("file_bytes", BigInteger, nullable=True),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("duration", Float, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("completed_at", UtcDateTime, nullable=True),
+    # "This caller's downloads, oldest first" (anonymous callers have a NULL account).
+    Index(None, "account_id", "created_at"),
+    Index(None, "status"),
+    Index(None, "job_id"),
 )

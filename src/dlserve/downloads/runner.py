@@ -42,7 +42,7 @@ from dlserve.logs import get_logger
 from dlserve.query import compile_query
 from dlserve.records.render import project
 from dlserve.records.schema import SCHEMAS
-from dlserve.records.snapshots import Snapshot, SnapshotCatalog
+from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
 from dlserve.records.views import View, find_view
 from dlserve.storage.interfaces import Storage
 
@@ -176,12 +176,8 @@ class ExportRunner:
         per_file = self.settings.records_per_file
         cursor = self.cursor()
         try:
-            rows = cursor.execute(
-                "SELECT rn, _seq FROM (SELECT _seq, row_number() OVER () AS rn "
-                f"FROM read_parquet(?) WHERE {compiled.sql}) "
-                "WHERE rn <= ? AND (rn % ? = 0 OR rn = ?) ORDER BY rn",
-                [snapshot.scan_path, *compiled.params, total, per_file, total],
-            ).fetchall()
+            with self.snapshots.open(snapshot) as directory:
+                rows = self._boundaries(cursor, directory, compiled.sql, compiled.params, total, per_file)
         finally:
             cursor.close()
         plans: list[PartPlan] = []
@@ -192,6 +188,23 @@ class ExportRunner:
         if delivered != total:
             raise RuntimeError(f"the snapshot holds {delivered} matches, the download counted {total}")
         return plans
+
+    @staticmethod
+    def _boundaries(
+        cursor: duckdb.DuckDBPyConnection,
+        directory: Path,
+        where: str,
+        params: list[object],
+        total: int,
+        per_file: int,
+    ) -> list[tuple[int, int]]:
+        rows = cursor.execute(
+            "SELECT rn, _seq FROM (SELECT _seq, row_number() OVER () AS rn "
+            f"FROM read_parquet(?) WHERE {where}) "
+            "WHERE rn <= ? AND (rn % ? = 0 OR rn = ?) ORDER BY rn",
+            [str(directory / PART_GLOB), *params, total, per_file, total],
+        ).fetchall()
+        return [(int(rn), int(seq)) for rn, seq in rows]
 
     def _snapshot(self, download: Download) -> Snapshot:
         assert download.snapshot_id is not None
@@ -217,6 +230,12 @@ class _Part:
         self.last_beat = time.monotonic()
 
     def execute(self) -> None:
+        # The snapshot stays pinned (not evicted from this machine's cache) for the whole part.
+        with self.r.snapshots.open(self.snapshot) as directory:
+            self.snapshot_dir = directory
+            self._write()
+
+    def _write(self) -> None:
         is_csv = self.download.format == "csv"
         writer = PartWriter(
             self.r.settings.scratch_dir,
@@ -261,9 +280,15 @@ class _Part:
             if in_sql is None:  # a field list: projected in Python, record by record
                 python_view = self.view
             select = in_sql or f"SELECT _seq, _record AS line FROM {records}"
-        params = [self.snapshot.scan_path, *self.compiled.params, self.plan.after_seq, self.plan.through_seq]
         cursor = self.r.cursor()
         try:
+            directory = self.snapshot_dir
+            params = [
+                str(directory / PART_GLOB),
+                *self.compiled.params,
+                self.plan.after_seq,
+                self.plan.through_seq,
+            ]
             relation = cursor.sql(select, params=params)
             assert relation is not None
             for batch in relation.to_arrow_reader(BATCH_ROWS):

@@ -11,6 +11,7 @@ snapshot is only published once every part is written.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -85,8 +86,10 @@ def load_files(
     progress = on_progress or (lambda _message: None)
     previous = catalog.current(data_type) if append else None
     scratch_root = catalog.staging_dir()
-    with tempfile.TemporaryDirectory(dir=scratch_root) as scratch_name:
-        scratch = Path(scratch_name)
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=scratch_root)))
+        # An append reads the previous snapshot's parts (from this machine's cache when in S3).
+        previous_dir = stack.enter_context(catalog.open(previous)) if previous else None
         inputs = [_readable_input(path, schema, scratch, index) for index, path in enumerate(paths)]
         # Without the ICU extension (not shipped, not downloadable here) DuckDB's time zone is UTC,
         # so TIMESTAMPTZ → TIMESTAMP yields UTC wall time, as the snapshot layout wants.
@@ -97,12 +100,11 @@ def load_files(
             progress("reading records")
             count = _read_into_table(con, schema, inputs)
             progress(f"checking {count:,} records")
-            _refuse_bad_records(con, inputs, previous)
-            target = catalog.new_location(data_type)
+            _refuse_bad_records(con, inputs, previous_dir)
             staged = scratch / "snapshot"
             staged.mkdir()
-            first_part = _link_previous_parts(previous, staged)
-            first_seq = _next_seq(con, previous)
+            first_part = _link_previous_parts(previous_dir, staged)
+            first_seq = _next_seq(con, previous_dir)
             _write_parts(
                 con,
                 schema,
@@ -115,9 +117,9 @@ def load_files(
             )
         finally:
             con.close()
-        staged.rename(target)
-    total = count + (previous.record_count if previous else 0)
-    snapshot = catalog.publish(data_type, target, total)
+        total = count + (previous.record_count if previous else 0)
+        progress("publishing the snapshot")
+        snapshot = catalog.store_and_publish(data_type, staged, total)
     return LoadResult(snapshot, count, time.monotonic() - started)
 
 
@@ -246,9 +248,7 @@ def _parquet_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 # -- checking ------------------------------------------------------------------------------------
 
 
-def _refuse_bad_records(
-    con: duckdb.DuckDBPyConnection, inputs: list[_Input], previous: Snapshot | None
-) -> None:
+def _refuse_bad_records(con: duckdb.DuckDBPyConnection, inputs: list[_Input], previous: Path | None) -> None:
     """Set-based checks; the first problem (in load order) fails the load with its line."""
     problems: list[tuple[int, str]] = []
     row = con.execute("SELECT min(rowid) FROM typed WHERE coalesce(id, '') = ''").fetchone()
@@ -260,7 +260,7 @@ def _refuse_bad_records(
         raise _bad_record(con, inputs, rowid, problem)
 
 
-def _duplicate_ids(con: duckdb.DuckDBPyConnection, previous: Snapshot | None) -> list[tuple[int, str]]:
+def _duplicate_ids(con: duckdb.DuckDBPyConnection, previous: Path | None) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     repeat = con.execute(
         "SELECT rowid, id, first FROM "
@@ -275,7 +275,7 @@ def _duplicate_ids(con: duckdb.DuckDBPyConnection, previous: Snapshot | None) ->
         clash = con.execute(
             "SELECT t.rowid, t.id FROM typed t JOIN read_parquet(?) s ON s.id = t.id "
             "ORDER BY t.rowid LIMIT 1",
-            [previous.scan_path],
+            [str(previous / PART_GLOB)],
         ).fetchone()
         if clash:
             found.append((int(clash[0]), f"id '{clash[1]}' is already loaded (--append adds new ids only)"))
@@ -340,18 +340,21 @@ def _bad_line(path: Path, line_no: int, problem: str) -> LoadFailed:
 # -- writing -------------------------------------------------------------------------------------
 
 
-def _next_seq(con: duckdb.DuckDBPyConnection, previous: Snapshot | None) -> int:
+def _next_seq(con: duckdb.DuckDBPyConnection, previous: Path | None) -> int:
     if previous is None:
         return 1
-    row = con.execute("SELECT coalesce(max(_seq), 0) FROM read_parquet(?)", [previous.scan_path]).fetchone()
+    row = con.execute(
+        "SELECT coalesce(max(_seq), 0) FROM read_parquet(?)", [str(previous / PART_GLOB)]
+    ).fetchone()
     return int(row[0] if row else 0) + 1
 
 
-def _link_previous_parts(previous: Snapshot | None, staged: Path) -> int:
-    """An append shares the previous snapshot's parts (files are immutable): hard links, or copies."""
+def _link_previous_parts(previous: Path | None, staged: Path) -> int:
+    """An append shares the previous snapshot's parts (files are immutable): hard links, or copies
+    (a cached copy may be evicted later, so it is never linked)."""
     if previous is None:
         return 0
-    parts = sorted(previous.path.glob(PART_GLOB))
+    parts = sorted(previous.glob(PART_GLOB))
     for part in parts:
         try:
             os.link(part, staged / part.name)

@@ -9,7 +9,10 @@ the old snapshot finishes on it (old files are kept; see docs/records.md).
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +23,8 @@ from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import datasets, snapshots
 from dlserve.errors import NotFound
+from dlserve.storage.interfaces import Storage
+from dlserve.storage.snapshot_cache import SnapshotCache
 
 PART_GLOB = "part-*.parquet"
 
@@ -50,14 +55,38 @@ class Snapshot:
         return sorted(self.path.glob(PART_GLOB))
 
 
+@dataclass(frozen=True)
+class RemoteSnapshots:
+    """Snapshots kept in object storage (S3) beside the result files, read through a local cache."""
+
+    storage: Storage  # rooted at ``url``
+    url: str  # e.g. s3://bucket/prefix
+    cache: SnapshotCache
+
+
 class SnapshotCatalog:
-    def __init__(self, db: Database, root: Path, clock: Clock) -> None:
+    def __init__(self, db: Database, root: Path, clock: Clock, remote: RemoteSnapshots | None = None) -> None:
         self._db = db
         self._root = root
         self._clock = clock
+        self._remote = remote
+
+    @contextlib.contextmanager
+    def open(self, snapshot: Snapshot) -> Iterator[Path]:
+        """A local directory holding the snapshot's part files for the duration of the block: the
+        snapshot itself when it is local, else this machine's cached copy (downloaded once)."""
+        if "://" not in snapshot.location:
+            yield snapshot.path
+            return
+        if self._remote is None:
+            raise NotFound(
+                f"snapshot {snapshot.id} is in {snapshot.location}, and no S3 storage is configured"
+            )
+        with self._remote.cache.use(snapshot.location) as directory:
+            yield directory
 
     def new_location(self, data_type: str) -> Path:
-        """A fresh directory name for a snapshot (not created: the loader renames its staging into it)."""
+        """A fresh local directory name for a snapshot (not created: staging is renamed into it)."""
         folder = self._root / data_type
         folder.mkdir(parents=True, exist_ok=True)
         stamp = self._clock.now().strftime("%Y%m%dT%H%M%S")
@@ -86,16 +115,29 @@ class SnapshotCatalog:
             raise NotFound(f"snapshot {snapshot_id} does not exist")
         return _snapshot(row)
 
-    def publish(self, data_type: str, location: Path, record_count: int) -> Snapshot:
-        """Register a written snapshot file and make it the type's current data, atomically."""
+    def store_and_publish(self, data_type: str, staged: Path, record_count: int) -> Snapshot:
+        """Move a finished staging directory to where snapshots live (a local directory, or the
+        object store) and make it the type's current data."""
+        target = self.new_location(data_type)
+        size = sum(part.stat().st_size for part in staged.glob(PART_GLOB))
+        if self._remote is None:
+            staged.rename(target)
+            return self.publish(data_type, str(target), record_count, size)
+        prefix = f"snapshots/{data_type}/{target.name}"
+        for part in sorted(staged.glob(PART_GLOB)):
+            self._remote.storage.put_file(f"{prefix}/{part.name}", part)
+        shutil.rmtree(staged, ignore_errors=True)
+        return self.publish(data_type, f"{self._remote.url}/{prefix}", record_count, size)
+
+    def publish(self, data_type: str, location: str, record_count: int, size: int) -> Snapshot:
+        """Register a stored snapshot and make it the type's current data, atomically."""
         now = self._clock.now()
-        size = sum(part.stat().st_size for part in location.glob(PART_GLOB))
         with self._db.write() as conn:
             snapshot_id = conn.execute(
                 snapshots.insert()
                 .values(
                     data_type=data_type,
-                    location=str(location),
+                    location=location,
                     record_count=record_count,
                     bytes=size,
                     created_at=now,
@@ -111,7 +153,7 @@ class SnapshotCatalog:
                 conn.execute(
                     datasets.insert().values(data_type=data_type, snapshot_id=snapshot_id, updated_at=now)
                 )
-        return Snapshot(int(snapshot_id), data_type, str(location), record_count, size, now)
+        return Snapshot(int(snapshot_id), data_type, location, record_count, size, now)
 
 
 def _snapshot(row: sa.RowMapping) -> Snapshot:

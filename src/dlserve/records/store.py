@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import duckdb
 
 from dlserve.errors import NotFound
 from dlserve.query import CompiledQuery
-from dlserve.records.snapshots import Snapshot, SnapshotCatalog
+from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
 
 
 class RecordStore:
@@ -35,9 +36,10 @@ class RecordStore:
         return snapshot
 
     def count(self, snapshot: Snapshot, query: CompiledQuery) -> int:
-        row = self._run(
-            f"SELECT count(*) FROM read_parquet(?) WHERE {query.sql}", [snapshot.scan_path, *query.params]
-        ).fetchone()
+        with self._catalog.open(snapshot) as directory:
+            row = self._run(
+                f"SELECT count(*) FROM read_parquet(?) WHERE {query.sql}", [_parts(directory), *query.params]
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def fetch(self, snapshot: Snapshot, query: CompiledQuery, limit: int, offset: int = 0) -> list[str]:
@@ -46,16 +48,18 @@ class RecordStore:
         No ORDER BY: parts are sorted by ``_seq`` and DuckDB keeps insertion order, so the scan
         can stop after ``offset + limit`` matches instead of sorting every match.
         """
-        rows = self._run(
-            f"SELECT _record FROM read_parquet(?) WHERE {query.sql} LIMIT ? OFFSET ?",
-            [snapshot.scan_path, *query.params, limit, offset],
-        ).fetchall()
+        with self._catalog.open(snapshot) as directory:
+            rows = self._run(
+                f"SELECT _record FROM read_parquet(?) WHERE {query.sql} LIMIT ? OFFSET ?",
+                [_parts(directory), *query.params, limit, offset],
+            ).fetchall()
         return [row[0] for row in rows]
 
     def get(self, snapshot: Snapshot, record_id: str) -> str:
-        row = self._run(
-            "SELECT _record FROM read_parquet(?) WHERE id = ? LIMIT 1", [snapshot.scan_path, record_id]
-        ).fetchone()
+        with self._catalog.open(snapshot) as directory:
+            row = self._run(
+                "SELECT _record FROM read_parquet(?) WHERE id = ? LIMIT 1", [_parts(directory), record_id]
+            ).fetchone()
         if row is None:
             raise NotFound(f"No {snapshot.data_type} record has the id '{record_id}'")
         return str(row[0])
@@ -64,3 +68,7 @@ class RecordStore:
         with self._lock:
             cursor = self._con.cursor()
         return cursor.execute(sql, list(params))
+
+
+def _parts(directory: Path) -> str:
+    return str(directory / PART_GLOB)

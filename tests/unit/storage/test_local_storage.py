@@ -272,8 +272,8 @@ def test_storage_from_url(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("s3://bucket/prefix", "S3 storage is not available yet"),
-        ("S3://bucket", "S3 storage is not available yet"),
+        ("s3://", "not a valid S3 bucket name"),
+        ("S3://Bucket/prefix", "not a valid S3 bucket name"),
         ("file://otherhost/data", "cannot name a host"),
         ("http://127.0.0.1/files", "Unsupported storage URL"),
     ],

@@ -1,0 +1,208 @@
+"""The media download API (seed 004): ``/api/download`` and ``/api/downloads``.
+
+Errors are FastAPI's ``{"detail": "..."}`` (``api.errors`` gives every ``/api/`` path that
+envelope). Access: with no ``Authorization`` header the API is open when the server is bound to a
+loopback address (or ``DLSERVE_MEDIA_ANONYMOUS=true``); otherwise a Bearer token of an account is
+required. A token, when sent, must be valid, and then the caller sees only that account's downloads.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, BinaryIO
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from dlserve.api.deps import ServicesDep
+from dlserve.api.errors import UNAUTHORIZED_MESSAGE, error_response
+from dlserve.api.files import RangeNotSatisfiableError, parse_range
+from dlserve.api.timefmt import iso_z
+from dlserve.errors import NotFound, Unauthorized
+from dlserve.media.filenames import content_disposition, content_type_for
+from dlserve.media.models import MediaDownload
+from dlserve.media.service import FILE_MISSING_MESSAGE, MediaService
+from dlserve.settings import Settings
+
+router = APIRouter(prefix="/api", tags=["media"])
+
+CHUNK_SIZE = 1024 * 1024
+
+
+class DownloadRequest(BaseModel):
+    url: str = Field(description="A page or media URL (http/https).")
+    quality: str | None = Field(
+        default="best", description="best, 2160p, 1440p, 1080p, 720p, 480p, 360p, 240p or audio."
+    )
+
+
+def media_caller(request: Request, services: ServicesDep) -> int | None:
+    """The caller's account id, or None for an anonymous caller where that is allowed."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized(UNAUTHORIZED_MESSAGE)
+        return services.accounts.authenticate(token.strip()).id
+    if anonymous_allowed(services.settings):
+        return None
+    raise Unauthorized(UNAUTHORIZED_MESSAGE)
+
+
+def anonymous_allowed(settings: Settings) -> bool:
+    if settings.media_anonymous is not None:
+        return settings.media_anonymous
+    host = settings.host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+Caller = Annotated[int | None, Depends(media_caller)]
+
+
+def _media(services: ServicesDep) -> MediaService:
+    return services.media.service
+
+
+Media = Annotated[MediaService, Depends(_media)]
+
+
+def wire(download: MediaDownload) -> dict[str, Any]:
+    return {
+        "id": download.id,
+        "url": download.url,
+        "quality": download.quality,
+        "status": download.status.value,
+        "title": download.title,
+        "progress": round(download.progress, 1),
+        "downloaded_bytes": download.downloaded_bytes,
+        "total_bytes": download.total_bytes,
+        "speed": download.speed,
+        "eta": download.eta,
+        "filename": download.filename,
+        "filesize": download.file_bytes,
+        "width": download.width,
+        "height": download.height,
+        "duration": download.duration,
+        "error": download.error,
+        "created_at": iso_z(download.created_at),
+        "updated_at": iso_z(download.updated_at),
+        "completed_at": iso_z(download.completed_at),
+    }
+
+
+@router.post("/download", summary="Start a download")
+def start_download(body: DownloadRequest, media: Media, caller: Caller) -> dict[str, str]:
+    download = media.request(body.url, body.quality, caller)
+    return {"download_id": download.id, "status": download.status.value}
+
+
+@router.get("/downloads", summary="List downloads")
+def list_downloads(media: Media, caller: Caller) -> list[dict[str, Any]]:
+    return [wire(download) for download in media.list(caller)]
+
+
+@router.get("/downloads/{download_id}", summary="One download")
+def get_download(download_id: str, media: Media, caller: Caller) -> dict[str, Any]:
+    return wire(media.get(download_id, caller))
+
+
+@router.post("/downloads/{download_id}/cancel", summary="Cancel a download, keeping its entry")
+def cancel_download(download_id: str, media: Media, caller: Caller) -> dict[str, Any]:
+    return wire(media.cancel(download_id, caller))
+
+
+@router.delete("/downloads/{download_id}/remove", summary="Cancel if running, delete the file and the entry")
+def remove_download(download_id: str, media: Media, caller: Caller) -> dict[str, str]:
+    media.remove(download_id, caller)
+    return {"message": "Descarga eliminada", "download_id": download_id}
+
+
+@router.api_route("/download/{download_id}/file", methods=["GET", "HEAD"], summary="Get File")
+def get_file(
+    request: Request, download_id: str, media: Media, services: ServicesDep, caller: Caller
+) -> Response:
+    found = media.file(download_id, caller)
+    try:
+        handle = services.storage.open_read(found.storage_key)
+    except FileNotFoundError:
+        raise NotFound(FILE_MISSING_MESSAGE) from None
+    try:
+        return _file_response(request, handle, _size_of(handle, services, found.storage_key), found.filename)
+    except BaseException:
+        handle.close()
+        raise
+
+
+def _size_of(handle: BinaryIO, services: ServicesDep, key: str) -> int:
+    """The open file's own size (a path may already name another file); else ask the storage."""
+    try:
+        return os.fstat(handle.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        return services.storage.size(key)
+
+
+def _file_response(request: Request, handle: BinaryIO, size: int, filename: str) -> Response:
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": content_disposition(filename),
+        "Cache-Control": "private",
+        "X-Content-Type-Options": "nosniff",
+    }
+    try:
+        byte_range = parse_range(request.headers.get("range"), size)
+    except RangeNotSatisfiableError:
+        handle.close()
+        return error_response(
+            request,
+            416,
+            "The requested range is not satisfiable",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    status, start, end = 200, 0, size
+    if byte_range is not None:
+        status, (start, end) = 206, byte_range
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    headers["Content-Length"] = str(end - start)
+    media_type = content_type_for(filename)
+    if request.method == "HEAD":
+        handle.close()
+        return Response(status_code=status, headers=headers, media_type=media_type)
+    return _StreamedFile(handle, start, end - start, status, headers, media_type)
+
+
+class _StreamedFile(StreamingResponse):
+    """Streams part of an open file and always closes it, also when the client goes away."""
+
+    def __init__(
+        self, handle: BinaryIO, start: int, length: int, status: int, headers: dict[str, str], media_type: str
+    ) -> None:
+        super().__init__(_chunks(handle, start, length), status, headers, media_type)
+        self._handle = handle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._handle.close()
+
+
+async def _chunks(handle: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:
+    if start:
+        await anyio.to_thread.run_sync(handle.seek, start)
+    remaining = length
+    while remaining > 0:
+        chunk = await anyio.to_thread.run_sync(handle.read, min(CHUNK_SIZE, remaining))
+        if not chunk:  # Content-Length is sent: fail loudly rather than deliver a short file quietly
+            raise RuntimeError(f"media file ended {remaining} bytes early")
+        remaining -= len(chunk)
+        yield chunk

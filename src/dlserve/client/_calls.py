@@ -1,0 +1,156 @@
+"""Every API call as data — method, path, body, and how to read the answer — so the sync and the
+async client share it all and differ only in how they send (httpx's "sans-I/O" split)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from dlserve.client.errors import DlserveError
+from dlserve.client.models import Account, Download, MediaDownload, SearchResult
+
+T = TypeVar("T")
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    method: str
+    path: str
+    parse: Callable[[Any], T]
+    json: dict[str, Any] | None = None
+    params: dict[str, str | int] = field(default_factory=dict)
+
+    def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        return http.build_request(self.method, self.path, json=self.json, params=self.params or None)
+
+    def read(self, response: httpx.Response) -> T:
+        """The parsed answer of a 2xx ``response``; a body of an unexpected shape is an error."""
+        try:
+            return self.parse(response.json() if response.content else None)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DlserveError(
+                f"unexpected answer to {self.method} {self.path}: {exc!r}",
+                status_code=response.status_code,
+                response=response,
+            ) from exc
+
+
+def _segment(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _without_none(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+# -- v4 ---------------------------------------------------------------------------------------------
+
+
+def login(email: str, password: str) -> Call[str]:
+    return Call("POST", "/v4/auth", lambda body: str(body["token"]), {"email": email, "password": password})
+
+
+def account() -> Call[Account]:
+    return Call("GET", "/v4/account", Account.from_json)
+
+
+def search(
+    data_type: str, query: str, num_records: int | None, view: str | None, format: str
+) -> Call[SearchResult]:
+    body = _without_none(query=query, num_records=num_records, format=format, view=view)
+    return Call("POST", f"/v4/{_segment(data_type)}/search", SearchResult.from_json, body)
+
+
+def count(data_type: str, query: str) -> Call[int]:
+    body = {"query": query, "num_records": 0}
+    return Call("POST", f"/v4/{_segment(data_type)}/search", lambda b: int(b["num_found"]), body)
+
+
+def paginate_page(
+    data_type: str, query: str, page: int, limit: int, view: str | None, format: str
+) -> Call[list[Record]]:
+    body = _without_none(query=query, format=format, view=view)
+    return Call(
+        "POST",
+        f"/v4/{_segment(data_type)}/paginate",
+        lambda b: page_records(b["records"]),
+        body,
+        {"page": page, "limit": limit},
+    )
+
+
+def page_records(records: list[Any]) -> list[Record]:
+    """A page's records as dicts: JSON objects as they are, CSV lines (header first) as rows keyed
+    by the header's column names."""
+    if not records or isinstance(records[0], dict):
+        return list(records)
+    header, *rows = list(csv.reader(str(line) for line in records))
+    return [dict(zip(header, row, strict=False)) for row in rows]
+
+
+def get_record(data_type: str, record_id: str, view: str | None) -> Call[Record]:
+    params: dict[str, str | int] = {"view": view} if view else {}
+    return Call("GET", f"/v4/{_segment(data_type)}/{_segment(record_id)}", dict, params=params)
+
+
+def create_download(
+    data_type: str,
+    query: str,
+    num_records: int | None,
+    format: str,
+    view: str | None,
+    compress: str | None,
+) -> Call[Download]:
+    body = _without_none(
+        query=query, num_records=num_records, format=format, view=view, compress=compress, download=True
+    )
+    return Call("POST", f"/v4/{_segment(data_type)}/search", Download.from_json, body)
+
+
+def get_download(download_id: str) -> Call[Download]:
+    return Call("GET", f"/v4/downloads/{_segment(download_id)}", Download.from_json)
+
+
+def list_downloads(limit: int, offset: int) -> Call[list[Download]]:
+    return Call(
+        "GET",
+        "/v4/downloads",
+        lambda b: [Download.from_json(d) for d in b["records"]],
+        params={"limit": limit, "offset": offset},
+    )
+
+
+def cancel_download(download_id: str) -> Call[str]:
+    return Call(
+        "DELETE", f"/v4/downloads/{_segment(download_id)}", lambda b: str((b or {}).get("message", ""))
+    )
+
+
+# -- media API (seed 004) ---------------------------------------------------------------------------
+
+
+def media_download(url: str, quality: str) -> Call[str]:
+    return Call("POST", "/api/download", lambda b: str(b["download_id"]), {"url": url, "quality": quality})
+
+
+def media_list() -> Call[list[MediaDownload]]:
+    return Call("GET", "/api/downloads", lambda b: [MediaDownload.from_json(d) for d in b])
+
+
+def media_get(media_id: str) -> Call[MediaDownload]:
+    return Call("GET", f"/api/downloads/{_segment(media_id)}", MediaDownload.from_json)
+
+
+def media_remove(media_id: str) -> Call[None]:
+    return Call("DELETE", f"/api/downloads/{_segment(media_id)}/remove", lambda _body: None)
+
+
+def media_file_path(media_id: str) -> str:
+    return f"/api/download/{_segment(media_id)}/file"

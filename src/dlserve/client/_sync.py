@@ -1,0 +1,338 @@
+"""``Client``: the blocking SDK. ``AsyncClient`` (``_async.py``) is its line-for-line twin."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from dlserve.client import _calls as calls
+from dlserve.client._config import DEFAULT_TIMEOUT, as_policy, http_options
+from dlserve.client._polling import Watch, download_state, ended_or_raise, media_state
+from dlserve.client._retry import RetryPolicy, parse_retry_after, utc_now
+from dlserve.client.errors import TransportError, error_from_response
+from dlserve.client.files import (
+    PartialFile,
+    begin_body,
+    check_fetched,
+    end_body,
+    filename_from_content_disposition,
+    plan_fetch,
+    result_path,
+    safe_filename,
+    unsatisfied_range_size,
+)
+from dlserve.client.models import Account, Download, MediaDownload, ResultFile, SearchResult
+
+T = TypeVar("T")
+
+
+class Client:
+    """The dlserve API (v4 bulk data and the media API) from Python, blocking.
+
+    ``token`` is an API token (``dlserve accounts create``, or ``Client.login``); it is sent only to
+    ``base_url``'s origin. ``retries`` is a count or a ``RetryPolicy`` (see docs/sdk.md for which
+    requests are sent again). ``transport`` is any httpx transport, e.g. ``httpx.MockTransport`` in
+    tests; ``sleep`` and ``clock`` are what waiting uses (tests pass fakes).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retries: int | RetryPolicy = 3,
+        transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+        verify: ssl.SSLContext | str | bool = True,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._auth, options = http_options(base_url, token, timeout, headers, verify)
+        self._http = httpx.Client(**options, transport=transport)
+        self._policy = as_policy(retries)
+        self._sleep = sleep
+        self._clock = clock
+
+    @classmethod
+    def login(cls, base_url: str, email: str, password: str, **options: Any) -> Client:
+        """A client holding the token ``POST /v4/auth`` gives for ``email``/``password``."""
+        client = cls(base_url, None, **options)
+        try:
+            client._auth.token = client._call(calls.login(email, password))
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    @property
+    def token(self) -> str | None:
+        return self._auth.token
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- records ------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        type: str,
+        query: str,
+        num_records: int = 10,
+        view: str | None = None,
+        format: str = "JSON",
+    ) -> SearchResult:
+        """A preview: ``num_found`` and up to ``num_records`` (≤ 50) records, one credit each."""
+        return self._call(calls.search(type, query, num_records, view, format))
+
+    def count(self, type: str, query: str) -> int:
+        """How many records match (free)."""
+        return self._call(calls.count(type, query))
+
+    def paginate(
+        self,
+        type: str,
+        query: str,
+        page_size: int = 100,
+        view: str | None = None,
+        format: str = "JSON",
+    ) -> Iterator[dict[str, Any]]:
+        """Every match, one page (≤ 1,000) at a time, in load order; CSV rows come as dicts keyed
+        by column. One credit per record."""
+        page = 1
+        while records := self._call(calls.paginate_page(type, query, page, page_size, view, format)):
+            yield from records
+            page += 1
+
+    def get_record(self, type: str, id: str, view: str | None = None) -> dict[str, Any]:
+        return self._call(calls.get_record(type, id, view))
+
+    def account(self) -> Account:
+        return self._call(calls.account())
+
+    # -- bulk downloads -----------------------------------------------------------------------------
+
+    def create_download(
+        self,
+        type: str,
+        query: str,
+        num_records: int | None = None,
+        format: str = "JSON",
+        view: str | None = None,
+        compress: str | None = None,
+    ) -> Download:
+        """Start a bulk download of the matches (all of them unless ``num_records``)."""
+        return self._call(calls.create_download(type, query, num_records, format, view, compress))
+
+    def get_download(self, id: str | Download) -> Download:
+        return self._call(calls.get_download(_id_of(id)))
+
+    def list_downloads(self, *, limit: int = 100, offset: int = 0) -> list[Download]:
+        """The account's downloads, newest first."""
+        return self._call(calls.list_downloads(limit, offset))
+
+    def cancel_download(self, id: str | Download) -> str:
+        """Cancel; finished files are kept (and billed). Returns the server's message."""
+        return self._call(calls.cancel_download(_id_of(id)))
+
+    def wait(
+        self,
+        download: str | Download,
+        on_progress: Callable[[Download], object] | None = None,
+        poll_interval: float = 1.0,
+        timeout: float | None = None,
+    ) -> Download:
+        """Poll until the download is completed or cancelled and return it; ``on_progress`` gets every
+        state that differs from the last one. Raises ``DownloadFailed`` or ``WaitTimeout``."""
+        watch = Watch(download_state, timeout, self._clock)
+        while True:
+            current = self.get_download(download)
+            if watch.changed(current) and on_progress is not None:
+                on_progress(current)
+            if ended_or_raise(current):
+                return current
+            self._sleep(watch.next_delay(current, poll_interval))
+
+    def fetch_files(
+        self, download: str | Download, dest: str | Path, resume: bool = True, verify: bool = True
+    ) -> list[Path]:
+        """Every result file listed in ``download`` into the folder ``dest``; see ``fetch_file``."""
+        if isinstance(download, str):
+            download = self.get_download(download)
+        return [self.fetch_file(result, dest, resume=resume, verify=verify) for result in download.results]
+
+    def fetch_file(
+        self, result: ResultFile, dest: str | Path, *, resume: bool = True, verify: bool = True
+    ) -> Path:
+        """One result file into ``dest`` under its name. A file already complete (and matching its
+        sha256) is skipped; a partial one is resumed with ``Range``; a transfer cut on the way is
+        resumed too, within the retry budget. With ``verify``, a sha256 mismatch removes the file and
+        raises ``ChecksumMismatch``."""
+        plan = plan_fetch(result, result_path(Path(dest), result), resume=resume, verify=verify)
+        if plan.skip:
+            return plan.path
+        with PartialFile(plan.path, plan.offset) as part:
+            self._transfer(result.url, part, expected=result.bytes)
+        check_fetched(result, plan.path, part.size, part.hexdigest(), verify=verify)
+        return plan.path
+
+    # -- media API ----------------------------------------------------------------------------------
+
+    def media_download(self, url: str, quality: str = "best") -> str:
+        """Start downloading a video/audio URL; returns the media download id."""
+        return self._call(calls.media_download(url, quality))
+
+    def media_list(self) -> list[MediaDownload]:
+        return self._call(calls.media_list())
+
+    def media_get(self, id: str) -> MediaDownload:
+        return self._call(calls.media_get(id))
+
+    def media_wait(
+        self,
+        id: str,
+        on_progress: Callable[[MediaDownload], object] | None = None,
+        poll_interval: float = 1.0,
+        timeout: float | None = None,
+    ) -> MediaDownload:
+        """Poll until the media download ends; like ``wait``."""
+        watch = Watch(media_state, timeout, self._clock)
+        while True:
+            current = self.media_get(id)
+            if watch.changed(current) and on_progress is not None:
+                on_progress(current)
+            if ended_or_raise(current):
+                return current
+            self._sleep(watch.next_delay(current, poll_interval))
+
+    def media_fetch(self, id: str, dest: str | Path) -> Path:
+        """The finished media file into the folder ``dest``, named as the server's
+        Content-Disposition says (``filename*`` first). Written as ``<name>.part``, then renamed."""
+        url = calls.media_file_path(id)
+        response = self._open_file(url, 0)
+        name = safe_filename(
+            filename_from_content_disposition(response.headers.get("content-disposition")), id
+        )
+        path = Path(dest) / name
+        partial = path.with_name(f"{name}.part")
+        try:
+            with PartialFile(partial) as part:
+                self._transfer(url, part, expected=None, first=response)
+        except BaseException:
+            response.close()
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(path)
+        return path
+
+    def media_remove(self, id: str) -> None:
+        """Cancel if running, and delete the file and the entry."""
+        self._call(calls.media_remove(id))
+
+    # -- sending ------------------------------------------------------------------------------------
+
+    def _call(self, call: calls.Call[T]) -> T:
+        response = self._send(call.build(self._http))
+        self._raise_for_status(response)
+        return call.read(response)
+
+    def _send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        """Send, and send again as ``RetryPolicy`` allows. Returns the answer whatever its status."""
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                delay = self._policy.delay_after_error(exc, request.method, attempt)
+                if delay is None:
+                    raise TransportError(
+                        f"{request.method} {request.url.path}: {type(exc).__name__}: {exc}"
+                    ) from exc
+            else:
+                delay = self._policy.delay_after_response(response, attempt, utc_now())
+                if delay is None:
+                    return response
+                response.close()
+            self._sleep(delay)
+            attempt += 1
+
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        if response.is_success:
+            return
+        try:
+            response.read()
+        except httpx.TransportError:
+            pass  # the status line is enough to say what went wrong
+        finally:
+            response.close()
+        retry_after = parse_retry_after(response.headers.get("retry-after"), utc_now())
+        raise error_from_response(response, retry_after=retry_after)
+
+    def _open_file(self, url: str, offset: int) -> httpx.Response:
+        """A streamed GET of ``url`` from byte ``offset`` on; a 416 to a Range request is returned."""
+        headers = {"Accept-Encoding": "identity"}  # the bytes as stored: the sha256 is over them
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        response = self._send(self._http.build_request("GET", url, headers=headers), stream=True)
+        if not (offset and response.status_code == 416):
+            self._raise_for_status(response)
+        return response
+
+    def _transfer(
+        self, url: str, part: PartialFile, expected: int | None, first: httpx.Response | None = None
+    ) -> None:
+        """Fill ``part`` from ``url``; a transfer cut on the way is resumed from where it stopped.
+        Retries count from the last byte received, so a long file on a flaky line gets there."""
+        attempt = 0
+        pending = first
+        progress_mark = part.size
+        while True:
+            try:
+                response = pending if pending is not None else self._open_file(url, part.size)
+                pending = None
+                try:
+                    if self._receive(response, part, expected):
+                        return
+                finally:
+                    response.close()
+            except httpx.TransportError as exc:
+                if part.size > progress_mark:
+                    attempt, progress_mark = 0, part.size
+                delay = self._policy.delay_after_error(exc, "GET", attempt)
+                if delay is None:
+                    raise TransportError(f"GET {httpx.URL(url).path}: {type(exc).__name__}: {exc}") from exc
+                self._sleep(delay)
+                attempt += 1
+
+    def _receive(self, response: httpx.Response, part: PartialFile, expected: int | None) -> bool:
+        """Write the body into ``part``; ``False`` when the file must be asked for again from 0."""
+        if response.status_code == 416:  # the bytes we have are all there is, or too many
+            if unsatisfied_range_size(response.headers.get("content-range")) == part.size:
+                return True
+            part.restart()
+            return False
+        begin_body(response, part)
+        received = 0
+        for chunk in response.iter_bytes():
+            part.write(chunk)
+            received += len(chunk)
+        end_body(response, received, part, expected)
+        return True
+
+
+def _id_of(download: str | Download) -> str:
+    return download if isinstance(download, str) else download.id

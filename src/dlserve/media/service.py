@@ -1,0 +1,201 @@
+"""`MediaService`: requesting, listing, removing and cancelling media downloads, and their files.
+
+A request is one row plus one job (kind ``media``) written in the same transaction, so a queued
+request survives any restart. Each caller sees only their own downloads: an account its own, and
+anonymous callers (when the media API is open) the anonymous ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, Connection
+
+from dlserve.clock import Clock
+from dlserve.db.engine import Database
+from dlserve.db.tables import jobs, media_downloads
+from dlserve.errors import ErrorDetail, Invalid, NotFound, TooManyRequests
+from dlserve.jobs.queue import JobQueue, JobStatus
+from dlserve.logs import get_logger
+from dlserve.media.formats import normalise_quality
+from dlserve.media.guard import AddressPolicy, RefusedURL
+from dlserve.media.models import ACTIVE_STATUSES, JOB_KIND, MediaDownload, MediaStatus, storage_prefix
+from dlserve.storage.interfaces import Storage
+
+log = get_logger("dlserve.media")
+
+# The seed's exact 404 messages for the file endpoint.
+NOT_AVAILABLE_MESSAGE = "Descarga no disponible o no completada"
+FILE_MISSING_MESSAGE = "Archivo físico no encontrado"
+NOT_FOUND_MESSAGE = "Descarga no encontrada"
+MAX_URL_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    download: MediaDownload
+    storage_key: str
+    filename: str
+
+
+class MediaService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        queue: JobQueue,
+        storage: Storage,
+        policy: AddressPolicy,
+        *,
+        max_active_per_caller: int = 20,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._queue = queue
+        self._storage = storage
+        self._policy = policy
+        self._max_active = max_active_per_caller
+
+    def request(self, url: str, quality: str | None, account_id: int | None) -> MediaDownload:
+        """Queue a download; ``Invalid`` for a bad URL or quality, including refused addresses."""
+        url = url.strip()
+        if not url or len(url) > MAX_URL_LENGTH:
+            raise _invalid("url", f"url must be between 1 and {MAX_URL_LENGTH} characters")
+        try:
+            canonical_quality = normalise_quality(quality)
+        except ValueError as error:
+            raise _invalid("quality", str(error)) from None
+        try:
+            self._policy.check_url(url)
+        except RefusedURL as refused:
+            raise _invalid("url", str(refused)) from None
+        now = self._clock.now()
+        download_id = str(uuid.uuid4())
+        with self._db.write() as conn:
+            active = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(media_downloads)
+                .where(_owned_by(account_id), media_downloads.c.status.in_(ACTIVE_STATUSES))
+            ).scalar_one()
+            if active >= self._max_active:
+                raise TooManyRequests(
+                    f"You already have {active} media downloads pending or in progress; "
+                    "wait for some to finish or remove them"
+                )
+            job_id = self._queue.enqueue_in(conn, JOB_KIND, None)
+            conn.execute(
+                media_downloads.insert().values(
+                    id=download_id,
+                    account_id=account_id,
+                    job_id=job_id,
+                    url=url,
+                    quality=canonical_quality,
+                    status=MediaStatus.PENDING.value,
+                    progress=0.0,
+                    downloaded_bytes=0,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        log.info("media download requested", download_id=download_id, quality=canonical_quality)
+        return self.get(download_id, account_id)
+
+    def list(self, account_id: int | None) -> list[MediaDownload]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                sa.select(media_downloads)
+                .where(_owned_by(account_id))
+                .order_by(media_downloads.c.created_at, media_downloads.c.id)
+            ).mappings()
+            return [MediaDownload.from_row(row) for row in rows]
+
+    def get(self, download_id: str, account_id: int | None) -> MediaDownload:
+        download = self._find(download_id, account_id)
+        if download is None:
+            raise NotFound(NOT_FOUND_MESSAGE)
+        return download
+
+    def file(self, download_id: str, account_id: int | None) -> MediaFile:
+        """The completed download's file; ``NotFound`` with the seed's two messages otherwise."""
+        download = self._find(download_id, account_id)
+        if download is None or download.status is not MediaStatus.COMPLETED or not download.storage_key:
+            raise NotFound(NOT_AVAILABLE_MESSAGE)
+        if not self._storage.exists(download.storage_key):
+            raise NotFound(FILE_MISSING_MESSAGE)
+        return MediaFile(download, download.storage_key, download.filename or "download")
+
+    def cancel(self, download_id: str, account_id: int | None) -> MediaDownload:
+        """Stop a pending or running download; it stays listed as ``cancelled``."""
+        with self._db.write() as conn:
+            download = self._find_in(conn, download_id, account_id)
+            if download is None:
+                raise NotFound(NOT_FOUND_MESSAGE)
+            if download.is_active:
+                withdraw_job_in(conn, download.job_id, self._clock)
+                conn.execute(
+                    media_downloads.update()
+                    .where(media_downloads.c.id == download_id)
+                    .values(
+                        status=MediaStatus.CANCELLED.value,
+                        error="cancelled by request",
+                        speed=None,
+                        eta=None,
+                        updated_at=self._clock.now(),
+                    )
+                )
+        log.info("media download cancelled", download_id=download_id)
+        return self.get(download_id, account_id)
+
+    def remove(self, download_id: str, account_id: int | None) -> None:
+        """Cancel if running, then delete the entry and its file. The worker, seeing its job
+        withdrawn, stops within a moment and deletes its partial files."""
+        with self._db.write() as conn:
+            download = self._find_in(conn, download_id, account_id)
+            if download is None:
+                raise NotFound(NOT_FOUND_MESSAGE)
+            withdraw_job_in(conn, download.job_id, self._clock)
+            conn.execute(media_downloads.delete().where(media_downloads.c.id == download_id))
+        # Every key of the download, not only the row's: an attempt killed right after storing its
+        # file may have left one too.
+        for key in list(self._storage.list_keys(storage_prefix(download_id))):
+            self._storage.delete(key)
+        log.info("media download removed", download_id=download_id, status=download.status.value)
+
+    def _find(self, download_id: str, account_id: int | None) -> MediaDownload | None:
+        with self._db.read() as conn:
+            return self._find_in(conn, download_id, account_id)
+
+    @staticmethod
+    def _find_in(conn: Connection, download_id: str, account_id: int | None) -> MediaDownload | None:
+        row = (
+            conn.execute(
+                sa.select(media_downloads).where(media_downloads.c.id == download_id, _owned_by(account_id))
+            )
+            .mappings()
+            .first()
+        )
+        return MediaDownload.from_row(row) if row is not None else None
+
+
+def withdraw_job_in(conn: Connection, job_id: int | None, clock: Clock) -> None:
+    """The job ends ``done`` and never runs again; a worker running it loses its lease (its next
+    heartbeat fails, and that is how it learns to stop)."""
+    if job_id is None:
+        return
+    conn.execute(
+        jobs.update()
+        .where(jobs.c.id == job_id, jobs.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
+        .values(status=JobStatus.DONE.value, lease_owner=None, lease_expires_at=None, updated_at=clock.now())
+    )
+
+
+def _owned_by(account_id: int | None) -> ColumnElement[bool]:
+    if account_id is None:
+        return media_downloads.c.account_id.is_(None)
+    return media_downloads.c.account_id == account_id
+
+
+def _invalid(field: str, message: str) -> Invalid:
+    return Invalid(message, [ErrorDetail(field, message)])

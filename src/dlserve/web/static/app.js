@@ -1,0 +1,280 @@
+// dlserve dashboard: plain JavaScript over the same public API as every other client.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { token: sessionStorage.getItem("dlserve-token"), views: [], countTimer: null, countSeq: 0, polling: null };
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && (body.message || body.detail)) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+  }
+  // The most useful line: a field detail (a query error names its position), else the message.
+  get explanation() {
+    const detail = (this.body.details || [])[0];
+    return detail ? `${detail.field}: ${detail.message}` : this.message;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { "Content-Type": "application/json" };
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    if (response.status === 401 && state.token) signOut("Your session has ended; sign in again.");
+    throw new ApiError(response.status, data);
+  }
+  return data;
+}
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  Object.assign(node, props);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function formatBytes(bytes) {
+  if (bytes == null) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes, unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
+}
+
+// -- sign in -------------------------------------------------------------------------------------
+
+async function startSession(token) {
+  state.token = token;
+  const account = await api("GET", "/v4/account");
+  sessionStorage.setItem("dlserve-token", token);
+  $("sign-in").hidden = true;
+  $("app").hidden = false;
+  $("sign-out").hidden = false;
+  showAccount(account);
+  state.views = await api("GET", "/v4/views");
+  fillViews();
+  refreshDownloads();
+  refreshMedia();
+  clearInterval(state.polling);
+  state.polling = setInterval(() => { refreshDownloads(); refreshMedia(); refreshAccount(); }, 1500);
+  $("query").focus();
+}
+
+function signOut(message = "") {
+  state.token = null;
+  sessionStorage.removeItem("dlserve-token");
+  clearInterval(state.polling);
+  $("app").hidden = true;
+  $("sign-out").hidden = true;
+  $("sign-in").hidden = false;
+  $("account-line").textContent = "";
+  $("sign-in-error").textContent = message;
+}
+
+function showAccount(account) {
+  $("account-line").textContent = `${account.email} · ${account.available_credits.toLocaleString()} credits`;
+}
+
+async function refreshAccount() {
+  try { showAccount(await api("GET", "/v4/account")); } catch (_) { /* shown on the next action */ }
+}
+
+$("password-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("sign-in-error").textContent = "";
+  try {
+    const { token } = await api("POST", "/v4/auth", { email: $("email").value, password: $("password").value });
+    await startSession(token);
+  } catch (error) {
+    state.token = null;
+    $("sign-in-error").textContent = error.explanation || String(error);
+  }
+});
+
+$("token-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("sign-in-error").textContent = "";
+  try { await startSession($("token").value.trim()); } catch (error) {
+    state.token = null;
+    $("sign-in-error").textContent = error.explanation || String(error);
+  }
+});
+
+$("sign-out").addEventListener("click", () => signOut());
+
+// -- tabs (arrow keys move between them, as the ARIA tabs pattern expects) ---------------------------
+
+const tabs = [$("tab-data"), $("tab-media")];
+function selectTab(tab) {
+  for (const other of tabs) {
+    const selected = other === tab;
+    other.setAttribute("aria-selected", String(selected));
+    other.tabIndex = selected ? 0 : -1;
+    $(other.getAttribute("aria-controls")).hidden = !selected;
+  }
+  tab.focus();
+}
+for (const tab of tabs) {
+  tab.addEventListener("click", () => selectTab(tab));
+  tab.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      selectTab(tabs[(tabs.indexOf(tab) + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length]);
+    }
+  });
+}
+
+// -- search: live count while typing, preview on submit --------------------------------------------
+
+function fillViews() {
+  const type = $("data-type").value;
+  const select = $("view");
+  select.replaceChildren(...state.views.filter((v) => v.data_type === type).map((v) => el("option", { value: v.name, textContent: v.name })));
+}
+
+function scheduleCount() {
+  clearTimeout(state.countTimer);
+  state.countTimer = setTimeout(runCount, 300);
+}
+
+async function runCount() {
+  const seq = ++state.countSeq;  // only the newest answer is shown
+  const query = $("query").value.trim() || "*";
+  try {
+    const result = await api("POST", `/v4/${$("data-type").value}/search`, { query, num_records: 0 });
+    if (seq !== state.countSeq) return;
+    $("count").textContent = `${result.num_found.toLocaleString()} matching records`;
+    $("query-error").textContent = "";
+    $("query").removeAttribute("aria-invalid");
+  } catch (error) {
+    if (seq !== state.countSeq) return;
+    $("count").textContent = "";
+    $("query-error").textContent = error.explanation;
+    $("query").setAttribute("aria-invalid", "true");
+  }
+}
+
+$("query").addEventListener("input", scheduleCount);
+$("data-type").addEventListener("change", () => { fillViews(); scheduleCount(); });
+
+$("search-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const result = await api("POST", `/v4/${$("data-type").value}/search`, { query: $("query").value.trim() || "*", num_records: 10 });
+    renderPreview(result.records);
+    refreshAccount();
+  } catch (error) {
+    $("query-error").textContent = error.explanation;
+  }
+});
+
+function cellText(value) {
+  if (value == null) return "";
+  if (Array.isArray(value)) return value.every((v) => typeof v !== "object") ? value.join(", ") : `${value.length} items`;
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function renderPreview(records) {
+  const table = $("preview");
+  if (!records.length) { table.replaceChildren(el("caption", { textContent: "No records match." })); return; }
+  const columns = [];
+  for (const record of records) for (const key of Object.keys(record)) if (!columns.includes(key) && columns.length < 8) columns.push(key);
+  const head = el("tr", {}, ...columns.map((c) => el("th", { scope: "col", textContent: c })));
+  const rows = records.map((r) => el("tr", {}, ...columns.map((c) => el("td", { textContent: cellText(r[c]) }))));
+  table.replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows));
+}
+
+// -- downloads -------------------------------------------------------------------------------------
+
+$("download-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("download-error").textContent = "";
+  const body = { query: $("query").value.trim() || "*", download: true, format: $("format").value, view: $("view").value };
+  if ($("records").value) body.num_records = Number($("records").value);
+  if ($("gzip").checked) body.compress = "gzip";
+  try {
+    await api("POST", `/v4/${$("data-type").value}/search`, body);
+    refreshDownloads();
+  } catch (error) {
+    $("download-error").textContent = error.explanation;
+  }
+});
+
+function progressOf(d) {
+  const total = d.progress ? d.progress.total : d.num_records;
+  const done = d.progress ? d.progress.done : d.num_downloaded;
+  return { done, total };
+}
+
+function renderDownload(d) {
+  const { done, total } = progressOf(d);
+  const active = d.status === "queued" || d.status === "in_progress";
+  const title = el("strong", { textContent: `#${d.id} ${d.data_type}: ${d.query}` });
+  const status = el("span", { className: `status ${d.status}`, textContent: d.status.replace("_", " ") });
+  const head = el("div", { className: "head" }, title, status);
+  if (active) {
+    const cancel = el("button", { type: "button", className: "secondary", textContent: "Cancel" });
+    cancel.setAttribute("aria-label", `Cancel download ${d.id}`);
+    cancel.addEventListener("click", async () => {
+      try { await api("DELETE", `/v4/downloads/${d.id}`); refreshDownloads(); } catch (error) { $("download-error").textContent = error.explanation; }
+    });
+    head.append(cancel);
+  }
+  const bar = el("progress", { max: Math.max(total || 0, 1), value: done || 0 });
+  bar.setAttribute("aria-label", `Download ${d.id} progress`);
+  const eta = d.progress && d.progress.eta_s != null && active ? ` · about ${Math.ceil(d.progress.eta_s)} s left` : "";
+  const line = el("div", { className: "muted", textContent: `${(done || 0).toLocaleString()} of ${(total || 0).toLocaleString()} records · ${d.format}${eta}` });
+  const files = el("ul", { className: "files" }, ...d.results.map((f) =>
+    el("li", {}, el("a", { href: f.url, textContent: f.name || "file", download: f.name || "" }), ` (${formatBytes(f.bytes)}, ${(f.records || 0).toLocaleString()} records)`)));
+  const item = el("li", { id: `download-${d.id}` }, head, bar, line, files);
+  if (d.error) item.append(el("p", { className: "error", textContent: d.error }));
+  return item;
+}
+
+async function refreshDownloads() {
+  if (!state.token) return;
+  try {
+    const { records } = await api("GET", "/v4/downloads?limit=20");
+    $("downloads").replaceChildren(...records.map(renderDownload));
+  } catch (_) { /* the next poll tries again */ }
+}
+
+// -- media -----------------------------------------------------------------------------------------
+
+$("media-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("media-error").textContent = "";
+  try {
+    await api("POST", "/api/download", { url: $("media-url").value, quality: $("media-quality").value });
+    $("media-url").value = "";
+    refreshMedia();
+  } catch (error) {
+    $("media-error").textContent = error.explanation;
+  }
+});
+
+function renderMedia(m) {
+  const head = el("div", { className: "head" },
+    el("strong", { textContent: m.title || m.url }), el("span", { className: `status ${m.status}`, textContent: m.status }));
+  const bar = el("progress", { max: 100, value: m.progress || 0 });
+  bar.setAttribute("aria-label", `Media ${m.title || m.id} progress`);
+  const item = el("li", { id: `media-${m.id}` }, head, bar,
+    el("div", { className: "muted", textContent: `${m.quality} · ${formatBytes(m.downloaded_bytes)}${m.total_bytes ? ` of ${formatBytes(m.total_bytes)}` : ""}` }));
+  if (m.status === "completed") item.append(el("a", { href: `/api/download/${m.id}/file`, textContent: m.filename || "file" }));
+  if (m.error) item.append(el("p", { className: "error", textContent: m.error }));
+  return item;
+}
+
+async function refreshMedia() {
+  if (!state.token) return;
+  try {
+    const items = await api("GET", "/api/downloads");
+    $("media-list").replaceChildren(...items.map(renderMedia));
+  } catch (_) { /* media may be disabled on this server */ }
+}
+
+if (state.token) startSession(state.token).catch(() => signOut());

@@ -1,0 +1,164 @@
+"""The web dashboard in a real browser (Debian's Chromium, driven by Playwright) against real
+processes: sign in, type a query and see the count, start a download and watch it complete,
+cancel another, fetch a file. Any console error fails the test. Screenshots: tests/artifacts/."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.acceptance.conftest import cli, start_server, start_worker, stop
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def dashboard_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str], Path]]:
+    data_dir = tmp_path_factory.mktemp("web")
+    env = {**os.environ, "DLSERVE_DATA_DIR": str(data_dir), "DLSERVE_RECORDS_PER_FILE": "400"}
+    env.pop("DLSERVE_DATABASE_URL", None)
+    cli(env, "demo", "--records", "2000", "--seed", "9", "--type", "businesses")
+    cli(env, "accounts", "create", "web@example.com", "--password", "web-password", "--credits", "50000")
+    base_url, process = start_server(env, data_dir, "--workers", "0")  # downloads wait for a worker
+    try:
+        yield base_url, env, data_dir
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def page(dashboard_server: tuple[str, dict[str, str], Path]) -> Iterator[object]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    failed: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        tab = context.new_page()
+        tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.on(
+            "response",
+            lambda response: failed.append(_unexpected(response)) if response.status >= 400 else None,
+        )
+        yield tab
+        browser.close()
+    # Chromium logs every 4xx as a console error; the one the test provokes on purpose (the
+    # misspelled field, answered 400 with its position) is the only one allowed.
+    unexpected = [url for url in failed if url]
+    expected_network_errors = len(failed) - len(unexpected)
+    network_lines = [e for e in errors if e.startswith("Failed to load resource")]
+    assert len(network_lines) <= expected_network_errors, (errors, unexpected)
+    assert [e for e in errors if not e.startswith("Failed to load resource")] == [], errors
+    assert unexpected == [], unexpected
+
+
+def _unexpected(response: sync_api.Response) -> str:
+    """'' for the deliberate bad-query answer, else the failing URL."""
+    body = response.request.post_data or ""
+    if response.status == 400 and response.url.endswith("/v4/businesses/search") and "nmae:" in body:
+        return ""
+    return f"{response.status} {response.request.method} {response.url}"
+
+
+def api_count(base_url: str, token: str, query: str) -> int:
+    response = httpx.post(
+        f"{base_url}/v4/businesses/search",
+        json={"query": query, "num_records": 0},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return int(response.json()["num_found"])
+
+
+def test_dashboard_search_download_cancel_and_fetch(
+    page: sync_api.Page, dashboard_server: tuple[str, dict[str, str], Path]
+) -> None:
+    base_url, env, data_dir = dashboard_server
+    expect = sync_api.expect
+    page.goto(base_url + "/")
+    page.get_by_label("Email").fill("web@example.com")
+    page.get_by_label("Password").fill("web-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#account-line")).to_contain_text("web@example.com")
+    expect(page.locator("#account-line")).to_contain_text("50,000 credits")
+    token = page.evaluate("sessionStorage.getItem('dlserve-token')")
+
+    page.get_by_label("Query").fill("nmae:hilton")
+    expect(page.locator("#query-error")).to_contain_text(re.compile(r"nmae.*position 0"))
+    page.get_by_label("Query").fill("categories:hotels")
+    hotels = api_count(base_url, token, "categories:hotels")
+    expect(page.locator("#count")).to_have_text(f"{hotels:,} matching records")
+    expect(page.locator("#query-error")).to_have_text("")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview tbody tr")).to_have_count(10)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-search.png"), full_page=True)
+
+    # A download that waits (no worker yet) is cancelled from its row.
+    page.get_by_label("Query").fill("*")
+    page.get_by_role("button", name="Download", exact=True).click()
+    first = page.locator("#downloads li").first
+    expect(first.locator(".status")).to_have_text("queued")
+    first.get_by_role("button", name=re.compile("Cancel download")).click()
+    expect(first.locator(".status")).to_have_text("cancelled")
+
+    # Another, in CSV, is exported by a worker process while the page watches it.
+    worker = start_worker(env, data_dir, "web")
+    try:
+        page.get_by_label("Query").fill("categories:hotels")
+        page.get_by_label("Format").select_option("CSV")
+        page.get_by_role("button", name="Download", exact=True).click()
+        latest = page.locator("#downloads li").first
+        expect(latest.locator(".status")).to_have_text("completed", timeout=60_000)
+        expect(latest.locator(".muted")).to_contain_text(f"{hotels:,} of {hotels:,} records")
+        links = latest.locator(".files a")
+        expect(links.first).to_be_visible()
+        assert links.count() == -(-hotels // 400)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-downloads.png"), full_page=True)
+        href = links.first.get_attribute("href")
+        assert href is not None
+        fetched = page.request.get(href)
+        assert fetched.ok
+        body = fetched.text()
+        assert body.startswith("id,name,")
+        assert len(body.splitlines()) - 1 == min(400, hotels)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+
+    # Keyboard: the tabs follow the arrow keys; the media tab has labelled fields.
+    page.get_by_role("tab", name="Data").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Media")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_label("Video or audio URL")).to_be_visible()
+
+    # Phone-sized screen: nothing overflows sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("tab", name="Data").click()
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0
+    page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+    if os.environ.get("DLSERVE_UPDATE_DOCS_SCREENSHOT"):
+        shutil.copy(
+            ARTIFACTS / "dashboard-downloads.png",
+            Path(__file__).resolve().parents[2] / "docs" / "dashboard.png",
+        )
