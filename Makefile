@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Debian packages the test suite drives: the seed documents' example clients (curl, Node, Ruby,
-# Go) and openssl for the test HTTPS certificate. Checked one by one, installed only when missing.
-APT_PACKAGES ?= curl openssl nodejs ruby golang-go ffmpeg jq wget
+# Go), openssl for the test HTTPS certificate, ffmpeg/jq/wget for the media API and its seed
+# script, chromium for the dashboard's browser tests. Checked one by one, installed only when missing.
+APT_PACKAGES ?= curl openssl nodejs ruby golang-go ffmpeg jq wget chromium
 DEMO_RECORDS ?= 100000
 
 .PHONY: install run test test-unit test-integration test-cluster test-acceptance lint bench apt-deps services clean
@@ -34,8 +35,12 @@ apt-deps:
 services:
 	@bash scripts/ensure-services.sh
 
+# Unit and integration tests in two processes; the integration suite again on PostgreSQL + S3;
+# then the acceptance tests (real server and worker processes) one at a time.
 test: install apt-deps services
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 tests/unit tests/integration
+	DLSERVE_TEST_STORAGE=s3 DLSERVE_TEST_DATABASES=postgresql $(BIN)/python -m pytest -q -n 2 tests/integration
+	$(BIN)/python -m pytest -q tests/acceptance
 
 test-unit: install
 	$(BIN)/python -m pytest -q tests/unit
@@ -55,7 +60,8 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict
 
-bench: install
+bench: install apt-deps
+	@dpkg -s wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
 
 clean:

@@ -2,7 +2,8 @@
 
 1. Load: `dlserve load` of BENCH_RECORDS (1,000,000) demo businesses.
 2. Search: preview latency (p50/p95) over HTTP against a real `dlserve serve`.
-3. Export: records/s of a bulk download (CSV flat view, JSON) in a worker process vs DuckDB's own
+3. API throughput, the export fleet and the media API: see bench/cluster.py.
+4. Export: records/s of a bulk download (CSV flat view, JSON) in a worker process vs DuckDB's own
    `COPY (SELECT ...) TO` of the same rows and format on the same snapshot; the worker's peak RSS,
    at 1M and at BENCH_BIG_RECORDS (3,000,000) to show memory does not grow with the export.
 """
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.acceptance.conftest import cli, start_server, stop  # noqa: E402
 
+from bench.cluster import api_throughput, export_with_workers, media_throughput  # noqa: E402
 from dlserve.catalog.services import prepare  # noqa: E402
 from dlserve.container import build_services  # noqa: E402
 from dlserve.logs import configure_logging  # noqa: E402
@@ -33,6 +35,8 @@ from dlserve.records.schema import ALL_TEXT_COLUMN, BUSINESSES  # noqa: E402
 from dlserve.settings import Settings  # noqa: E402
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", "1000000"))
+FLEET_RECORDS = int(os.environ.get("BENCH_FLEET_RECORDS", "2000000"))
+MEDIA_BYTES = int(os.environ.get("BENCH_MEDIA_BYTES", str(500 * 1024 * 1024)))
 BIG_RECORDS = int(os.environ.get("BENCH_BIG_RECORDS", "3000000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "20"))
 QUERIES = [
@@ -177,11 +181,23 @@ def main() -> None:
             )
         print("bulk export vs DuckDB COPY of the same rows, same format, same snapshot:", flush=True)
         export_figures(data_dir, RECORDS)
+        print("API throughput:", flush=True)
+        api_throughput(data_dir, env)
         if BIG_RECORDS:
             big_dir = Path(scratch) / "big"
             big_dir.mkdir()
-            prepare_data(big_dir, BIG_RECORDS)
+            big_env, _, _ = prepare_data(big_dir, BIG_RECORDS)
             export_figures(big_dir, BIG_RECORDS)
+            fleet = min(FLEET_RECORDS, BIG_RECORDS)
+            one = export_with_workers(big_dir, big_env, fleet, workers=1)
+            two = export_with_workers(big_dir, big_env, fleet, workers=2)
+            print(
+                f"  {fleet:>9,} JSON export, 1 worker process {fleet / one:,.0f} rec/s ({one:.1f} s) | "
+                f"2 worker processes {fleet / two:,.0f} rec/s ({two:.1f} s) | speed-up {one / two:.2f}"
+            )
+    if MEDIA_BYTES:
+        print("media API:", flush=True)
+        media_throughput(MEDIA_BYTES)
 
 
 if __name__ == "__main__":
