@@ -122,7 +122,7 @@ def _file_response(request: Request, storage: Storage, resolved: ResolvedFile, h
     if request.method == "HEAD":
         handle.close()
         return Response(status_code=status, headers=headers, media_type=media_type)
-    return _OpenFileResponse(handle, start, end - start, status, headers, media_type)
+    return OpenFileResponse(handle, start, end - start, status, headers, media_type)
 
 
 class RangeNotSatisfiableError(Exception):
@@ -210,7 +210,7 @@ def _if_range_allows(if_range: str | None, headers: dict[str, str]) -> bool:
     return if_range == headers.get("Last-Modified")
 
 
-class _OpenFileResponse(StreamingResponse):
+class OpenFileResponse(StreamingResponse):
     """Streams ``length`` bytes from ``start`` of an open file, and always closes it (also when the
     client disconnects mid-transfer and Starlette cancels the stream)."""
 

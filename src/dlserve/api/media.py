@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, BinaryIO
 
-import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
-from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
 
 from dlserve.api.deps import ServicesDep
 from dlserve.api.errors import UNAUTHORIZED_MESSAGE, error_response
-from dlserve.api.files import RangeNotSatisfiableError, parse_range
+from dlserve.api.files import OpenFileResponse, RangeNotSatisfiableError, parse_range
 from dlserve.api.timefmt import iso_z
 from dlserve.errors import NotFound, Unauthorized
 from dlserve.media.filenames import content_disposition, content_type_for
@@ -177,32 +174,4 @@ def _file_response(request: Request, handle: BinaryIO, size: int, filename: str)
     if request.method == "HEAD":
         handle.close()
         return Response(status_code=status, headers=headers, media_type=media_type)
-    return _StreamedFile(handle, start, end - start, status, headers, media_type)
-
-
-class _StreamedFile(StreamingResponse):
-    """Streams part of an open file and always closes it, also when the client goes away."""
-
-    def __init__(
-        self, handle: BinaryIO, start: int, length: int, status: int, headers: dict[str, str], media_type: str
-    ) -> None:
-        super().__init__(_chunks(handle, start, length), status, headers, media_type)
-        self._handle = handle
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._handle.close()
-
-
-async def _chunks(handle: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:
-    if start:
-        await anyio.to_thread.run_sync(handle.seek, start)
-    remaining = length
-    while remaining > 0:
-        chunk = await anyio.to_thread.run_sync(handle.read, min(CHUNK_SIZE, remaining))
-        if not chunk:  # Content-Length is sent: fail loudly rather than deliver a short file quietly
-            raise RuntimeError(f"media file ended {remaining} bytes early")
-        remaining -= len(chunk)
-        yield chunk
+    return OpenFileResponse(handle, start, end - start, status, headers, media_type)
