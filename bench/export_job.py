@@ -18,6 +18,15 @@ from dlserve.logs import configure_logging
 from dlserve.settings import Settings
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. Not ``getrusage``: Linux carries ``ru_maxrss`` over ``exec``
+    from the forking parent, so a child of a big process would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     data_dir = Path(sys.argv[1])
     configure_logging("warning")
@@ -39,7 +48,7 @@ def main() -> None:
                     "files": len(download.files),
                     "bytes": sum(f.bytes for f in download.files),
                     "status": download.status.value,
-                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                    "peak_rss_mb": peak_rss_mb(),
                 }
             )
         )
