@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from dlserve.catalog.formats import csv_line
 from dlserve.records.layout import quote_ident
 from dlserve.records.render import csv_columns
 from dlserve.records.schema import LIST_KINDS, DataTypeSchema, FieldSpec, Kind
@@ -48,8 +49,7 @@ def _cell(source: str, spec: FieldSpec) -> str:
 
 
 def csv_header(view: View, schema: DataTypeSchema) -> str:
-    from dlserve.catalog.formats import csv_line
-
+    """The header row of every CSV file, quoted like the rows."""
     return csv_line(csv_columns(view, schema))
 
 
@@ -107,4 +107,4 @@ def records_between(where_sql: str) -> str:
     return f"(SELECT _seq, _record FROM read_parquet(?) WHERE ({where_sql}) AND _seq > ? AND _seq <= ?)"
 
 
-__all__ = ["csv_header", "csv_line_select", "json_line_select", "quote_ident", "records_between"]
+__all__ = ["csv_header", "csv_line_select", "json_line_select", "records_between"]
