@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from dlserve.api.app import create_app
+from dlserve.clock import Clock
 from dlserve.container import Services, build_services
 from dlserve.records.loader import load_files
 from dlserve.settings import Settings
@@ -90,14 +92,29 @@ def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Setting
     return Settings(data_dir=tmp_path / "data", database_url=database_url, log_json=False, **values)  # type: ignore[arg-type]
 
 
+@contextmanager
+def loaded_services(
+    tmp_path: Path,
+    database_url: str,
+    businesses: list[dict[str, object]],
+    clock: Clock | None = None,
+    **settings: object,
+) -> Iterator[Services]:
+    """Services of a test app with ``businesses`` loaded (the modules' ``services`` fixtures)."""
+    built = build_services(make_settings(tmp_path, database_url, **settings), clock)
+    source = tmp_path / "businesses.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in businesses), encoding="utf-8")
+    load_files(built.snapshots, "businesses", [source])
+    try:
+        yield built
+    finally:
+        built.close()
+
+
 @pytest.fixture
 def services(database_url: str, tmp_path: Path) -> Iterator[Services]:
-    built = build_services(make_settings(tmp_path, database_url))
-    source = tmp_path / "businesses.jsonl"
-    source.write_text("".join(json.dumps(r) + "\n" for r in BUSINESSES), encoding="utf-8")
-    load_files(built.snapshots, "businesses", [source])
-    yield built
-    built.close()
+    with loaded_services(tmp_path, database_url, BUSINESSES) as built:
+        yield built
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from dlserve.container import Services, build_services
 from dlserve.db.tables import downloads
 from dlserve.downloads.runner import EXPORT_KINDS
 from dlserve.records.loader import load_files
-from tests.integration.conftest import make_settings
+from tests.integration.conftest import loaded_services, make_settings
 from tests.support.seaweed import S3Server, s3_server_fixture  # noqa: F401
 
 # 23 businesses: even ones are hotels in Austin or Dallas, odd ones cafes; a few reviews each.
@@ -88,19 +88,10 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def services(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Services]:
-    settings = make_settings(tmp_path, database_url, records_per_file=5, max_active_downloads=5)
-    built = build_services(settings, clock)
-    source = tmp_path / "b.jsonl"
-    source.write_text("".join(json.dumps(r) + "\n" for r in RECORDS), encoding="utf-8")
-    load_files(built.snapshots, "businesses", [source])
-    yield built
-    built.close()
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services.settings, services), raise_server_exceptions=False) as test_client:
-        yield test_client
+    with loaded_services(
+        tmp_path, database_url, RECORDS, clock, records_per_file=5, max_active_downloads=5
+    ) as built:
+        yield built
 
 
 @pytest.fixture
