@@ -6,8 +6,9 @@ layout (typed columns, token columns, ``_seq`` in list order). ``BUSINESS_RECORD
 lists, negative longitudes, nested lists, unicode, quotes) the query tests rely on: change a record
 and the expected ids in ``tests/unit/query`` change with it.
 
-Timestamps are written in UTC (``Z``) or without offset: the loader keeps the wall-clock time of an
-offset timestamp rather than converting it (noted in the query work's report).
+Timestamps are written in UTC (``Z``) or without offset: these tables are typed with the lenient
+``layout.typed_select_sql``, which keeps an offset timestamp's wall-clock time, while the loader
+itself converts offsets to UTC (tests/integration/test_loader.py).
 """
 
 from __future__ import annotations
