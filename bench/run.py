@@ -29,8 +29,8 @@ from tests.acceptance.conftest import cli, start_server, stop  # noqa: E402
 from bench.cluster import api_throughput, export_with_workers, media_throughput  # noqa: E402
 from dlserve.catalog.services import prepare  # noqa: E402
 from dlserve.container import build_services  # noqa: E402
+from dlserve.demo import write_jsonl  # noqa: E402
 from dlserve.logs import configure_logging  # noqa: E402
-from dlserve.records.demo import write_jsonl  # noqa: E402
 from dlserve.records.schema import ALL_TEXT_COLUMN, BUSINESSES  # noqa: E402
 from dlserve.settings import Settings  # noqa: E402
 

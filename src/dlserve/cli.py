@@ -189,7 +189,7 @@ def demo(
     types: Annotated[list[str] | None, typer.Option("--type", help="Only these types (repeatable).")] = None,
 ) -> None:
     """Generate realistic, deterministic demo data with Faker and load it."""
-    from dlserve.records.demo import write_jsonl
+    from dlserve.demo import write_jsonl
     from dlserve.records.loader import load_files
 
     settings = _settings()

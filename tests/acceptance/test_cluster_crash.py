@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dlserve.records.demo import generate_records
+from dlserve.demo import generate_records
 from tests.acceptance.conftest import cli, start_server, start_worker, stop
 from tests.conftest import _create_postgres_database, _drop_postgres_database
 from tests.support.seaweed import S3Server

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from datafiniti import DatafinitiAPIError, DatafinitiBusinessSDK, DatafinitiProductSDK
 
-from dlserve.records.demo import generate_records
+from dlserve.demo import generate_records
 from tests.acceptance.conftest import RunningServer
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dlserve.records.demo import generate_records
+from dlserve.demo import generate_records
 from tests.acceptance.conftest import cli, start_server, start_worker, stop
 from tests.acceptance.seed_clients import (
     DATAFINITI,

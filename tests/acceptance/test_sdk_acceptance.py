@@ -26,7 +26,7 @@ from dlserve.client import (
     TransportError,
     ValidationError,
 )
-from dlserve.records.demo import generate_records
+from dlserve.demo import generate_records
 from tests.acceptance.conftest import cli, start_server, stop
 
 RECORDS = 3000

@@ -24,7 +24,7 @@ import httpx
 import pytest
 import requests
 
-from dlserve.records.demo import generate_records
+from dlserve.demo import generate_records
 from dlserve.records.schema import SCHEMAS
 from tests.acceptance.conftest import cli, start_server, stop
 from tests.acceptance.seed_clients import (

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from dlserve.catalog.formats import csv_line
+from dlserve.demo import generate_records
 from dlserve.downloads.sql_render import csv_header, csv_line_select, json_line_select
-from dlserve.records.demo import generate_records
 from dlserve.records.render import csv_columns, csv_rows, project
 from dlserve.records.schema import SCHEMAS
 from dlserve.records.views import VIEWS

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from dlserve.records.demo import generate_records, write_jsonl
+from dlserve.demo import generate_records, write_jsonl
 from dlserve.records.schema import DATA_TYPES, SCHEMAS, FieldSpec, Kind
 
 COUNT = 1200
