@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
-from dlserve.demo.dates import DAY_PREFIX, TIMES, date_range
+from dlserve.demo.dates import DAY_PREFIX, TIMES, date_range, day_between
 from dlserve.demo.features import Feature, Hours, feature, features, hours, runs
-from dlserve.demo.places import coordinates, location, phone
+from dlserve.demo.places import City, coordinates, location, phone
 from dlserve.demo.pools import Pools, pools
 from dlserve.demo.reviews import reviews
-from dlserve.demo.tables import Record, omit_one, read_json, slug, uniform, weighted
+from dlserve.demo.tables import Bits, Record, omit_one, read_json, slug, uniform, weighted
 
 SALT = 1
 
@@ -49,7 +49,11 @@ def _kind(spec: dict[str, Any]) -> _BusinessKind:
     )
 
 
-_BUSINESS_KINDS = tuple(_kind(spec) for spec in read_json("businesses.json")["kinds"])
+_DATA = read_json("businesses.json")
+_BUSINESS_KINDS = tuple(_kind(spec) for spec in _DATA["kinds"])
+_DESCRIPTIONS: tuple[str, ...] = uniform(_DATA["descriptions"], 3)
+_OTHER_PAYMENT_TYPES: list[str] = _DATA["other_payment_types"]
+_NEIGHBORHOODS: tuple[str, ...] = uniform(read_json("places.json")["neighborhoods"], 4)
 _KIND_INDEX: tuple[int, ...] = weighted([(n, kind.weight) for n, kind in enumerate(_BUSINESS_KINDS)], 10)
 _KIND_CATEGORIES = tuple(
     uniform([(kind.category, *run) for run in runs(kind.extra_categories, 1, 3)], 6)
@@ -112,6 +116,9 @@ _OPTIONAL = (
     "features",
     "primaryCategories",
     "sourceURLs",
+    "emails",
+    "neighborhoods",
+    "descriptions",
 )
 
 
@@ -169,6 +176,36 @@ def _business(
         record["reviews"] = found
     week = kind.hours
     record["hours"] = [{"day": day, "hour": hour} for day, hour in week[bits(4) % len(week)]]
-    record["features"] = features(bits, kind.features)
+    record["features"] = found_features = features(bits, kind.features)
+    _add_listing_details(bits, record, website, found_features, look, city, added, updated)
     omit_one(rnd, record, _OPTIONAL)
     return record
+
+
+def _add_listing_details(
+    bits: Bits,
+    record: Record,
+    website: str,
+    found_features: list[Record],
+    look: _BusinessLook,
+    city: City,
+    added: int,
+    updated: int,
+) -> None:
+    """E-mail, neighbourhood, payment types, photo and a description, consistent with the rest."""
+    record["emails"] = ["info@" + website.split("/")[2].removeprefix("www.")]
+    neighborhood = _NEIGHBORHOODS[bits(4)]
+    record["neighborhoods"] = [neighborhood]
+    payment = next((f["value"] for f in found_features if f["key"] == "Payment Accepted"), None)
+    record["paymentTypes"] = list(payment) if isinstance(payment, list) else list(_OTHER_PAYMENT_TYPES)
+    record["imageURLs"] = ["https://s3-media1.fl.yelpcdn.com/bphoto/" + str(record["id"])[8:] + "/o.jpg"]
+    text = _DESCRIPTIONS[bits(3)].format(
+        name=record["name"],
+        neighborhood=neighborhood,
+        city=city.name,
+        state=city.state,
+        category=look.kind.category.lower(),
+        year=1960 + bits(6),
+    )
+    seen = DAY_PREFIX[day_between(bits, added, updated)] + TIMES[bits(12)]
+    record["descriptions"] = [{"dateSeen": seen, "value": text}]

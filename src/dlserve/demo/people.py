@@ -41,7 +41,7 @@ def _job_table() -> tuple[tuple[str, str, str], ...]:
 _JOBS = _job_table()
 _EMAIL_DOMAINS: tuple[str, ...] = weighted(_DATA["email_domains"], 5)
 _BIRTH_YEARS = tuple(str(year) for year in range(1952, 1952 + 64))
-_OPTIONAL = ("phones", "address", "postalCode", "jobTitle", "businessName", "emails")
+_OPTIONAL = ("phones", "address", "postalCode", "jobTitle", "businessName", "emails", "sourceURLs")
 
 
 def maker(seed: int) -> partial[Record]:
@@ -72,6 +72,7 @@ def _person(names: Pools, rng: random.Random, record_id: str, index: int) -> Rec
     added, updated = date_range(bits)
     record: Record = {
         "id": record_id,
+        "name": person.first + " " + person.last,
         "firstName": person.first,
         "lastName": person.last,
         "emails": emails,
@@ -87,6 +88,7 @@ def _person(names: Pools, rng: random.Random, record_id: str, index: int) -> Rec
         "businessName": company,
         "dateAdded": DAY_PREFIX[added] + TIMES[bits(12)],
         "dateUpdated": DAY_PREFIX[updated] + TIMES[bits(12)],
+        "sourceURLs": [f"https://www.linkedin.com/in/{first}-{last}-{record_id[-8:].lower()}"],
     }
     omit_one(rnd, record, _OPTIONAL)
     return record

@@ -12,7 +12,7 @@ from dlserve.demo.dates import DAY_PREFIX, TIMES, date_range, day_between
 from dlserve.demo.features import runs
 from dlserve.demo.pools import Pools, pools
 from dlserve.demo.reviews import reviews
-from dlserve.demo.tables import Record, omit_one, read_json, slug, uniform, weighted
+from dlserve.demo.tables import Record, handle, omit_one, read_json, slug, uniform, weighted
 
 SALT = 2
 
@@ -82,13 +82,14 @@ class _ProductLook:
     manufacturer: str
     upc_company: tuple[str, int]  # six digits shared by the brand's products, and their checksum share
     base_price: int  # whole dollars
+    model: str  # the manufacturer's part number
 
 
 @lru_cache(maxsize=4)
 def _product_looks(seed: int) -> tuple[_ProductLook, ...]:
     rng = random.Random(seed + 2)
     looks = []
-    for _ in range(8192):
+    for n in range(8192):
         kind = rng.choice(_PRODUCT_KINDS)
         brand = rng.choice(kind.brands)
         name = f"{brand} {rng.choice(kind.adjectives)} {rng.choice(kind.nouns)}, {rng.choice(kind.variants)}"
@@ -97,6 +98,8 @@ def _product_looks(seed: int) -> tuple[_ProductLook, ...]:
         share = sum(int(d) * (3 if k % 2 == 0 else 1) for k, d in enumerate(company))
         price = kind.price_low + int((kind.price_high - kind.price_low) * rng.random() ** 2)
         manufacturer = _MANUFACTURERS.get(brand, brand)
+        # Brand letters and a number, e.g. "SO-48213": no random draw, so the looks stay as they were.
+        model = f"{handle(brand)[:2].upper()}-{(n * 7919 + len(name)) % 90_000 + 10_000}"
         looks.append(
             _ProductLook(
                 kind,
@@ -107,12 +110,13 @@ def _product_looks(seed: int) -> tuple[_ProductLook, ...]:
                 manufacturer,
                 (company, share),
                 price,
+                model,
             )
         )
     return tuple(looks)
 
 
-_OPTIONAL = ("manufacturer", "ean", "upc", "imageURLs", "primaryCategories")
+_OPTIONAL = ("manufacturer", "ean", "upc", "imageURLs", "primaryCategories", "asins", "manufacturerNumber")
 
 
 def maker(seed: int) -> partial[Record]:
@@ -132,7 +136,8 @@ def _product(
     upc = company + high + low + str(-(company_share + high_share + low_share) % 10)
     added, updated = date_range(bits)
     code = record_id[8:]  # image and listing codes: unique and stable, like the id
-    sources = ["https://www.amazon.com/dp/B0" + code[4:].upper()]
+    asin = "B0" + code[4:].upper()
+    sources = ["https://www.amazon.com/dp/" + asin]
     if rnd() < 0.6:
         sources.append(f"https://www.walmart.com/ip/{name_slug}/{100_000_000 + index}")
     if rnd() < 0.3:
@@ -160,10 +165,12 @@ def _product(
         "name": look.name,
         "brand": look.brand,
         "manufacturer": look.manufacturer,
+        "manufacturerNumber": look.model,
         "categories": list(look.categories[bits(4)]),
         "primaryCategories": [look.kind.primary],
         "upc": [upc],
         "ean": ["0" + upc],  # a UPC-A is the EAN-13 with a leading zero
+        "asins": [asin],  # the Amazon listing among the sources
         "imageURLs": images,
         "dateAdded": DAY_PREFIX[added] + TIMES[bits(12)],
         "dateUpdated": DAY_PREFIX[updated] + TIMES[bits(12)],

@@ -10,7 +10,7 @@ from dlserve.demo.dates import DAY_PREFIX, TIMES, date_range
 from dlserve.demo.features import feature, features
 from dlserve.demo.places import coordinates, location
 from dlserve.demo.pools import Pools, pools
-from dlserve.demo.tables import Record, omit_one, read_json, uniform, weighted
+from dlserve.demo.tables import Record, omit_one, read_json, slug, uniform, weighted
 
 SALT = 3
 
@@ -26,8 +26,18 @@ _BEDROOMS: tuple[int, ...] = weighted(_DATA["bedrooms"], 7)
 _BATHROOM_STEPS: tuple[float, ...] = tuple(_DATA["bathroom_steps"])  # added to the bedrooms, at least 1
 _PERCENT_SPREAD = uniform(range(70, 131), 6)  # a property's price relative to its city's level
 _PROPERTY_FEATURES = tuple(feature(spec) for spec in _DATA["features"])
-_LOT_SIZES = uniform([f"{0.08 + (n / 64) ** 2 * 2:.2f} acres" for n in range(64)], 6)
-_OPTIONAL = ("postalCode", "yearBuilt", "floorSizeValue", "features", "numBathroom")
+_LOT_ACRES = uniform([round(0.08 + (n / 64) ** 2 * 2, 2) for n in range(64)], 6)
+_LOT_SIZES = tuple(f"{acres:.2f} acres" for acres in _LOT_ACRES)
+_BUILDING_NAMES: tuple[str, ...] = uniform(_DATA["building_names"], 3)
+_OPTIONAL = (
+    "postalCode",
+    "yearBuilt",
+    "floorSizeValue",
+    "features",
+    "numBathroom",
+    "sourceURLs",
+    "lotSizeValue",
+)
 
 
 def maker(seed: int) -> partial[Record]:
@@ -58,6 +68,7 @@ def _property(names: Pools, rng: random.Random, record_id: str, index: int) -> R
     statuses: list[Record] = []
     prices: list[Record] = []
     price = 0
+    rental: tuple[str, str, int] | None = None  # the last rental status, its date and the rent
     for n, status in enumerate(history):
         # A day inside the n-th of len(history) equal slices of the record's life, so dates ascend.
         day = added + 1 + n * step + bits(16) % step
@@ -73,6 +84,7 @@ def _property(names: Pools, rng: random.Random, record_id: str, index: int) -> R
             prices.append(
                 {"amountMin": price, "amountMax": price, "currency": "USD", "isSale": False, "dateSeen": when}
             )
+            rental = (status, when, price)
     record: Record = {
         "id": record_id,
         "address": address,
@@ -87,6 +99,12 @@ def _property(names: Pools, rng: random.Random, record_id: str, index: int) -> R
         "mostRecentStatusDate": statuses[-1]["date"],
         "mostRecentPriceAmount": price,
     }
+    if rental is not None:  # only properties that were ever listed for rent have a rental status
+        record["mostRecentRentalStatus"], record["mostRecentRentalStatusDate"] = rental[0], rental[1]
+        record["mostRecentRentalPriceAmount"] = rental[2]
+    if ptype in _SMALL_TYPES and ptype != "Mobile Home":
+        street = address.split(" ", 2)[1]
+        record["buildingName"] = _BUILDING_NAMES[bits(3)].format(street=street)
     if not is_land:  # land has no rooms; leaving them out is what the real data does
         record["numBedroom"] = bedrooms
         record["numBathroom"] = max(1.0, bedrooms + _BATHROOM_STEPS[bits(3)])
@@ -97,7 +115,14 @@ def _property(names: Pools, rng: random.Random, record_id: str, index: int) -> R
     record["prices"] = prices
     record["statuses"] = statuses
     found = [] if is_land else features(bits, _PROPERTY_FEATURES)
-    found.append({"key": "Lot Size", "value": [_LOT_SIZES[bits(6)]]})
+    lot = bits(6)
+    found.append({"key": "Lot Size", "value": [_LOT_SIZES[lot]]})
     record["features"] = found
+    record["lotSizeValue"], record["lotSizeUnit"] = _LOT_ACRES[lot], "acres"
+    listing = f"{slug(address)}-{city.slug}-{city.state.lower()}-{postal_code}"
+    sources = [f"https://www.zillow.com/homedetails/{listing}/{20_000_000 + index}_zpid/"]
+    if rnd() < 0.5:
+        sources.append(f"https://www.redfin.com/{city.state}/{city.slug}/{listing}/home/{index}")
+    record["sourceURLs"] = sources
     omit_one(rnd, record, _OPTIONAL)
     return record
