@@ -145,8 +145,15 @@ def load(
     data_type: Annotated[str, typer.Argument(help=f"One of: {', '.join(DATA_TYPES)}.")],
     files: Annotated[list[Path], typer.Argument(help="JSON Lines, CSV or Parquet files (.gz allowed).")],
     append: Annotated[bool, typer.Option(help="Add to the current data instead of replacing it.")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Refuse the load if records have fields outside the type's schema.")
+    ] = False,
 ) -> None:
-    """Load records into a new snapshot and switch to it atomically."""
+    """Load records into a new snapshot and switch to it atomically.
+
+    Fields outside the type's schema are kept in the stored records but cannot be searched: they
+    are listed (with how many records have them) on stderr and in the JSON summary.
+    """
     from dlserve.records.loader import load_files
 
     settings = _settings()
@@ -162,12 +169,14 @@ def load(
                 on_progress=lambda message: progress.update(
                     task, description=f"loading {data_type}: {message}"
                 ),
+                strict=strict,
             )
     except DlserveError as exc:
         _fail(exc)
         return
     finally:
         services.close()
+    _warn_undeclared(data_type, result.undeclared_fields)
     print(
         json.dumps(
             {
@@ -176,9 +185,23 @@ def load(
                 "records_total": result.snapshot.record_count,
                 "snapshot_id": result.snapshot.id,
                 "seconds": round(result.seconds, 2),
+                "undeclared_fields": [
+                    {"field": name, "records": count} for name, count in result.undeclared_fields.items()
+                ],
             }
         )
     )
+
+
+def _warn_undeclared(data_type: str, undeclared: dict[str, int]) -> None:
+    if not undeclared:
+        return
+    err.print(
+        f"[yellow]warning:[/yellow] {len(undeclared)} field(s) are not in the {data_type} schema: "
+        "kept in the records, but queries cannot search them (--strict refuses such a load)"
+    )
+    for name, count in undeclared.items():
+        err.print(f"  {name}: {count:,} records")
 
 
 @app.command()

@@ -191,13 +191,21 @@ def test_405_404_and_500_use_the_envelope(
 
 
 def test_views_and_health(client: TestClient, auth: dict[str, str]) -> None:
-    names = {v["name"] for v in client.get("/v4/views", headers=auth).json()}
+    views = {v["name"]: v for v in client.get("/v4/views", headers=auth).json()}
     assert {
         "business_all_nested",
         "business_flat_reviews",
         "product_flat_prices",
         "property_flat_prices",
-    } <= names
+    } <= set(views)
+    # Every view lists the fields it returns, the ones the datafiniti-sdk queries included.
+    assert {"name", "firstName", "lastName"} <= set(views["people_all_nested"]["fields"])
+    assert "name" in views["people_basic"]["fields"]
+    assert "mostRecentRentalStatus" in views["property_basic"]["fields"]
+    assert "mostRecentRentalStatus" in views["property_all_nested"]["fields"]
+    assert views["property_all_nested"]["all_fields"] is True
+    assert views["property_basic"]["all_fields"] is False
+    assert "prices" not in views["property_no_prices"]["fields"]
     health = client.get("/v4/health").json()
     assert health["status"] == "ok"
     assert health["checks"]["records"]["loaded"]["businesses"] == 4

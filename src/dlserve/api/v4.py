@@ -63,7 +63,8 @@ def views(current: BearerAccount) -> list[dict[str, Any]]:
         {
             "name": view.name,
             "data_type": view.data_type,
-            "fields": list(view.include) if view.include is not None else None,
+            "fields": view.declared_fields(),
+            "all_fields": view.include is None,  # also the fields a record has beyond the schema
             "exclude": list(view.exclude),
             "flatten": view.flatten,
         }

@@ -30,6 +30,7 @@ import orjson
 import pyarrow.parquet as pq
 
 from dlserve.errors import ErrorDetail, Invalid
+from dlserve.records.extra_fields import fill_derived_fields, refuse_undeclared, undeclared_fields
 from dlserve.records.layout import column_type, quote_ident, snapshot_select_sql
 from dlserve.records.schema import SCHEMAS, DataTypeSchema, Kind
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog, part_name
@@ -50,6 +51,8 @@ class LoadResult:
     snapshot: Snapshot
     records_loaded: int
     seconds: float
+    # Fields outside the schema (kept in the records, never searchable) → how many records have them.
+    undeclared_fields: dict[str, int] = field(default_factory=dict)
 
 
 class LoadFailed(Invalid):
@@ -73,6 +76,7 @@ def load_files(
     append: bool = False,
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
+    strict: bool = False,
 ) -> LoadResult:
     schema = SCHEMAS.get(data_type)
     if schema is None:
@@ -101,6 +105,7 @@ def load_files(
             count = _read_into_table(con, schema, inputs)
             progress(f"checking {count:,} records")
             _refuse_bad_records(con, inputs, previous_dir)
+            undeclared = _check_fields(con, schema, strict)
             staged = scratch / "snapshot"
             staged.mkdir()
             first_part = _link_previous_parts(previous_dir, staged)
@@ -120,7 +125,7 @@ def load_files(
         total = count + (previous.record_count if previous else 0)
         progress("publishing the snapshot")
         snapshot = catalog.store_and_publish(data_type, staged, total)
-    return LoadResult(snapshot, count, time.monotonic() - started)
+    return LoadResult(snapshot, count, time.monotonic() - started, undeclared)
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -246,6 +251,15 @@ def _parquet_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 # -- checking ------------------------------------------------------------------------------------
+
+
+def _check_fields(con: duckdb.DuckDBPyConnection, schema: DataTypeSchema, strict: bool) -> dict[str, int]:
+    """Fields outside the schema (an error under ``strict``), then derived fields filled in."""
+    undeclared = undeclared_fields(con, schema)
+    if strict:
+        refuse_undeclared(schema.name, undeclared)
+    fill_derived_fields(con, schema)
+    return undeclared
 
 
 def _refuse_bad_records(con: duckdb.DuckDBPyConnection, inputs: list[_Input], previous: Path | None) -> None:

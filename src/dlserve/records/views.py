@@ -30,6 +30,11 @@ class View:
             return False
         return self.include is None or field_name in self.include
 
+    def declared_fields(self) -> list[str]:
+        """The schema's fields this view returns, in schema order (a view of every field also
+        returns the fields a record has beyond the schema)."""
+        return [f.name for f in SCHEMAS[self.data_type].fields if self.selects(f.name)]
+
 
 _BASIC_FIELDS = {
     "businesses": (
@@ -74,6 +79,8 @@ _BASIC_FIELDS = {
         "mostRecentStatus",
         "mostRecentStatusDate",
         "mostRecentPriceAmount",
+        "mostRecentRentalStatus",
+        "mostRecentRentalPriceAmount",
         "numBedroom",
         "numBathroom",
         "floorSizeValue",
@@ -83,6 +90,7 @@ _BASIC_FIELDS = {
     ),
     "people": (
         "id",
+        "name",
         "firstName",
         "lastName",
         "emails",
