@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES ?= curl openssl nodejs ruby golang-go ffmpeg jq wget chromium
 DEMO_RECORDS ?= 100000
 
-.PHONY: install run test test-unit test-integration test-cluster test-acceptance lint bench apt-deps services clean
+.PHONY: install run test test-unit test-integration test-cluster test-acceptance lint sdk-sync bench apt-deps services clean
 
 install: $(STAMP)
 
@@ -59,6 +59,11 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict
+	$(BIN)/python -m dlserve.client._generate_sync --check
+
+# The blocking SDK client (client/_sync.py) is generated from the async one (client/_async.py).
+sdk-sync: install
+	$(BIN)/python -m dlserve.client._generate_sync
 
 bench: install apt-deps
 	@dpkg -s wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)

@@ -1,24 +1,23 @@
-"""``AsyncClient``: the SDK for asyncio/trio code, the line-for-line twin of ``Client`` (``_sync.py``).
-
-Disk work (hashing a kept file, writing chunks) runs in worker threads so the event loop stays free.
+"""The SDK client: ``AsyncClient`` (``_async.py``, for asyncio/trio code) and ``Client`` (``_sync.py``,
+blocking). ``_sync.py`` is generated from ``_async.py`` by ``make sdk-sync`` (unasync): edit
+``_async.py`` only. What the two do differently (sleeping, disk work, progress callbacks) is in
+``_io_async``/``_io_sync``.
 """
 
 from __future__ import annotations
 
-import inspect
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-import anyio
-import anyio.to_thread
 import httpx
 
 from dlserve.client import _calls as calls
 from dlserve.client._config import DEFAULT_TIMEOUT, as_policy, http_options
+from dlserve.client._io_async import Sleep, default_sleep, report, to_thread
 from dlserve.client._polling import Watch, download_state, ended_or_raise, media_state
 from dlserve.client._retry import RetryPolicy, parse_retry_after, utc_now
 from dlserve.client.errors import TransportError, error_from_response
@@ -39,7 +38,8 @@ T = TypeVar("T")
 
 
 class AsyncClient:
-    """The dlserve API (v4 bulk data and the media API) from async Python; ``Client`` explains the options.
+    """The dlserve API (v4 bulk data and the media API) from Python: ``Client`` blocks, ``AsyncClient``
+    is the same to ``await``.
 
     ``token`` is an API token (``dlserve accounts create``, or ``Client.login``); it is sent only to
     ``base_url``'s origin. ``retries`` is a count or a ``RetryPolicy`` (see docs/sdk.md for which
@@ -57,7 +57,7 @@ class AsyncClient:
         transport: httpx.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
         verify: ssl.SSLContext | str | bool = True,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        sleep: Sleep = default_sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._auth, options = http_options(base_url, token, timeout, headers, verify)
@@ -169,7 +169,7 @@ class AsyncClient:
         while True:
             current = await self.get_download(download)
             if watch.changed(current) and on_progress is not None:
-                await _report(on_progress, current)
+                await report(on_progress, current)
             if ended_or_raise(current):
                 return current
             await self._sleep(watch.next_delay(current, poll_interval))
@@ -192,10 +192,10 @@ class AsyncClient:
         resumed too, within the retry budget. With ``verify``, a sha256 mismatch removes the file and
         raises ``ChecksumMismatch``."""
         path = result_path(Path(dest), result)
-        plan = await anyio.to_thread.run_sync(lambda: plan_fetch(result, path, resume=resume, verify=verify))
+        plan = await to_thread(lambda: plan_fetch(result, path, resume=resume, verify=verify))
         if plan.skip:
             return plan.path
-        part = await anyio.to_thread.run_sync(PartialFile, plan.path, plan.offset)
+        part = await to_thread(PartialFile, plan.path, plan.offset)
         with part:
             await self._transfer(result.url, part, expected=result.bytes)
         check_fetched(result, plan.path, part.size, part.hexdigest(), verify=verify)
@@ -225,7 +225,7 @@ class AsyncClient:
         while True:
             current = await self.media_get(id)
             if watch.changed(current) and on_progress is not None:
-                await _report(on_progress, current)
+                await report(on_progress, current)
             if ended_or_raise(current):
                 return current
             await self._sleep(watch.next_delay(current, poll_interval))
@@ -339,17 +339,10 @@ class AsyncClient:
         begin_body(response, part)
         received = 0
         async for chunk in response.aiter_bytes():
-            await anyio.to_thread.run_sync(part.write, chunk)
+            await to_thread(part.write, chunk)
             received += len(chunk)
         end_body(response, received, part, expected)
         return True
-
-
-async def _report(on_progress: Callable[[Any], object], item: object) -> None:
-    """``on_progress`` may be a plain function or a coroutine function."""
-    result = on_progress(item)
-    if inspect.isawaitable(result):
-        await result
 
 
 def _id_of(download: str | Download) -> str:

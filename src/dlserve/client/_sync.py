@@ -1,4 +1,9 @@
-"""``Client``: the blocking SDK. ``AsyncClient`` (``_async.py``) is its line-for-line twin."""
+# Generated from _async.py by `make sdk-sync` (unasync): do not edit, edit _async.py instead.
+"""The SDK client: ``AsyncClient`` (``_async.py``, for asyncio/trio code) and ``Client`` (``_sync.py``,
+blocking). ``_sync.py`` is generated from ``_async.py`` by ``make sdk-sync`` (unasync): edit
+``_async.py`` only. What the two do differently (sleeping, disk work, progress callbacks) is in
+``_io_async``/``_io_sync``.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import httpx
 
 from dlserve.client import _calls as calls
 from dlserve.client._config import DEFAULT_TIMEOUT, as_policy, http_options
+from dlserve.client._io_sync import Sleep, default_sleep, report, to_thread
 from dlserve.client._polling import Watch, download_state, ended_or_raise, media_state
 from dlserve.client._retry import RetryPolicy, parse_retry_after, utc_now
 from dlserve.client.errors import TransportError, error_from_response
@@ -33,7 +39,8 @@ T = TypeVar("T")
 
 
 class Client:
-    """The dlserve API (v4 bulk data and the media API) from Python, blocking.
+    """The dlserve API (v4 bulk data and the media API) from Python: ``Client`` blocks, ``AsyncClient``
+    is the same to ``await``.
 
     ``token`` is an API token (``dlserve accounts create``, or ``Client.login``); it is sent only to
     ``base_url``'s origin. ``retries`` is a count or a ``RetryPolicy`` (see docs/sdk.md for which
@@ -51,7 +58,7 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
         verify: ssl.SSLContext | str | bool = True,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Sleep = default_sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._auth, options = http_options(base_url, token, timeout, headers, verify)
@@ -162,7 +169,7 @@ class Client:
         while True:
             current = self.get_download(download)
             if watch.changed(current) and on_progress is not None:
-                on_progress(current)
+                report(on_progress, current)
             if ended_or_raise(current):
                 return current
             self._sleep(watch.next_delay(current, poll_interval))
@@ -182,10 +189,12 @@ class Client:
         sha256) is skipped; a partial one is resumed with ``Range``; a transfer cut on the way is
         resumed too, within the retry budget. With ``verify``, a sha256 mismatch removes the file and
         raises ``ChecksumMismatch``."""
-        plan = plan_fetch(result, result_path(Path(dest), result), resume=resume, verify=verify)
+        path = result_path(Path(dest), result)
+        plan = to_thread(lambda: plan_fetch(result, path, resume=resume, verify=verify))
         if plan.skip:
             return plan.path
-        with PartialFile(plan.path, plan.offset) as part:
+        part = to_thread(PartialFile, plan.path, plan.offset)
+        with part:
             self._transfer(result.url, part, expected=result.bytes)
         check_fetched(result, plan.path, part.size, part.hexdigest(), verify=verify)
         return plan.path
@@ -214,7 +223,7 @@ class Client:
         while True:
             current = self.media_get(id)
             if watch.changed(current) and on_progress is not None:
-                on_progress(current)
+                report(on_progress, current)
             if ended_or_raise(current):
                 return current
             self._sleep(watch.next_delay(current, poll_interval))
@@ -328,7 +337,7 @@ class Client:
         begin_body(response, part)
         received = 0
         for chunk in response.iter_bytes():
-            part.write(chunk)
+            to_thread(part.write, chunk)
             received += len(chunk)
         end_body(response, received, part, expected)
         return True
