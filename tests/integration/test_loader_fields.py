@@ -54,7 +54,8 @@ def test_fields_outside_the_schema_are_counted_and_kept(
     catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path
 ) -> None:
     result = load_files(catalog, "businesses", [write_jsonl(tmp_path / "b.jsonl", BUSINESSES_WITH_EXTRAS)])
-    assert result.undeclared_fields == {"customField": 2, "otherField": 1, "reviews.userCity": 2}
+    # Sub-fields of nested lists (reviews.userCity) are not looked at: too costly on big loads.
+    assert result.undeclared_fields == {"customField": 2, "otherField": 1}
     snapshot = store.snapshot("businesses")
     assert json.loads(store.get(snapshot, "b2")) == BUSINESSES_WITH_EXTRAS[1]  # kept as loaded
     with pytest.raises(Invalid, match="customField"):  # ... and, as reported, not searchable
@@ -70,9 +71,9 @@ def test_strict_refuses_fields_outside_the_schema_and_loads_nothing(
         )
     assert "customField (2 records)" in refused.value.message
     assert "nothing was loaded" in refused.value.message
-    assert {d.field for d in refused.value.details} == {"customField", "otherField", "reviews.userCity"}
+    assert {d.field for d in refused.value.details} == {"customField", "otherField"}
     assert catalog.current("businesses") is None
-    clean = [{k: v for k, v in r.items() if k in ("id", "name")} for r in BUSINESSES_WITH_EXTRAS]
+    clean = [{k: v for k, v in r.items() if k in ("id", "name", "reviews")} for r in BUSINESSES_WITH_EXTRAS]
     result = load_files(catalog, "businesses", [write_jsonl(tmp_path / "c.jsonl", clean)], strict=True)
     assert result.records_loaded == 3
     assert result.undeclared_fields == {}
@@ -117,6 +118,5 @@ def test_the_cli_lists_them_and_strict_is_a_one_line_error(tmp_path: Path, datab
     assert summary["undeclared_fields"] == [
         {"field": "customField", "records": 2},
         {"field": "otherField", "records": 1},
-        {"field": "reviews.userCity", "records": 2},
     ]
     assert "not in the businesses schema" in loaded.stderr
