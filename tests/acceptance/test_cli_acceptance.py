@@ -206,7 +206,7 @@ def test_download_under_a_terminal_shows_progress_and_fetches_verified_files(
     for result in download.results:
         assert re.search(rf"✓ {result.name} +{result.records} records +[\d.]+ kB +sha256 ok", shown), shown
     summary = rf"download {download_id} completed: {len(download.results)} files, {total} records, "
-    assert re.search(summary + rf"[\d.]+ kB, sha256 verified, in {re.escape(str(out))}\n", shown), shown
+    assert re.search(summary + rf"[\d.]+ [kM]B, sha256 verified, in {re.escape(str(out))}\n", shown), shown
     assert "\x1b[" in terminal.raw.decode()  # drawn live, with escape sequences, not printed once
 
 
