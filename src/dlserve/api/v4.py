@@ -52,7 +52,9 @@ def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
         "id": str(current.id),
         "email": current.email,
         "plan_id": current.plan_id,
-        "available_credits": services.accounts.balance(current.id),
+        # The balance minus the credits active downloads hold: what a new request may spend.
+        "available_credits": services.accounts.available(current.id),
+        "held_credits": services.accounts.held(current.id),
         "created_at": iso_z(current.created_at),
     }
 
