@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from dlserve.api.deps import BearerAccount, ServicesDep
+from dlserve.api.params import MAX_INT64
 from dlserve.api.timefmt import iso_z
 from dlserve.api.v4_downloads import download_body
 from dlserve.catalog.services import prepare
@@ -26,7 +27,7 @@ class SearchBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     query: str
-    num_records: int | None = Field(default=None, ge=0)
+    num_records: int | None = Field(default=None, ge=0, le=MAX_INT64)
     format: str | None = "JSON"
     view: str | None = None
     download: bool = False

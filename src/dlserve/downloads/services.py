@@ -185,7 +185,8 @@ class DownloadService:
 
     def resolve_file(self, download_id: str, name: str) -> ResolvedFile | None:
         """For the file route: the signed link already proved who may read it."""
-        if not download_id.isdigit():
+        # ASCII digits only ("²".isdigit() is true), within a 64-bit id.
+        if not (download_id.isascii() and download_id.isdigit()) or len(download_id) > 18:
             return None
         with self._db.read() as conn:
             row = (
