@@ -83,7 +83,9 @@ class Settings(BaseSettings):
     job_lease_seconds: float = 30.0
     job_max_attempts: int = 5
     token_ttl_days: float = Field(
-        default=30, ge=0, description="Days a new API token works (login, account creation); 0 = until revoked."
+        default=30,
+        ge=0,
+        description="Days a new API token works (login, account creation); 0 = until revoked.",
     )
 
     # Media downloads, /api/download (see docs/media.md).

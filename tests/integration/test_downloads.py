@@ -127,7 +127,9 @@ def test_csv_flat_view_gzip_and_header_in_every_file(client: TestClient, service
     assert [r["records"] for r in body["results"]][:-1] == [5] * (len(body["results"]) - 1)
 
 
-def test_num_records_limits_and_zero_matches_complete_once_run(client: TestClient, services: Services) -> None:
+def test_num_records_limits_and_zero_matches_complete_once_run(
+    client: TestClient, services: Services
+) -> None:
     headers = account(services, "a@example.com")
     limited = start(client, headers, query="*", num_records=7)
     assert limited["num_records"] == 7

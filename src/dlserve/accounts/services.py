@@ -86,7 +86,9 @@ def validate_email(email: str) -> None:
 
 
 class AccountService:
-    def __init__(self, db: Database, clock: Clock, *, token_ttl: timedelta | None = DEFAULT_TOKEN_TTL) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, *, token_ttl: timedelta | None = DEFAULT_TOKEN_TTL
+    ) -> None:
         """``token_ttl``: how long a new API token works (None: until revoked)."""
         self._db = db
         self._clock = clock

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from dlserve.api.deps import BearerAccount, ServicesDep
+from dlserve.api.deps import BearerAccount, ServicesDep, bearer_token
 from dlserve.api.params import MAX_INT64
 from dlserve.api.timefmt import iso_z
 from dlserve.api.v4_downloads import download_body
@@ -45,6 +45,12 @@ class PaginateBody(BaseModel):
 @router.post("/auth")
 def authenticate(body: AuthBody, services: ServicesDep) -> dict[str, str]:
     return {"token": services.accounts.login(body.email, body.password)}
+
+
+@router.delete("/auth", summary="Revoke the token this request presents (sign out)")
+def revoke_token(request: Request, current: BearerAccount, services: ServicesDep) -> dict[str, str]:
+    services.accounts.revoke_token(bearer_token(request))
+    return {"message": "The token was revoked"}
 
 
 @router.get("/account")
