@@ -28,6 +28,7 @@ from dlserve.api.deps import ServicesDep
 from dlserve.api.errors import NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE
 from dlserve.api.links import file_url
 from dlserve.api.params import parse_count, parse_id
+from dlserve.api.responses import AUTHED, NOT_FOUND, PAID, QUERY, success, v3_errors
 from dlserve.api.timefmt import v3_date
 from dlserve.catalog.services import prepare
 from dlserve.container import Services
@@ -132,7 +133,14 @@ def results_body(request: Request, services: Services, download: Download) -> li
 # -- routes ---------------------------------------------------------------------------------------
 
 
-@router.get("/data/{data_type}", summary="Preview a search, or start a download (download=true)")
+@router.get(
+    "/data/{data_type}",
+    summary="Preview a search, or start a download (download=true)",
+    responses={
+        **v3_errors(AUTHED, QUERY, NOT_FOUND, PAID),
+        **success(303, "The download was queued; Location names its request"),
+    },
+)
 def data(
     data_type: str,
     current: BasicAccount,
@@ -157,7 +165,11 @@ def data(
     return JSONResponse({"estimated total": preview.num_found, "records": preview.records})
 
 
-@router.get("/requests", summary="The account's download requests, newest first, a page at a time")
+@router.get(
+    "/requests",
+    summary="The account's download requests, newest first, a page at a time",
+    responses=v3_errors(AUTHED, QUERY),
+)
 def list_requests(
     request: Request,
     response: Response,
@@ -177,12 +189,16 @@ def list_requests(
     return [request_body(download, current) for download in downloads]
 
 
-@router.get("/requests/{request_id}", summary="One download request")
+@router.get("/requests/{request_id}", summary="One download request", responses=v3_errors(AUTHED, NOT_FOUND))
 def get_request(request_id: str, current: BasicAccount, services: ServicesDep) -> dict[str, Any]:
     return request_body(_own_download(services, current, request_id), current)
 
 
-@router.get("/results/{request_id}", summary="The result files of a COMPLETED request")
+@router.get(
+    "/results/{request_id}",
+    summary="The result files of a COMPLETED request",
+    responses=v3_errors(AUTHED, NOT_FOUND),
+)
 def get_results(
     request_id: str, request: Request, current: BasicAccount, services: ServicesDep
 ) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dlserve.api.deps import BearerAccount, ServicesDep, bearer_token
 from dlserve.api.params import MAX_INT64
+from dlserve.api.responses import AUTHED, JSON_BODY, NOT_FOUND, PAID, QUERY, success, v4_errors
 from dlserve.api.timefmt import iso_z
 from dlserve.api.v4_downloads import download_body
 from dlserve.catalog.services import prepare
@@ -42,18 +43,20 @@ class PaginateBody(BaseModel):
     view: str | None = None
 
 
-@router.post("/auth")
+@router.post("/auth", responses=v4_errors(JSON_BODY, 401))
 def authenticate(body: AuthBody, services: ServicesDep) -> dict[str, str]:
     return {"token": services.accounts.login(body.email, body.password)}
 
 
-@router.delete("/auth", summary="Revoke the token this request presents (sign out)")
+@router.delete(
+    "/auth", summary="Revoke the token this request presents (sign out)", responses=v4_errors(AUTHED)
+)
 def revoke_token(request: Request, current: BearerAccount, services: ServicesDep) -> dict[str, str]:
     services.accounts.revoke_token(bearer_token(request))
     return {"message": "The token was revoked"}
 
 
-@router.get("/account")
+@router.get("/account", responses=v4_errors(AUTHED))
 def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
     return {
         "id": str(current.id),
@@ -66,7 +69,7 @@ def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
     }
 
 
-@router.get("/views")
+@router.get("/views", responses=v4_errors(AUTHED))
 def views(current: BearerAccount) -> list[dict[str, Any]]:
     return [
         {
@@ -80,7 +83,13 @@ def views(current: BearerAccount) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/{data_type}/search")
+@router.post(
+    "/{data_type}/search",
+    responses={
+        **v4_errors(JSON_BODY, AUTHED, NOT_FOUND, PAID),
+        **success(202, "The download was queued (download: true)"),
+    },
+)
 def search(
     data_type: str, body: SearchBody, request: Request, current: BearerAccount, services: ServicesDep
 ) -> Any:
@@ -94,7 +103,7 @@ def search(
     return {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
 
 
-@router.post("/{data_type}/paginate")
+@router.post("/{data_type}/paginate", responses=v4_errors(JSON_BODY, AUTHED, QUERY, NOT_FOUND, PAID))
 def paginate(
     data_type: str,
     body: PaginateBody,
@@ -108,7 +117,7 @@ def paginate(
     return {"num_found": result.num_found, "records": result.records}
 
 
-@router.get("/{data_type}/{record_id}")
+@router.get("/{data_type}/{record_id}", responses=v4_errors(AUTHED, QUERY, NOT_FOUND, PAID))
 def get_record(
     data_type: str, record_id: str, current: BearerAccount, services: ServicesDep, view: str | None = None
 ) -> dict[str, Any]:

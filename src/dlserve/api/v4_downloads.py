@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from dlserve.api.deps import BearerAccount, ServicesDep
 from dlserve.api.links import file_url
 from dlserve.api.params import MAX_INT64, parse_id
+from dlserve.api.responses import AUTHED, NOT_FOUND, QUERY, v4_errors
 from dlserve.api.timefmt import iso_z
 from dlserve.container import Services
 from dlserve.downloads.models import Download
@@ -61,7 +62,7 @@ def parse_download_id(raw: str) -> int:
     return download_id
 
 
-@router.get("/downloads")
+@router.get("/downloads", responses=v4_errors(AUTHED, QUERY))
 def list_downloads(
     request: Request,
     current: BearerAccount,
@@ -73,14 +74,14 @@ def list_downloads(
     return {"num_found": total, "records": [download_body(request, services, d) for d in page]}
 
 
-@router.get("/downloads/{download_id}")
+@router.get("/downloads/{download_id}", responses=v4_errors(AUTHED, NOT_FOUND))
 def get_download(
     download_id: str, request: Request, current: BearerAccount, services: ServicesDep
 ) -> dict[str, Any]:
     return download_body(request, services, services.downloads.get(current, parse_download_id(download_id)))
 
 
-@router.delete("/downloads/{download_id}")
+@router.delete("/downloads/{download_id}", responses=v4_errors(AUTHED, NOT_FOUND, 409))
 def cancel_download(download_id: str, current: BearerAccount, services: ServicesDep) -> dict[str, str]:
     download = services.downloads.cancel(current, parse_download_id(download_id))
     kept = len(download.files)
