@@ -109,6 +109,7 @@ $("token-form").addEventListener("submit", async (event) => {
 // A token this page minted by signing in with a password is revoked on sign-out; a pasted API token
 // is only forgotten (scripts may still use it).
 $("sign-out").addEventListener("click", async () => {
+  clearInterval(state.polling);  // no refresh may race the revocation (it would answer 401)
   if (sessionStorage.getItem("dlserve-token-minted") === "1") {
     try { await api("DELETE", "/v4/auth"); } catch (_) { /* already invalid: nothing to revoke */ }
   }
