@@ -232,3 +232,23 @@ def test_account_shows_holds_over_http_while_an_export_runs(services: Services) 
         run_jobs(services)
         body = client.get("/v4/account", headers=headers).json()
         assert (body["available_credits"], body["held_credits"]) == (50, 0)
+
+
+def test_available_credits_stay_put_while_files_are_charged(services: Services) -> None:
+    """Each file's charge and the shrinking of its hold land together: a reader polling the account
+    during the export always sees the same available balance, and held + available = balance."""
+    created = services.accounts.create_account("steady@example.com", credits=CREDITS)
+    account = services.accounts.authenticate(created.token)
+    from dlserve.catalog.services import prepare
+
+    services.downloads.create(account, prepare("businesses", "*", None, "json"), 100)
+    exporting = threading.Thread(target=run_jobs, args=(services,))
+    exporting.start()
+    seen: set[tuple[int, int]] = set()
+    while exporting.is_alive():
+        seen.add(services.accounts.credits(created.id))
+    exporting.join()
+    seen.add(services.accounts.credits(created.id))
+    assert {available for available, _held in seen} == {0}
+    assert (0, 0) in seen
+    assert services.accounts.balance(created.id) == 0

@@ -17,14 +17,18 @@ import sqlalchemy as sa
 from dlserve.db.tables import credit_holds
 
 
+def held_query(account_id: int) -> sa.ScalarSelect[int]:
+    """Credits the account's holds still reserve, as a scalar subquery."""
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(credit_holds.c.amount), 0))
+        .where(credit_holds.c.account_id == account_id)
+        .scalar_subquery()
+    )
+
+
 def held_in(conn: sa.Connection, account_id: int) -> int:
     """Credits the account's holds still reserve."""
-    total = conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(credit_holds.c.amount), 0)).where(
-            credit_holds.c.account_id == account_id
-        )
-    ).scalar_one()
-    return int(total)
+    return int(conn.execute(sa.select(held_query(account_id))).scalar_one())
 
 
 def place_in(conn: sa.Connection, account_id: int, download_id: int, amount: int, now: datetime) -> None:

@@ -274,6 +274,20 @@ class AccountService:
         with self._db.read() as conn:
             return holds.held_in(conn, account_id)
 
+    def credits(self, account_id: int) -> tuple[int, int]:
+        """(available, held), read by one statement: a file's charge and the shrinking of its hold
+        commit together, and one snapshot sees both or neither (PostgreSQL's READ COMMITTED gives
+        each statement its own)."""
+        balance = (
+            select(func.coalesce(func.sum(credit_ledger.c.delta), 0))
+            .where(credit_ledger.c.account_id == account_id)
+            .scalar_subquery()
+        )
+        with self._db.read() as conn:
+            self._require_account(conn, account_id)
+            row = conn.execute(select(balance, holds.held_query(account_id))).one()
+        return int(row[0]) - int(row[1]), int(row[1])
+
     def available_in(self, conn: Connection, account_id: int) -> int:
         return self.balance_in(conn, account_id) - holds.held_in(conn, account_id)
 

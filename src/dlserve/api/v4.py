@@ -58,13 +58,14 @@ def revoke_token(request: Request, current: BearerAccount, services: ServicesDep
 
 @router.get("/account", responses=v4_errors(AUTHED))
 def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
+    available, held = services.accounts.credits(current.id)
     return {
         "id": str(current.id),
         "email": current.email,
         "plan_id": current.plan_id,
         # The balance minus the credits active downloads hold: what a new request may spend.
-        "available_credits": services.accounts.available(current.id),
-        "held_credits": services.accounts.held(current.id),
+        "available_credits": available,
+        "held_credits": held,
         "created_at": iso_z(current.created_at),
     }
 
