@@ -297,6 +297,12 @@ class AccountService:
         Raises ``InsufficientCredits`` (and the caller's transaction, queuing the download, rolls
         back) when the available balance is short.
         """
+        self.check_available_in(conn, account_id, amount)
+        if amount:
+            holds.place_in(conn, account_id, download_id, amount, self._clock.now())
+
+    def check_available_in(self, conn: Connection, account_id: int, amount: int) -> None:
+        """Lock the account and raise ``InsufficientCredits`` unless ``amount`` is available."""
         if amount < 0:
             raise ValueError(f"hold amount must not be negative, got {amount}")
         self.lock_account_in(conn, account_id)
@@ -313,8 +319,6 @@ class AccountService:
                     )
                 ],
             )
-        if amount:
-            holds.place_in(conn, account_id, download_id, amount, self._clock.now())
 
     def settle_hold_in(
         self, conn: Connection, account_id: int, download_id: int, part_no: int, records: int

@@ -82,6 +82,9 @@ class DownloadService:
                     f"This account already has {active} active downloads (the limit is {self._max_active}); "
                     "wait for one to finish or cancel one"
                 )
+            # Checked before the insert too, so a refused download takes no id (PostgreSQL sequences
+            # do not roll back).
+            self._accounts.check_available_in(conn, account.id, to_deliver)
             # An empty download is queued like any other (its plan job completes it), so it counts
             # toward the active limit while it waits instead of being free and unbounded.
             download_id = conn.execute(
