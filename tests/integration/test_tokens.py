@@ -107,7 +107,9 @@ def test_cli_lists_and_revokes_tokens(services: Services, monkeypatch: pytest.Mo
     settings = services.settings
     monkeypatch.setenv("DLSERVE_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("DLSERVE_DATABASE_URL", settings.resolved_database_url())
-    monkeypatch.setenv("DLSERVE_LOG_JSON", "false")
+    # In process, the CLI's logging setup would point structlog at CliRunner's stream, which is
+    # closed after each invoke; later tests would then fail to log.
+    monkeypatch.setattr("dlserve.cli.configure_logging", lambda *_args: None)
     created = services.accounts.create_account("cli@example.com", password="pw-123456")
     other = services.accounts.login("cli@example.com", "pw-123456")
     services.accounts.revoke_token(other)
