@@ -1,0 +1,74 @@
+"""The Tantivy implementation of :class:`~dlserve.search.interfaces.SearchIndex`: one snapshot's
+index, opened once per process and shared by every request (a searcher is thread-safe, and the
+index never changes: snapshots are immutable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tantivy
+
+from dlserve.query import nodes
+from dlserve.search.geo import circle_query
+from dlserve.search.layout import ID, RECORD, SEQ, match_count, open_index
+from dlserve.search.translate import Translator
+
+_ASC = tantivy.Order.Asc
+
+
+class TantivySearchIndex:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._index = open_index(path)
+        self._schema = self._index.schema
+        self._searcher = self._index.searcher()
+        self._translator = Translator(self._schema, self._geo)
+
+    @property
+    def num_docs(self) -> int:
+        return int(self._searcher.num_docs)
+
+    def count(self, query: nodes.Query) -> int:
+        if isinstance(query, nodes.MatchAll):
+            return self.num_docs
+        return match_count(self._searcher.search(self._translator.translate(query), limit=1, count=True))
+
+    def records(self, query: nodes.Query, limit: int, offset: int = 0) -> list[str]:
+        """The stored JSON of matches ``offset`` to ``offset + limit``, in ``_seq`` order."""
+        if limit <= 0:
+            return []
+        result = self._searcher.search(
+            self._translator.translate(query),
+            limit=limit,
+            offset=offset,
+            count=False,
+            order_by_field=SEQ,
+            order=_ASC,
+        )
+        return [self._record(address) for _, address in result.hits]
+
+    def seqs(self, query: nodes.Query, limit: int, offset: int = 0) -> list[int]:
+        """``_seq`` of the matches ``offset`` to ``offset + limit``, ascending."""
+        if limit <= 0:
+            return []
+        result = self._searcher.search(
+            self._translator.translate(query),
+            limit=limit,
+            offset=offset,
+            count=False,
+            order_by_field=SEQ,
+            order=_ASC,
+        )
+        return [int(seq) for seq, _ in result.hits]
+
+    def lookup(self, record_id: str) -> str | None:
+        result = self._searcher.search(
+            tantivy.Query.term_query(self._schema, ID, record_id), limit=1, count=False
+        )
+        return self._record(result.hits[0][1]) if result.hits else None
+
+    def _record(self, address: tantivy.DocAddress) -> str:
+        return str(self._searcher.doc(address).get_first(RECORD))
+
+    def _geo(self, circle: nodes.GeoDistance) -> tantivy.Query:
+        return circle_query(self._searcher, self._schema, circle)
