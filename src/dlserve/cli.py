@@ -162,6 +162,7 @@ def load(
                 on_progress=lambda message: progress.update(
                     task, description=f"loading {data_type}: {message}"
                 ),
+                index=settings.search_index,
             )
     except DlserveError as exc:
         _fail(exc)
@@ -176,6 +177,8 @@ def load(
                 "records_total": result.snapshot.record_count,
                 "snapshot_id": result.snapshot.id,
                 "seconds": round(result.seconds, 2),
+                "index_seconds": None if result.index_seconds is None else round(result.index_seconds, 2),
+                "index_bytes": result.index_bytes,
             }
         )
     )
@@ -205,7 +208,7 @@ def demo(
                 progress.add_task(f"generating {records:,} {data_type}", total=None)
                 path = Path(scratch) / f"{data_type}.jsonl"
                 write_jsonl(path, data_type, records, seed)
-                result = load_files(services.snapshots, data_type, [path])
+                result = load_files(services.snapshots, data_type, [path], index=settings.search_index)
             err.print(f"{data_type}: {result.records_loaded:,} records in {time.monotonic() - started:.1f}s")
     except DlserveError as exc:
         _fail(exc)

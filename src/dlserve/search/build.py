@@ -39,7 +39,6 @@ from dlserve.search.layout import (
     value_field_name,
 )
 
-INDEX_DIR = "index"  # inside the snapshot directory
 BATCH_ROWS = 10_000
 WRITER_HEAP_BYTES = 256_000_000
 ProgressCallback = Callable[[int], None]
