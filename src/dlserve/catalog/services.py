@@ -101,8 +101,7 @@ class CatalogService:
                 [ErrorDetail("num_records", f"at most {self._preview_max} without download: true")],
             )
         snapshot = self._store.snapshot(prepared.schema.name)
-        num_found = self._store.count(snapshot, prepared.tree, prepared.compiled)
-        raw = self._store.fetch(snapshot, prepared.tree, prepared.compiled, limit=wanted) if wanted else []
+        num_found, raw = self._store.page(snapshot, prepared.tree, prepared.compiled, limit=wanted)
         self._accounts.charge(account.id, len(raw), "preview")
         return Preview(num_found, len(raw), render(prepared, raw))
 
@@ -118,12 +117,8 @@ class CatalogService:
                 [ErrorDetail("limit", f"limit must be between 1 and {self._page_max}")],
             )
         snapshot = self._store.snapshot(prepared.schema.name)
-        num_found = self._store.count(snapshot, prepared.tree, prepared.compiled)
-        offset = (page - 1) * limit
-        raw = (
-            self._store.fetch(snapshot, prepared.tree, prepared.compiled, limit=limit, offset=offset)
-            if offset < num_found
-            else []
+        num_found, raw = self._store.page(
+            snapshot, prepared.tree, prepared.compiled, limit=limit, offset=(page - 1) * limit
         )
         self._accounts.charge(account.id, len(raw), "paginate")
         return Page(num_found, render(prepared, raw))

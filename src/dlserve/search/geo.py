@@ -2,8 +2,12 @@
 
 The check is the compiler's SQL formula step by step (haversine, ``least(1.0, ...)``, ``pow``),
 computed with the same C library functions DuckDB calls, so a record on the boundary is in or
-out the same way on both paths. The matches are handed back as a set of ``_seq`` terms, which
-composes with the rest of the query like any other leaf.
+out the same way on both paths.
+
+Most matches of a small circle lie in a box well inside it (its corners at most 95% of the radius
+away): those match without a check. Only the records between that inner box and the outer box
+are checked one by one, and handed back as a set of ``_seq`` terms; the leaf is "inner box OR
+those terms", which composes with the rest of the query like any other leaf.
 """
 
 from __future__ import annotations
@@ -26,7 +30,22 @@ _SLACK_DEGREES = 1e-6
 def circle_query(
     searcher: tantivy.Searcher, schema: tantivy.Schema, circle: nodes.GeoDistance
 ) -> tantivy.Query:
+    inner = _inner_box(schema, circle)
+    checked = _checked_matches(searcher, schema, circle, inner)
+    if inner is None:
+        return checked
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, inner), (tantivy.Occur.Should, checked)])
+
+
+def _checked_matches(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, circle: nodes.GeoDistance, inner: tantivy.Query | None
+) -> tantivy.Query:
+    """The records of the outer box, less the inner box, that the exact formula puts inside."""
     candidates = _box_query(schema, circle)
+    if inner is not None:
+        candidates = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, candidates), (tantivy.Occur.MustNot, inner)]
+        )
     found = match_count(searcher.search(candidates, limit=1, count=True))
     if not found:
         return tantivy.Query.empty_query()
@@ -54,6 +73,35 @@ def within(circle: nodes.GeoDistance, latitude: float, longitude: float) -> bool
         math.sin(math.radians(longitude - circle.longitude) / 2), 2
     )
     return 2 * nodes.EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a))) <= circle.radius_km
+
+
+def _inner_box(schema: tantivy.Schema, circle: nodes.GeoDistance) -> tantivy.Query | None:
+    """A lat/lon box whose every point is well inside the circle, or None where the sphere's
+    curvature makes such a box not worth the reasoning (large circles, near the poles)."""
+    angle = circle.radius_km / nodes.EARTH_RADIUS_KM
+    if angle > 0.1 or abs(circle.latitude) > 70:
+        return None
+    delta_lat = math.degrees(angle) * 0.65
+    equatorward = max(0.0, abs(circle.latitude) - delta_lat)
+    delta_lon = delta_lat / math.cos(math.radians(equatorward))
+    corners = [
+        (circle.latitude + a * delta_lat, circle.longitude + b * delta_lon) for a in (-1, 1) for b in (-1, 1)
+    ]
+    shrunk = nodes.GeoDistance(circle.longitude, circle.latitude, circle.radius_km * 0.95)
+    if not all(within(shrunk, lat, lon) for lat, lon in corners):
+        return None
+    return tantivy.Query.boolean_query(
+        [
+            (
+                tantivy.Occur.Must,
+                _between(schema, LATITUDE, circle.latitude - delta_lat, circle.latitude + delta_lat),
+            ),
+            (
+                tantivy.Occur.Must,
+                _between(schema, LONGITUDE, circle.longitude - delta_lon, circle.longitude + delta_lon),
+            ),
+        ]
+    )
 
 
 def _box_query(schema: tantivy.Schema, circle: nodes.GeoDistance) -> tantivy.Query:

@@ -22,6 +22,10 @@ class SearchIndex(Protocol):
         """The stored JSON of the matches ``offset`` to ``offset + limit``, in the dataset's order."""
         ...
 
+    def page(self, query: nodes.Query, limit: int, offset: int = 0) -> tuple[int, list[str]]:
+        """``count`` and ``records`` at once (one pass where the engine allows)."""
+        ...
+
     def lookup(self, record_id: str) -> str | None:
         """The stored JSON of the record with exactly this id, or None."""
         ...

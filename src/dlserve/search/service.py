@@ -58,6 +58,21 @@ class RecordSearch:
                 log.info("search.index_fallback", reason=str(exc))
         return self._store.fetch(snapshot, compiled, limit, offset)
 
+    def page(
+        self, snapshot: Snapshot, tree: nodes.Query, compiled: CompiledQuery, limit: int, offset: int = 0
+    ) -> tuple[int, list[str]]:
+        """The number of matches, and the matches ``offset`` to ``offset + limit`` in order."""
+        index = self._index(snapshot)
+        if index is not None:
+            try:
+                return index.page(tree, limit, offset)
+            except (Untranslatable, ValueError) as exc:
+                log.info("search.index_fallback", reason=str(exc))
+        num_found = self._store.count(snapshot, compiled)
+        if limit <= 0 or offset >= num_found:
+            return num_found, []
+        return num_found, self._store.fetch(snapshot, compiled, limit, offset)
+
     def get(self, snapshot: Snapshot, record_id: str) -> str:
         index = self._index(snapshot)
         if index is None:

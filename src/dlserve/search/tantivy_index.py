@@ -35,17 +35,22 @@ class TantivySearchIndex:
 
     def records(self, query: nodes.Query, limit: int, offset: int = 0) -> list[str]:
         """The stored JSON of matches ``offset`` to ``offset + limit``, in ``_seq`` order."""
+        return self.page(query, limit, offset)[1] if limit > 0 else []
+
+    def page(self, query: nodes.Query, limit: int, offset: int = 0) -> tuple[int, list[str]]:
+        """The number of matches and the stored JSON of matches ``offset`` to ``offset + limit``,
+        in ``_seq`` order: one pass over the matches."""
         if limit <= 0:
-            return []
+            return self.count(query), []
         result = self._searcher.search(
             self._translator.translate(query),
-            limit=limit,
+            limit=max(1, limit),  # Tantivy's collector needs room for one hit
             offset=offset,
-            count=False,
+            count=True,
             order_by_field=SEQ,
             order=_ASC,
         )
-        return [self._record(address) for _, address in result.hits]
+        return match_count(result), [self._record(address) for _, address in result.hits[:limit]]
 
     def seqs(self, query: nodes.Query, limit: int, offset: int = 0) -> list[int]:
         """``_seq`` of the matches ``offset`` to ``offset + limit``, ascending."""
