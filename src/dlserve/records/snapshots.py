@@ -127,9 +127,10 @@ class SnapshotCatalog:
         prefix = f"snapshots/{data_type}/{target.name}"
         for part in sorted(staged.glob(PART_GLOB)):
             self._remote.storage.put_file(f"{prefix}/{part.name}", part)
-        # The search index (when built) travels with its snapshot; caches fetch every key.
+        # The search index (when built) travels with its snapshot; caches fetch every key. Its
+        # dot files (writer locks, the writer's file list) are not needed to read it.
         for file in sorted(staged.glob(f"{INDEX_DIR}/*")):
-            if file.is_file():
+            if file.is_file() and not file.name.startswith("."):
                 self._remote.storage.put_file(f"{prefix}/{INDEX_DIR}/{file.name}", file)
         shutil.rmtree(staged, ignore_errors=True)
         return self.publish(data_type, f"{self._remote.url}/{prefix}", record_count, size)
