@@ -40,7 +40,8 @@ class TantivySearchIndex:
     def page(self, query: nodes.Query, limit: int, offset: int = 0) -> tuple[int, list[str]]:
         """The number of matches and the stored JSON of matches ``offset`` to ``offset + limit``,
         in ``_seq`` order: one pass over the matches."""
-        if limit <= 0:
+        if limit <= 0 or offset >= self.num_docs:
+            # (past the last record nothing can match; Tantivy would size its heap by the offset)
             return self.count(query), []
         result = self._searcher.search(
             self._translator.translate(query),

@@ -76,9 +76,18 @@ def test_pages_and_lookups_match_sql(indexed_businesses: IndexedDataset) -> None
     """Offsets (pages) keep the order; a lookup by id is exact (ids are case-sensitive)."""
     tree = parse_query(BUSINESSES, "NOT name:hilton")
     everything = indexed_businesses.sql_ids("NOT name:hilton")
-    for offset, limit in [(0, 7), (7, 7), (100, 30), (len(everything) - 1, 5), (len(everything), 5)]:
+    for offset, limit in [
+        (0, 7),
+        (7, 7),
+        (100, 30),
+        (len(everything) - 1, 5),
+        (len(everything), 5),
+        (10**12, 3),
+    ]:
         page = [json.loads(r)["id"] for r in indexed_businesses.index.records(tree, limit, offset)]
         assert page == everything[offset : offset + limit]
+    assert indexed_businesses.index.page(tree, 3, 10**12) == (len(everything), [])
+    assert indexed_businesses.index.page(tree, 0) == (len(everything), [])
     record = indexed_businesses.index.lookup("r042")
     assert record is not None
     assert json.loads(record)["id"] == "r042"
