@@ -23,6 +23,7 @@ class TantivySearchIndex:
         self._schema = self._index.schema
         self._searcher = self._index.searcher()
         self._translator = Translator(self._schema, self._geo)
+        self._first_seq = self._contiguous_seqs()
 
     @property
     def num_docs(self) -> int:
@@ -43,6 +44,8 @@ class TantivySearchIndex:
         if limit <= 0 or offset >= self.num_docs:
             # (past the last record nothing can match; Tantivy would size its heap by the offset)
             return self.count(query), []
+        if isinstance(query, nodes.MatchAll) and self._first_seq is not None:
+            return self.num_docs, self._seq_range(self._first_seq + offset, limit)
         result = self._searcher.search(
             self._translator.translate(query),
             limit=max(1, limit),  # Tantivy's collector needs room for one hit
@@ -72,6 +75,27 @@ class TantivySearchIndex:
             tantivy.Query.term_query(self._schema, ID, record_id), limit=1, count=False
         )
         return self._record(result.hits[0][1]) if result.hits else None
+
+    def _contiguous_seqs(self) -> int | None:
+        """The first ``_seq`` when the snapshot's are consecutive (a load numbers its rows 1..n,
+        an append continues after the previous maximum): then the k-th record of everything is
+        the one with ``_seq`` first + k, and a deep page of ``*`` is a small range, not a sort."""
+        if self.num_docs == 0:
+            return None
+        everything = tantivy.Query.all_query()
+        first = self._searcher.search(everything, limit=1, count=False, order_by_field=SEQ, order=_ASC)
+        last = self._searcher.search(
+            everything, limit=1, count=False, order_by_field=SEQ, order=tantivy.Order.Desc
+        )
+        low, high = int(first.hits[0][0]), int(last.hits[0][0])
+        return low if high - low + 1 == self.num_docs else None
+
+    def _seq_range(self, first: int, limit: int) -> list[str]:
+        window = tantivy.Query.range_query(
+            self._schema, SEQ, tantivy.FieldType.Unsigned, first, first + limit - 1
+        )
+        result = self._searcher.search(window, limit=limit, count=False, order_by_field=SEQ, order=_ASC)
+        return [self._record(address) for _, address in result.hits]
 
     def _record(self, address: tantivy.DocAddress) -> str:
         return str(self._searcher.doc(address).get_first(RECORD))

@@ -87,6 +87,13 @@ def test_pages_and_lookups_match_sql(indexed_businesses: IndexedDataset) -> None
         page = [json.loads(r)["id"] for r in indexed_businesses.index.records(tree, limit, offset)]
         assert page == everything[offset : offset + limit]
     assert indexed_businesses.index.page(tree, 3, 10**12) == (len(everything), [])
+    every_id = indexed_businesses.sql_ids("*")  # pages of everything are ranges of _seq
+    for offset, limit in [(0, 10), (17, 13), (140, 20), (150, 1)]:
+        count, page = indexed_businesses.index.page(parse_query(BUSINESSES, "*"), limit, offset)
+        assert (count, [json.loads(r)["id"] for r in page]) == (
+            len(every_id),
+            every_id[offset : offset + limit],
+        )
     assert indexed_businesses.index.page(tree, 0) == (len(everything), [])
     record = indexed_businesses.index.lookup("r042")
     assert record is not None
