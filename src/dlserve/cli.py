@@ -172,6 +172,7 @@ def load(
                     task, description=f"loading {data_type}: {message}"
                 ),
                 strict=strict,
+                index=settings.search_index,
             )
     except DlserveError as exc:
         _fail(exc)
@@ -190,6 +191,8 @@ def load(
                 "undeclared_fields": [
                     {"field": name, "records": count} for name, count in result.undeclared_fields.items()
                 ],
+                "index_seconds": None if result.index_seconds is None else round(result.index_seconds, 2),
+                "index_bytes": result.index_bytes,
             }
         )
     )
@@ -230,7 +233,7 @@ def demo(
                 progress.add_task(f"generating {records:,} {data_type}", total=None)
                 path = Path(scratch) / f"{data_type}.jsonl"
                 write_jsonl(path, data_type, records, seed)
-                result = load_files(services.snapshots, data_type, [path])
+                result = load_files(services.snapshots, data_type, [path], index=settings.search_index)
             err.print(f"{data_type}: {result.records_loaded:,} records in {time.monotonic() - started:.1f}s")
     except DlserveError as exc:
         _fail(exc)

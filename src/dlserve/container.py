@@ -17,6 +17,7 @@ from dlserve.jobs.queue import JobQueue
 from dlserve.media.wiring import MediaComponents, build_media
 from dlserve.records.snapshots import RemoteSnapshots, SnapshotCatalog
 from dlserve.records.store import RecordStore
+from dlserve.search.service import RecordSearch
 from dlserve.settings import Settings
 from dlserve.storage.factory import s3_storage_from_url, storage_from_url
 from dlserve.storage.interfaces import Storage
@@ -77,7 +78,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     snapshots = SnapshotCatalog(db, settings.snapshots_dir(), clock, remote_snapshots(settings))
     store = RecordStore(snapshots)
     catalog = CatalogService(
-        store, accounts, preview_max=settings.preview_max_records, page_max=settings.paginate_max_limit
+        store,
+        accounts,
+        preview_max=settings.preview_max_records,
+        page_max=settings.paginate_max_limit,
+        search=RecordSearch(store, snapshots, use_index=settings.search_index),
     )
     storage = storage_from_url(settings.storage_url, settings.files_dir(), settings)
     queue = JobQueue(

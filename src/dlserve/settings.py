@@ -117,6 +117,12 @@ class Settings(BaseSettings):
         default=None, description="Path to ffmpeg; default ffmpeg on PATH, else the imageio-ffmpeg binary."
     )
 
+    search_index: bool = Field(
+        default=True,
+        description="Build a Tantivy index with every snapshot (`dlserve load`/`demo`) and answer counts, "
+        "previews, pages and records by id from it; snapshots without one are read with DuckDB.",
+    )
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'dlserve.db').resolve()}"
 

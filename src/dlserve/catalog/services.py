@@ -1,5 +1,8 @@
 """The synchronous half of the search API: preview, count, paginate, get one record.
 
+Reads go through :class:`~dlserve.search.service.RecordSearch`: the snapshot's index when it has
+one, DuckDB otherwise; both give the same records in the same order.
+
 Every record delivered costs one credit; a count (``num_records: 0``) is free. Records are
 charged only after the query succeeded, in the same call, so a failed query costs nothing.
 """
@@ -14,11 +17,14 @@ import orjson
 from dlserve.accounts.services import Account, AccountService
 from dlserve.catalog.formats import OutputFormat, csv_line, parse_format
 from dlserve.errors import ErrorDetail, Invalid, NotFound
-from dlserve.query import CompiledQuery, compile_query
+from dlserve.query import CompiledQuery, nodes
+from dlserve.query.compile import to_sql
+from dlserve.query.parse import parse_query
 from dlserve.records.render import csv_columns, csv_rows, project
 from dlserve.records.schema import SCHEMAS, DataTypeSchema
 from dlserve.records.store import RecordStore
 from dlserve.records.views import View, find_view
+from dlserve.search.service import RecordSearch
 
 DEFAULT_PREVIEW_RECORDS = 10
 
@@ -45,6 +51,7 @@ class PreparedQuery:
     compiled: CompiledQuery
     view: View
     format: OutputFormat
+    tree: nodes.Query  # what ``compiled`` was compiled from: the index path reads it
 
 
 def schema_or_404(data_type: str) -> DataTypeSchema:
@@ -60,20 +67,28 @@ def prepare(data_type: str, query: str | None, view: str | None, output_format: 
         raise Invalid(
             "A query is required", [ErrorDetail("query", "query is required (use * for everything)")]
         )
+    tree = parse_query(schema, query)
     return PreparedQuery(
         schema=schema,
         query_text=query,
-        compiled=compile_query(schema, query),
+        compiled=to_sql(tree),
         view=find_view(data_type, view),
         format=parse_format(output_format),
+        tree=tree,
     )
 
 
 class CatalogService:
     def __init__(
-        self, store: RecordStore, accounts: AccountService, *, preview_max: int = 50, page_max: int = 1000
+        self,
+        store: RecordStore,
+        accounts: AccountService,
+        *,
+        preview_max: int = 50,
+        page_max: int = 1000,
+        search: RecordSearch | None = None,
     ) -> None:
-        self._store = store
+        self._store = search or RecordSearch(store, store.catalog, use_index=False)
         self._accounts = accounts
         self._preview_max = preview_max
         self._page_max = page_max
@@ -86,13 +101,12 @@ class CatalogService:
                 [ErrorDetail("num_records", f"at most {self._preview_max} without download: true")],
             )
         snapshot = self._store.snapshot(prepared.schema.name)
-        num_found = self._store.count(snapshot, prepared.compiled)
-        raw = self._store.fetch(snapshot, prepared.compiled, limit=wanted) if wanted else []
+        num_found, raw = self._store.page(snapshot, prepared.tree, prepared.compiled, limit=wanted)
         self._accounts.charge(account.id, len(raw), "preview")
         return Preview(num_found, len(raw), render(prepared, raw))
 
     def count(self, prepared: PreparedQuery) -> int:
-        return self._store.count(self._store.snapshot(prepared.schema.name), prepared.compiled)
+        return self._store.count(self._store.snapshot(prepared.schema.name), prepared.tree, prepared.compiled)
 
     def paginate(self, account: Account, prepared: PreparedQuery, page: int, limit: int) -> Page:
         if page < 1:
@@ -103,12 +117,8 @@ class CatalogService:
                 [ErrorDetail("limit", f"limit must be between 1 and {self._page_max}")],
             )
         snapshot = self._store.snapshot(prepared.schema.name)
-        num_found = self._store.count(snapshot, prepared.compiled)
-        offset = (page - 1) * limit
-        raw = (
-            self._store.fetch(snapshot, prepared.compiled, limit=limit, offset=offset)
-            if offset < num_found
-            else []
+        num_found, raw = self._store.page(
+            snapshot, prepared.tree, prepared.compiled, limit=limit, offset=(page - 1) * limit
         )
         self._accounts.charge(account.id, len(raw), "paginate")
         return Page(num_found, render(prepared, raw))

@@ -6,7 +6,8 @@ files, several at a time (one DuckDB writer keeps rows in order only by writing 
 CSV and Parquet inputs are first turned into JSON Lines in Python.
 
 A bad line fails the whole load with its file and line number and changes nothing: the new
-snapshot is only published once every part is written.
+snapshot is only published once every part is written. With ``index`` on (the default), the
+snapshot's search index is built from the written parts in the same run, before publishing.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from dlserve.errors import ErrorDetail, Invalid
 from dlserve.records.extra_fields import fill_derived_fields, refuse_undeclared, undeclared_fields
 from dlserve.records.layout import column_type, quote_ident, snapshot_select_sql
 from dlserve.records.schema import SCHEMAS, DataTypeSchema, Kind
-from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog, part_name
+from dlserve.records.snapshots import INDEX_DIR, PART_GLOB, Snapshot, SnapshotCatalog, part_name
 from dlserve.records.validation import find_bad_line, open_binary
+from dlserve.search.build import BuildResult, build_index
 
 ROWS_PER_PART = 100_000  # at most; smaller loads are cut in one part per writer thread
 MIN_ROWS_PER_PART = 10_000
@@ -53,6 +55,8 @@ class LoadResult:
     seconds: float
     # Fields outside the schema (kept in the records, never searchable) → how many records have them.
     undeclared_fields: dict[str, int] = field(default_factory=dict)
+    index_seconds: float | None = None  # None: no index was built
+    index_bytes: int = 0
 
 
 class LoadFailed(Invalid):
@@ -77,6 +81,7 @@ def load_files(
     on_progress: ProgressCallback | None = None,
     workers: int | None = None,
     strict: bool = False,
+    index: bool = True,
 ) -> LoadResult:
     schema = SCHEMAS.get(data_type)
     if schema is None:
@@ -122,10 +127,40 @@ def load_files(
             )
         finally:
             con.close()
+        built = _build_index(schema, staged, previous_dir, first_seq, count, progress) if index else None
         total = count + (previous.record_count if previous else 0)
         progress("publishing the snapshot")
         snapshot = catalog.store_and_publish(data_type, staged, total)
-    return LoadResult(snapshot, count, time.monotonic() - started, undeclared)
+    return LoadResult(
+        snapshot,
+        count,
+        time.monotonic() - started,
+        undeclared,
+        index_seconds=built.seconds if built else None,
+        index_bytes=built.bytes if built else 0,
+    )
+
+
+def _build_index(
+    schema: DataTypeSchema,
+    staged: Path,
+    previous: Path | None,
+    first_seq: int,
+    count: int,
+    progress: ProgressCallback,
+) -> BuildResult:
+    """The snapshot's search index, from its parts. An append starts from the previous snapshot's
+    index when it has one and indexes only the new rows."""
+    base = previous / INDEX_DIR if previous is not None else None
+    reuse = base is not None and (base / "meta.json").is_file()
+    return build_index(
+        schema,
+        sorted(staged.glob(PART_GLOB)),
+        staged / INDEX_DIR,
+        base=base if reuse else None,
+        after_seq=first_seq - 1 if reuse else None,
+        on_progress=lambda done: progress(f"indexed {done:,} of {count:,} records"),
+    )
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from dlserve.storage.interfaces import Storage
 from dlserve.storage.snapshot_cache import SnapshotCache
 
 PART_GLOB = "part-*.parquet"
+INDEX_DIR = "index"  # the snapshot's search index (see dlserve.search), beside its parts
 
 
 def part_name(index: int) -> str:
@@ -126,6 +127,11 @@ class SnapshotCatalog:
         prefix = f"snapshots/{data_type}/{target.name}"
         for part in sorted(staged.glob(PART_GLOB)):
             self._remote.storage.put_file(f"{prefix}/{part.name}", part)
+        # The search index (when built) travels with its snapshot; caches fetch every key. Its
+        # dot files (writer locks, the writer's file list) are not needed to read it.
+        for file in sorted(staged.glob(f"{INDEX_DIR}/*")):
+            if file.is_file() and not file.name.startswith("."):
+                self._remote.storage.put_file(f"{prefix}/{INDEX_DIR}/{file.name}", file)
         shutil.rmtree(staged, ignore_errors=True)
         return self.publish(data_type, f"{self._remote.url}/{prefix}", record_count, size)
 

@@ -23,6 +23,10 @@ class RecordStore:
         self._con = duckdb.connect(config={"memory_limit": memory_limit, "preserve_insertion_order": True})
         self._lock = threading.Lock()
 
+    @property
+    def catalog(self) -> SnapshotCatalog:
+        return self._catalog
+
     def close(self) -> None:
         self._con.close()
 

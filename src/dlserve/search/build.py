@@ -1,0 +1,182 @@
+"""Building a snapshot's Tantivy index from its Parquet parts, in the run that wrote them.
+
+DuckDB reads the parts and computes every indexed value from the snapshot's own columns (token
+columns split into elements, ``lower()`` of keywords, ``epoch_us()`` of dates, the compiler's
+``Exists`` SQL for ``field:*``), so the index cannot disagree with the SQL path about what a
+value is; Python only moves the values into Tantivy documents. See :mod:`layout`.
+
+An ``--append`` starts from a copy of the previous snapshot's index (segment files are immutable:
+hard links) and indexes only the new rows.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import tantivy
+
+from dlserve.query import nodes
+from dlserve.query.compile import to_sql
+from dlserve.records.layout import quote_ident
+from dlserve.records.schema import ELEMENT_SEPARATOR, LIST_KINDS, TEXTUAL_KINDS, DataTypeSchema, Kind
+from dlserve.search.layout import (
+    ID,
+    PRESENT,
+    RECORD,
+    SEQ,
+    IndexedField,
+    exists_paths,
+    indexed_fields,
+    open_index,
+    register_tokenizers,
+    tantivy_schema,
+    value_field_name,
+)
+
+BATCH_ROWS = 10_000
+WRITER_HEAP_BYTES = 256_000_000
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    documents: int
+    seconds: float
+    bytes: int
+
+
+def build_index(
+    schema: DataTypeSchema,
+    parts: list[Path],
+    target: Path,
+    *,
+    base: Path | None = None,
+    after_seq: int | None = None,
+    threads: int | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> BuildResult:
+    """Index the rows of ``parts`` (only those with ``_seq > after_seq``) into ``target`` (a new directory),
+    starting from a copy of the index at ``base`` when given."""
+    started = time.monotonic()
+    if base is not None:
+        _copy_index(base, target)
+        index = open_index(target)
+    else:
+        target.mkdir(parents=True)
+        index = tantivy.Index(tantivy_schema(schema), path=str(target))
+        register_tokenizers(index)
+    added = 0
+    writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=threads or min(4, os.cpu_count() or 1))
+    con = duckdb.connect(config={"preserve_insertion_order": True})
+    try:
+        if parts:
+            files = ", ".join(_sql_string(str(part)) for part in parts)
+            source = f"read_parquet([{files}])"
+            if after_seq is not None:
+                source += f" WHERE _seq > {int(after_seq)}"
+            reader = con.sql(document_json_sql(schema, source)).to_arrow_reader(BATCH_ROWS)
+            for batch in reader:
+                for document in batch.column(0).to_pylist():
+                    writer.add_json(document)
+                added += batch.num_rows
+                if on_progress is not None:
+                    on_progress(added)
+        writer.commit()
+        writer.wait_merging_threads()
+    finally:
+        con.close()
+    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+    return BuildResult(added, time.monotonic() - started, size)
+
+
+def document_json_sql(schema: DataTypeSchema, source: str) -> str:
+    """SELECT of one JSON document per row of ``source`` (a FROM clause body), in row order.
+
+    Empty lists rather than NULLs: Tantivy's JSON documents refuse nulls.
+    """
+    values = [(field, _values_sql(schema, field)) for field in indexed_fields(schema)]
+    inner = ", ".join(
+        ["_seq", "id", "_record"]
+        + [f"{sql} AS {quote_ident(field.name)}" for field, sql in values]
+        + [f"({sql}) AS {quote_ident('?' + path)}" for path, sql in _raw_exists(schema)]
+    )
+    members = [f"{SEQ} := _seq", f"{ID} := [id]", f"{RECORD} := _record::VARCHAR"]
+    members += [
+        f"{quote_ident(field.name)} := coalesce({quote_ident(field.name)}, [])" for field, _ in values
+    ]
+    members.append(f"{PRESENT} := {_present_sql(schema)}")
+    return f"SELECT to_json(struct_pack({', '.join(members)})) FROM (SELECT {inner} FROM {source})"
+
+
+def _present_sql(schema: DataTypeSchema) -> str:
+    """The paths ``field:*`` matches. Scalars and lists of scalars are decided from the value lists
+    just computed (cheaper than a second pass over nested columns); text, nested lists and geo by
+    the compiler's own ``Exists`` SQL."""
+    conditions: list[str] = []
+    raw = dict(_raw_exists(schema))
+    for field in exists_paths(schema):
+        if field.path in raw:
+            condition = quote_ident("?" + field.path)
+        else:
+            column = quote_ident(value_field_name(field.path, field.kind))
+            if field.kind in (Kind.KEYWORD, Kind.KEYWORD_LIST):
+                # lower() never empties a string: a non-empty lowered value is a non-empty value
+                condition = f"len(list_filter({column}, lambda v: v <> '')) > 0"
+            else:
+                condition = f"len({column}) > 0"
+        conditions.append(f"CASE WHEN coalesce({condition}, false) THEN '{field.path}' END")
+    return f"list_filter([{', '.join(conditions)}], lambda p: p IS NOT NULL)"
+
+
+def _raw_exists(schema: DataTypeSchema) -> list[tuple[str, str]]:
+    return [
+        (field.path, to_sql(nodes.Exists(field)).sql)
+        for field in exists_paths(schema)
+        if field.kind in TEXTUAL_KINDS or field.kind in (Kind.NESTED, Kind.GEO)
+    ]
+
+
+def _values_sql(schema: DataTypeSchema, field: IndexedField) -> str:
+    if field.kind in TEXTUAL_KINDS:
+        # The token column: ' tok tok ' per element, elements separated by US.
+        return f"string_split({quote_ident(field.name)}, chr({ord(ELEMENT_SEPARATOR)}))"
+    top_name, _, sub_name = field.path.partition(".")
+    top = quote_ident(top_name)
+    if not sub_name:
+        elements = top if field.kind in LIST_KINDS else f"[{top}]"
+    else:
+        member = f"list_transform({top}, lambda e: e.{quote_ident(sub_name)})"
+        elements = f"flatten({member})" if field.kind in LIST_KINDS else member
+    convert = {
+        Kind.KEYWORD: "lower(x)",
+        Kind.KEYWORD_LIST: "lower(x)",
+        Kind.NUMBER: "x + 0.0",  # -0.0 + 0.0 is 0.0: SQL's = equates the two zeros, Tantivy's terms don't
+        Kind.DATE: "epoch_us(x)",
+        Kind.BOOL: "x",
+    }[field.kind]
+    return f"list_filter(list_transform({elements}, lambda x: {convert}), lambda x: x IS NOT NULL)"
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _copy_index(base: Path, target: Path) -> None:
+    """Hard-link the immutable segment files; copy the small files Tantivy rewrites."""
+    target.mkdir(parents=True)
+    for source in base.iterdir():
+        if not source.is_file():
+            continue
+        if source.suffix == ".json" or source.name.startswith("."):
+            shutil.copy2(source, target / source.name)
+            continue
+        try:
+            os.link(source, target / source.name)
+        except OSError:
+            shutil.copy2(source, target / source.name)

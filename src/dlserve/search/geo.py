@@ -1,0 +1,148 @@
+"""Geo circles: a bounding box the index can answer (a superset), then the exact distance check.
+
+The check is the compiler's SQL formula step by step (haversine, ``least(1.0, ...)``, ``pow``),
+computed with the same C library functions DuckDB calls, so a record on the boundary is in or
+out the same way on both paths.
+
+Most matches of a small circle lie in a box well inside it (its corners at most 95% of the radius
+away): those match without a check. Only the records between that inner box and the outer box
+are checked one by one, and handed back as a set of ``_seq`` terms; the leaf is "inner box OR
+those terms", which composes with the rest of the query like any other leaf.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tantivy
+
+from dlserve.query import nodes
+from dlserve.records.schema import Kind
+from dlserve.search.layout import PRESENT, SEQ, match_count, value_field_name
+
+LATITUDE = value_field_name("latitude", Kind.NUMBER)
+LONGITUDE = value_field_name("longitude", Kind.NUMBER)
+# Widens the box so that rounding in its own computation can never cut a record the circle holds.
+_SLACK = 1.0001
+_SLACK_DEGREES = 1e-6
+
+
+def circle_query(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, circle: nodes.GeoDistance
+) -> tantivy.Query:
+    inner = _inner_box(schema, circle)
+    checked = _checked_matches(searcher, schema, circle, inner)
+    if inner is None:
+        return checked
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, inner), (tantivy.Occur.Should, checked)])
+
+
+def _checked_matches(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, circle: nodes.GeoDistance, inner: tantivy.Query | None
+) -> tantivy.Query:
+    """The records of the outer box, less the inner box, that the exact formula puts inside."""
+    candidates = _box_query(schema, circle)
+    if inner is not None:
+        candidates = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, candidates), (tantivy.Occur.MustNot, inner)]
+        )
+    found = match_count(searcher.search(candidates, limit=1, count=True))
+    if not found:
+        return tantivy.Query.empty_query()
+    hits = searcher.search(candidates, limit=found, order_by_field=SEQ, order=tantivy.Order.Asc).hits
+    addresses = [address for _, address in hits]
+    latitudes = searcher.fast_field_values(LATITUDE, addresses)
+    longitudes = searcher.fast_field_values(LONGITUDE, addresses)
+    inside = [
+        int(seq)
+        for (seq, _), latitude, longitude in zip(hits, latitudes, longitudes, strict=True)
+        if latitude is not None
+        and longitude is not None
+        and within(circle, float(latitude), float(longitude))
+    ]
+    if not inside:
+        return tantivy.Query.empty_query()
+    return tantivy.Query.term_set_query(schema, SEQ, inside)
+
+
+def within(circle: nodes.GeoDistance, latitude: float, longitude: float) -> bool:
+    """``compile._geo``'s SQL in Python, operation for operation."""
+    a = math.pow(math.sin(math.radians(latitude - circle.latitude) / 2), 2) + math.cos(
+        math.radians(circle.latitude)
+    ) * math.cos(math.radians(latitude)) * math.pow(
+        math.sin(math.radians(longitude - circle.longitude) / 2), 2
+    )
+    return 2 * nodes.EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a))) <= circle.radius_km
+
+
+def _inner_box(schema: tantivy.Schema, circle: nodes.GeoDistance) -> tantivy.Query | None:
+    """A lat/lon box whose every point is well inside the circle, or None where the sphere's
+    curvature makes such a box not worth the reasoning (large circles, near the poles)."""
+    angle = circle.radius_km / nodes.EARTH_RADIUS_KM
+    if angle > 0.1 or abs(circle.latitude) > 70:
+        return None
+    delta_lat = math.degrees(angle) * 0.65
+    equatorward = max(0.0, abs(circle.latitude) - delta_lat)
+    delta_lon = delta_lat / math.cos(math.radians(equatorward))
+    corners = [
+        (circle.latitude + a * delta_lat, circle.longitude + b * delta_lon) for a in (-1, 1) for b in (-1, 1)
+    ]
+    shrunk = nodes.GeoDistance(circle.longitude, circle.latitude, circle.radius_km * 0.95)
+    if not all(within(shrunk, lat, lon) for lat, lon in corners):
+        return None
+    return tantivy.Query.boolean_query(
+        [
+            (
+                tantivy.Occur.Must,
+                _between(schema, LATITUDE, circle.latitude - delta_lat, circle.latitude + delta_lat),
+            ),
+            (
+                tantivy.Occur.Must,
+                _between(schema, LONGITUDE, circle.longitude - delta_lon, circle.longitude + delta_lon),
+            ),
+        ]
+    )
+
+
+def _box_query(schema: tantivy.Schema, circle: nodes.GeoDistance) -> tantivy.Query:
+    present = tantivy.Query.term_query(schema, PRESENT, "geoLocation")
+    angle = circle.radius_km / nodes.EARTH_RADIUS_KM  # radians of arc
+    if angle >= math.pi:
+        return present
+    # Coordinates outside -90..90 / -180..180 are not refused by the loader and the formula
+    # still gives them a distance: they are always candidates.
+    odd = tantivy.Query.boolean_query(
+        [
+            (tantivy.Occur.Should, _between(schema, LATITUDE, None, -90.0, False)),
+            (tantivy.Occur.Should, _between(schema, LATITUDE, 90.0, None, False)),
+            (tantivy.Occur.Should, _between(schema, LONGITUDE, None, -180.0, False)),
+            (tantivy.Occur.Should, _between(schema, LONGITUDE, 180.0, None, False)),
+        ]
+    )
+    clauses: list[tantivy.Query] = []
+    delta_lat = math.degrees(angle) * _SLACK + _SLACK_DEGREES
+    low_lat, high_lat = circle.latitude - delta_lat, circle.latitude + delta_lat
+    clauses.append(_between(schema, LATITUDE, low_lat, high_lat))
+    cos_lat = math.cos(math.radians(circle.latitude))
+    if low_lat > -90 and high_lat < 90 and math.sin(angle) < cos_lat * 0.999:
+        delta_lon = math.degrees(math.asin(math.sin(angle) / cos_lat)) * _SLACK + _SLACK_DEGREES
+        low_lon, high_lon = circle.longitude - delta_lon, circle.longitude + delta_lon
+        if low_lon >= -180 and high_lon <= 180:  # else the box wraps around: leave longitude open
+            clauses.append(_between(schema, LONGITUDE, low_lon, high_lon))
+    box = tantivy.Query.boolean_query([(tantivy.Occur.Must, clause) for clause in clauses])
+    either = tantivy.Query.boolean_query([(tantivy.Occur.Should, box), (tantivy.Occur.Should, odd)])
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, present), (tantivy.Occur.Must, either)])
+
+
+def _between(
+    schema: tantivy.Schema, name: str, low: float | None, high: float | None, inclusive: bool = True
+) -> tantivy.Query:
+    return tantivy.Query.range_query(
+        schema,
+        name,
+        tantivy.FieldType.Float,
+        low,
+        high,
+        include_lower=inclusive or low is None,
+        include_upper=inclusive or high is None,
+    )

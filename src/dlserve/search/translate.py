@@ -1,0 +1,150 @@
+"""A validated query tree (:mod:`dlserve.query.nodes`) → one Tantivy query; no re-parsing.
+
+Leaf by leaf, the same meaning as :mod:`dlserve.query.compile` gives in SQL (see
+:mod:`.layout` for how values are indexed):
+
+- tokens: a term, a phrase, or, with a trailing ``*``, a regex over the last token's terms
+  (``regex_query``, ``regex_phrase_query``); Tantivy's ``phrase_prefix_query`` stops after 50
+  expansions, so it is not used;
+- keywords: a raw term, a prefix regex, or a range regex (:mod:`.regex`);
+- numbers, dates, bools: terms and fast-field ranges;
+- ``field:*``: a term of the ``_present`` field;
+- ``NOT x``: everything but x (missing fields included, as SQL's ``NOT coalesce(x, false)``);
+- geo circles: delegated to a callback that knows the searcher (:mod:`.geo`).
+
+New leaf kinds (fuzzy, regex, wildcards anywhere, proximity: issue 17) plug in as new cases of
+:func:`Translator.leaf`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import tantivy
+
+from dlserve.query import nodes
+from dlserve.records.schema import ALL_TEXT_COLUMN, Kind, ResolvedField
+from dlserve.search import regex
+from dlserve.search.layout import PRESENT, field_for
+
+Occur = tantivy.Occur
+GeoResolver = Callable[[nodes.GeoDistance], tantivy.Query]
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = 1e-6
+
+
+class Untranslatable(Exception):
+    """The index cannot answer this query exactly (e.g. a regex it refuses); use the SQL path."""
+
+
+def epoch_micros(value: datetime) -> int:
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class Translator:
+    def __init__(self, schema: tantivy.Schema, geo: GeoResolver) -> None:
+        self._schema = schema
+        self._geo = geo
+
+    def translate(self, query: nodes.Query) -> tantivy.Query:
+        match query:
+            case nodes.MatchAll():
+                return tantivy.Query.all_query()
+            case nodes.MatchNothing():
+                return tantivy.Query.empty_query()
+            case nodes.And(parts):
+                return tantivy.Query.boolean_query([(Occur.Must, self.translate(p)) for p in parts])
+            case nodes.Or(parts):
+                return tantivy.Query.boolean_query([(Occur.Should, self.translate(p)) for p in parts])
+            case nodes.Not(part):
+                return tantivy.Query.boolean_query(
+                    [(Occur.Must, tantivy.Query.all_query()), (Occur.MustNot, self.translate(part))]
+                )
+        return self.leaf(query)
+
+    def leaf(self, query: nodes.Query) -> tantivy.Query:
+        match query:
+            case nodes.TokenMatch(field, tokens, prefix):
+                return self._tokens(ALL_TEXT_COLUMN if field is None else field_for(field), tokens, prefix)
+            case nodes.KeywordMatch(field, value, prefix):
+                if prefix:
+                    return self._regex(field_for(field), regex.prefix(value))
+                return tantivy.Query.term_query(self._schema, field_for(field), value)
+            case nodes.Equals(field, value):
+                return self._equals(field, value)
+            case nodes.Range(field, low, high):
+                return self._range(field, low, high)
+            case nodes.Exists(field):
+                return tantivy.Query.term_query(self._schema, PRESENT, field.path)
+            case nodes.GeoDistance():
+                return self._geo(query)
+        raise AssertionError(f"unknown query node {query!r}")
+
+    def _tokens(self, name: str, tokens: tuple[str, ...], prefix: bool) -> tantivy.Query:
+        if not prefix:
+            if len(tokens) == 1:
+                return tantivy.Query.term_query(self._schema, name, tokens[0])
+            return tantivy.Query.phrase_query(self._schema, name, list(tokens))
+        if len(tokens) == 1:
+            return self._regex(name, regex.prefix(tokens[0]))
+        words: list[str | tuple[int, str]] = [regex.literal(token) for token in tokens[:-1]]
+        words.append(regex.prefix(tokens[-1]))
+        return tantivy.Query.regex_phrase_query(self._schema, name, words)
+
+    def _regex(self, name: str, pattern: str | None) -> tantivy.Query:
+        if pattern is None:
+            return tantivy.Query.empty_query()
+        try:
+            return tantivy.Query.regex_query(self._schema, name, pattern)
+        except ValueError as exc:  # e.g. an automaton too large for Tantivy
+            raise Untranslatable(str(exc)) from None
+
+    def _equals(self, field: ResolvedField, value: float | bool | datetime) -> tantivy.Query:
+        name = field_for(field)
+        if isinstance(value, bool):
+            return tantivy.Query.term_query(self._schema, name, value)
+        if isinstance(value, datetime):
+            return tantivy.Query.term_query(self._schema, name, epoch_micros(value))
+        return tantivy.Query.term_query(self._schema, name, float(value) + 0.0)  # -0.0 → 0.0
+
+    def _range(
+        self, field: ResolvedField, low: nodes.Bound | None, high: nodes.Bound | None
+    ) -> tantivy.Query:
+        name = field_for(field)
+        if field.kind in (Kind.KEYWORD, Kind.KEYWORD_LIST):
+            return self._regex(
+                name,
+                regex.between(
+                    None if low is None else str(low.value),
+                    low is None or low.inclusive,
+                    None if high is None else str(high.value),
+                    high is None or high.inclusive,
+                ),
+            )
+        if field.kind is Kind.DATE:
+            field_type = tantivy.FieldType.Integer
+            convert: Callable[[nodes.Scalar], int | float] = _micros
+        else:
+            field_type = tantivy.FieldType.Float
+            convert = _float
+        return tantivy.Query.range_query(
+            self._schema,
+            name,
+            field_type,
+            lower_bound=None if low is None else convert(low.value),
+            upper_bound=None if high is None else convert(high.value),
+            include_lower=low is None or low.inclusive,
+            include_upper=high is None or high.inclusive,
+        )
+
+
+def _micros(value: nodes.Scalar) -> int:
+    assert isinstance(value, datetime)
+    return epoch_micros(value)
+
+
+def _float(value: nodes.Scalar) -> float:
+    assert isinstance(value, float | int)
+    return float(value) + 0.0
