@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tests.acceptance.conftest import DLSERVE, cli, start_server, stop  # noqa: E402
 
-from dlserve.records.demo import write_jsonl  # noqa: E402
+from dlserve.demo import write_jsonl  # noqa: E402
 
 SIZES = [int(size) for size in os.environ.get("BENCH_INDEX_SIZES", "1000000").split(",") if size]
 ROUNDS = int(os.environ.get("BENCH_INDEX_ROUNDS", "20"))
