@@ -189,9 +189,18 @@ class AccountService:
     # -- credits ---------------------------------------------------------------------------------
 
     def balance(self, account_id: int) -> int:
+        """The account's balance; ``NotFound`` for an unknown account. One query: it is on the
+        path of ``GET /v4/account``."""
+        total = (
+            select(func.coalesce(func.sum(credit_ledger.c.delta), 0))
+            .where(credit_ledger.c.account_id == account_id)
+            .scalar_subquery()
+        )
         with self._db.read() as conn:
-            self._require_account(conn, account_id)
-            return self.balance_in(conn, account_id)
+            row = conn.execute(select(accounts.c.id, total).where(accounts.c.id == account_id)).first()
+        if row is None:
+            raise NotFound(f"Account {account_id} not found")
+        return int(row[1])
 
     def balance_in(self, conn: Connection, account_id: int) -> int:
         """The balance as seen by the caller's open transaction."""

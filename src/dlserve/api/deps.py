@@ -12,7 +12,8 @@ from dlserve.container import Services
 from dlserve.errors import Unauthorized
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # Async: a plain function dependency would cost every request a trip to a worker thread.
     services: Services = request.app.state.services
     return services
 
@@ -20,13 +21,14 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def bearer_account(request: Request, services: ServicesDep) -> Account:
-    """v4 auth: ``Authorization: Bearer <token>``."""
+async def bearer_account(request: Request, services: ServicesDep) -> Account:
+    """v4 auth: ``Authorization: Bearer <token>``. Async so that a token verified a moment ago
+    (``Services.authenticate_async``) costs a polling request no trip to a worker thread."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(UNAUTHORIZED_MESSAGE)
-    return services.accounts.authenticate(token.strip())
+    return await services.authenticate_async(token.strip())
 
 
 BearerAccount = Annotated[Account, Depends(bearer_account)]
