@@ -196,7 +196,7 @@ class AccountService:
             .where(credit_ledger.c.account_id == account_id)
             .scalar_subquery()
         )
-        with self._db.read() as conn:
+        with self._db.read_one() as conn:
             row = conn.execute(select(accounts.c.id, total).where(accounts.c.id == account_id)).first()
         if row is None:
             raise NotFound(f"Account {account_id} not found")

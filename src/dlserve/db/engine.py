@@ -25,8 +25,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 
-# Execution option read by the SQLite "begin" listener to choose BEGIN IMMEDIATE.
+# Execution options read by the SQLite "begin" listener: BEGIN IMMEDIATE; no BEGIN at all.
 _WRITE_LOCK_OPTION = "dlserve_write_lock"
+_ONE_STATEMENT_OPTION = "dlserve_one_statement"
 
 
 class Database:
@@ -66,6 +67,16 @@ class Database:
         """A connection inside a transaction (committed at the end; writes belong in ``write()``)."""
         with self._engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def read_one(self) -> Iterator[Connection]:
+        """A connection for a single SELECT, which is consistent on its own. On SQLite no BEGIN
+        is sent (the statement is its own transaction): for the hottest reads (status polls)
+        that is a third of the work. Run exactly one statement in it."""
+        with self._engine.connect() as conn:
+            conn.execution_options(**{_ONE_STATEMENT_OPTION: True})
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -109,6 +120,8 @@ def _create_sqlite_engine(url: URL, *, echo: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(_ONE_STATEMENT_OPTION):
+            return  # autocommit: the driver runs the one statement as its own transaction
         mode = "IMMEDIATE" if conn.get_execution_options().get(_WRITE_LOCK_OPTION) else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")
 

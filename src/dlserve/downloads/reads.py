@@ -10,6 +10,7 @@ API serves and each extra round trip to the database is most of its cost.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Any
 
@@ -41,41 +42,24 @@ def _in_flight(
         .where(jobs.c.download_id == download_id, jobs.c.kind == PART_KIND, jobs.c.status == "running")
         .scalar_subquery()
     )
-    return sa.case((status.in_(ACTIVE_STATUSES), written), else_=0).label("_in_flight")
+    # Equalities rather than IN: an IN list is expanded at every execution ("post-compile").
+    active = sa.or_(*(status == sa.literal(value) for value in ACTIVE_STATUSES))
+    return sa.case((active, written), else_=0).label("_in_flight")
 
 
 def read_download(conn: sa.Connection, download_id: int, account_id: int | None = None) -> Download | None:
     """The download (of ``account_id`` when given) with its files, or None."""
-    dialect = conn.dialect.name
-    query = (
-        sa.select(downloads, _in_flight(dialect, downloads.c.id, downloads.c.status), *_FILE_COLUMNS)
-        .select_from(downloads.outerjoin(download_files, download_files.c.download_id == downloads.c.id))
-        .where(downloads.c.id == download_id)
-        .order_by(download_files.c.part_no)
-    )
-    if account_id is not None:
-        query = query.where(downloads.c.account_id == account_id)
-    found = _assemble(conn.execute(query).mappings().all())
+    query = _download_query(conn.dialect.name, account_id is not None)
+    params = {"download_id": download_id, "account_id": account_id}
+    found = _assemble(conn.execute(query, params).mappings().all())
     return found[0] if found else None
 
 
 def read_page(conn: sa.Connection, account_id: int, limit: int, offset: int) -> tuple[int, list[Download]]:
     """(how many downloads the account has, one page of them newest first)."""
-    dialect = conn.dialect.name
-    page = (
-        sa.select(downloads, sa.func.count().over().label("_total"))
-        .where(downloads.c.account_id == account_id)
-        .order_by(downloads.c.id.desc())
-        .limit(limit)
-        .offset(offset)
-        .subquery("page")
-    )
-    query = (
-        sa.select(page, _in_flight(dialect, page.c.id, page.c.status), *_FILE_COLUMNS)
-        .select_from(page.outerjoin(download_files, download_files.c.download_id == page.c.id))
-        .order_by(page.c.id.desc(), download_files.c.part_no)
-    )
-    rows = conn.execute(query).mappings().all()
+    query = _page_query(conn.dialect.name)
+    params = {"account_id": account_id, "limit": limit, "offset": offset}
+    rows = conn.execute(query, params).mappings().all()
     if rows:
         return int(rows[0]["_total"]), _assemble(rows)
     if offset == 0:
@@ -85,6 +69,40 @@ def read_page(conn: sa.Connection, account_id: int, limit: int, offset: int) -> 
         sa.select(sa.func.count()).select_from(downloads).where(downloads.c.account_id == account_id)
     ).scalar_one()
     return int(total), []
+
+
+# The statements are built once per dialect, with bound parameters: building a SQLAlchemy
+# statement costs more than SQLite takes to run this one.
+
+
+@functools.cache
+def _download_query(dialect: str, of_account: bool) -> sa.Select[Any]:
+    query = (
+        sa.select(downloads, _in_flight(dialect, downloads.c.id, downloads.c.status), *_FILE_COLUMNS)
+        .select_from(downloads.outerjoin(download_files, download_files.c.download_id == downloads.c.id))
+        .where(downloads.c.id == sa.bindparam("download_id"))
+        .order_by(download_files.c.part_no)
+    )
+    if of_account:
+        query = query.where(downloads.c.account_id == sa.bindparam("account_id"))
+    return query
+
+
+@functools.cache
+def _page_query(dialect: str) -> sa.Select[Any]:
+    page = (
+        sa.select(downloads, sa.func.count().over().label("_total"))
+        .where(downloads.c.account_id == sa.bindparam("account_id"))
+        .order_by(downloads.c.id.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+        .subquery("page")
+    )
+    return (
+        sa.select(page, _in_flight(dialect, page.c.id, page.c.status), *_FILE_COLUMNS)
+        .select_from(page.outerjoin(download_files, download_files.c.download_id == page.c.id))
+        .order_by(page.c.id.desc(), download_files.c.part_no)
+    )
 
 
 def _assemble(rows: Any) -> list[Download]:

@@ -123,14 +123,14 @@ class DownloadService:
 
     def get(self, account: Account, download_id: int) -> Download:
         """The account's download (one query: row, files and in-flight records together)."""
-        with self._db.read() as conn:
+        with self._db.read_one() as conn:
             download = read_download(conn, download_id, account.id)
         if download is None:
             raise NotFound(f"Download {download_id} was not found")
         return download
 
     def find(self, download_id: int) -> Download | None:
-        with self._db.read() as conn:
+        with self._db.read_one() as conn:
             return read_download(conn, download_id)
 
     def list(self, account: Account, *, limit: int = 100, offset: int = 0) -> tuple[int, list[Download]]:
