@@ -10,13 +10,17 @@ from tests.unit.client.conftest import FakeClock, make_async_client
 from tests.unit.client.fake_server import FakeServer, download_json, jsonl
 
 
-def test_poll_download_sends_the_etag_and_reads_a_304_as_unchanged(client: Client, server: FakeServer) -> None:
+def test_poll_download_sends_the_etag_and_reads_a_304_as_unchanged(
+    client: Client, server: FakeServer
+) -> None:
     server.conditional = True
     state = download_json("5", "in_progress", 10, 30)
     server.add_download("5", [state, state])
     first = client.poll_download("5")
-    assert first.download is not None and first.download.progress.done == 10
-    assert first.etag is not None and first.etag.startswith('W/"')
+    assert first.download is not None
+    assert first.download.progress.done == 10
+    assert first.etag is not None
+    assert first.etag.startswith('W/"')
     assert "if-none-match" not in server.requests[-1].headers
     again = client.poll_download("5", first.etag, wait=25)
     assert again.download is None  # 304: nothing changed
@@ -31,13 +35,12 @@ def test_poll_download_sends_the_etag_and_reads_a_304_as_unchanged(client: Clien
 def test_poll_download_without_etag_support_is_a_plain_get(client: Client, server: FakeServer) -> None:
     server.add_download("6", [download_json("6", "queued", 0, 30)])
     polled = client.poll_download("6")
-    assert polled.download is not None and polled.download.status == "queued"
+    assert polled.download is not None
+    assert polled.download.status == "queued"
     assert polled.etag is None
 
 
-def test_wait_long_polls_with_the_etag(
-    client: Client, server: FakeServer, clock: FakeClock
-) -> None:
+def test_wait_long_polls_with_the_etag(client: Client, server: FakeServer, clock: FakeClock) -> None:
     server.conditional = True
     running = download_json("7", "in_progress", 10, 30)
     done = download_json("7", "completed", 30, 30)
@@ -57,7 +60,9 @@ def test_wait_long_polls_with_the_etag(
     assert clock.sleeps == [0.0, 0.0, 1.0, 1.0]
 
 
-def test_wait_cuts_the_long_poll_to_the_time_left(client: Client, server: FakeServer, clock: FakeClock) -> None:
+def test_wait_cuts_the_long_poll_to_the_time_left(
+    client: Client, server: FakeServer, clock: FakeClock
+) -> None:
     server.conditional = True
     state = download_json("8", "in_progress", 1, 30)
     server.add_download("8", [state])
@@ -77,7 +82,8 @@ async def test_the_async_client_polls_the_same_way(server: FakeServer, clock: Fa
     async with make_async_client(server, clock) as client:
         assert isinstance(client, AsyncClient)
         first = await client.poll_download("9")
-        assert first.download is not None and first.etag is not None
+        assert first.download is not None
+        assert first.etag is not None
         unchanged = await client.poll_download("9", first.etag, wait=10)
         assert unchanged.download is None
         final = await client.wait("9", long_poll=10)
