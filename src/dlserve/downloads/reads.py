@@ -64,7 +64,8 @@ def read_page(conn: sa.Connection, account_id: int, limit: int, offset: int) -> 
         return int(rows[0]["_total"]), _assemble(rows)
     if offset == 0:
         return 0, []
-    # Past the end the page is empty and carries no total: ask for it (the one case with two).
+    # Past the end the page is empty and carries no total: ask for it (the one case with two
+    # statements; each is consistent on its own, which is all a count next to nothing needs).
     total = conn.execute(
         sa.select(sa.func.count()).select_from(downloads).where(downloads.c.account_id == account_id)
     ).scalar_one()

@@ -135,7 +135,7 @@ class DownloadService:
 
     def list(self, account: Account, *, limit: int = 100, offset: int = 0) -> tuple[int, list[Download]]:
         """(how many the account has, one page of them newest first), in one query."""
-        with self._db.read() as conn:
+        with self._db.read_one() as conn:
             return read_page(conn, account.id, limit, offset)
 
     def cancel(self, account: Account, download_id: int) -> Download:

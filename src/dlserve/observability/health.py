@@ -58,6 +58,7 @@ class HealthMonitor:
         self._report: HealthReport | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._checked = threading.Condition()
         self.checks_run = 0  # how many times the live checks ran (tests, and a hint when debugging)
 
     def current(self) -> HealthReport:
@@ -69,9 +70,16 @@ class HealthMonitor:
         status, checks = self._check()
         body = {"status": status, "checks": checks, "checked_at": _iso(self._clock.now())}
         report = HealthReport(status, 503 if status == "down" else 200, orjson.dumps(body))
-        self._report = report
-        self.checks_run += 1
+        with self._checked:
+            self._report = report
+            self.checks_run += 1
+            self._checked.notify_all()
         return report
+
+    def wait_for_checks(self, count: int, timeout: float) -> bool:
+        """Block until the checks have run ``count`` times in all (tests, without sleeping)."""
+        with self._checked:
+            return self._checked.wait_for(lambda: self.checks_run >= count, timeout)
 
     def start(self) -> None:
         """Check once now, then every ``interval`` seconds in a daemon thread until :meth:`stop`."""
