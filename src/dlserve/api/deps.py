@@ -21,13 +21,15 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def bearer_account(request: Request, services: ServicesDep) -> Account:
+async def bearer_account(request: Request) -> Account:
     """v4 auth: ``Authorization: Bearer <token>``. Async so that a token verified a moment ago
-    (``Services.authenticate_async``) costs a polling request no trip to a worker thread."""
+    (``Services.authenticate_async``) costs a polling request no trip to a worker thread; it
+    reads the services from the app itself, as a nested dependency costs every request."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(UNAUTHORIZED_MESSAGE)
+    services: Services = request.app.state.services
     return await services.authenticate_async(token.strip())
 
 

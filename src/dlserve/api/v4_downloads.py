@@ -8,23 +8,25 @@ the answer comes when the state changes, or at the end of the wait, without hold
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from dlserve.api.deps import BearerAccount, ServicesDep
+from dlserve.api.deps import BearerAccount, ServicesDep, bearer_account
 from dlserve.api.links import file_url
 from dlserve.api.timefmt import iso_z
 from dlserve.container import Services
 from dlserve.downloads.long_poll import download_etag, etag_matches, wait_for_change
 from dlserve.downloads.models import Download
-from dlserve.errors import NotFound
+from dlserve.errors import ErrorDetail, Invalid, NotFound
 
 router = APIRouter(prefix="/v4")
+T = TypeVar("T")
 
 
 def download_body(request: Request, services: Services, download: Download) -> dict[str, Any]:
@@ -74,34 +76,41 @@ def parse_download_id(raw: str) -> int:
 async def list_downloads(
     request: Request,
     current: BearerAccount,
-    services: ServicesDep,
     limit: int = Query(default=100, ge=1, le=1000),
     offset: int = Query(default=0, ge=0),
 ) -> Response:
-    total, page = await anyio.to_thread.run_sync(
-        partial(services.downloads.list, current, limit=limit, offset=offset)
-    )
+    services = services_of(request)
+    page_of = partial(services.downloads.list, current, limit=limit, offset=offset)
+    total, page = await read_database(services, page_of)
     body = {"num_found": total, "records": [download_body(request, services, d) for d in page]}
     return json_response(body)
 
 
-@router.get("/downloads/{download_id}")
-async def get_download(
-    download_id: str,
-    request: Request,
-    current: BearerAccount,
-    services: ServicesDep,
-    wait: float = Query(
-        default=0,
-        ge=0,
-        description="Long poll: answer as soon as the download's state changes (from the state "
-        "If-None-Match names, else from the state now), or after this many seconds (at most "
-        "DLSERVE_LONG_POLL_MAX_SECONDS).",
-    ),
-) -> Response:
+@router.get(
+    "/downloads/{download_id}",
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "wait",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "number", "minimum": 0, "default": 0},
+                "description": "Long poll: answer as soon as the download's state changes (from the "
+                "state If-None-Match names, else from the state now), or after this many seconds "
+                "(at most DLSERVE_LONG_POLL_MAX_SECONDS).",
+            }
+        ]
+    },
+)
+async def get_download(download_id: str, request: Request) -> Response:
+    """The route every client polls. Its token and ``wait`` are read here rather than declared as
+    FastAPI dependencies and parameters: resolving those costs more than the rest of the request."""
+    current = await bearer_account(request)
+    wait = parse_wait(request.query_params.get("wait"))
+    services = services_of(request)
     read = partial(services.downloads.get, current, parse_download_id(download_id))
     if_none_match = request.headers.get("if-none-match")
-    download = await anyio.to_thread.run_sync(read)
+    download = await read_database(services, read)
     etag = download_etag(download)
     if wait > 0 and (if_none_match is None or etag_matches(if_none_match, etag)):
         download = await wait_for_change(
@@ -111,11 +120,41 @@ async def get_download(
             download.id,
             timeout=min(wait, services.settings.long_poll_max_seconds),
             recheck_seconds=services.settings.long_poll_recheck_seconds,
+            run=partial(read_database, services),
         )
         etag = download_etag(download)
     if etag_matches(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})
     return json_response(download_body(request, services, download), headers={"ETag": etag})
+
+
+def parse_wait(raw: str | None) -> float:
+    if raw is None or raw == "":
+        return 0.0
+    try:
+        wait = float(raw)
+    except ValueError:
+        wait = -1.0
+    if not wait >= 0 or wait == float("inf"):  # also NaN
+        message = "wait must be a number of seconds, 0 or more"
+        raise Invalid(message, details=[ErrorDetail("wait", message)])
+    return wait
+
+
+def services_of(request: Request) -> Services:
+    """The services, for the polling routes: read directly, as each dependency FastAPI resolves
+    costs every request (these are the most frequent ones)."""
+    services: Services = request.app.state.services
+    return services
+
+
+async def read_database(services: Services, read: Callable[[], T]) -> T:
+    """Run a short read of the database. SQLite is work in this process, under the GIL, so a
+    worker thread would add two context switches and nothing else: it runs here. A PostgreSQL
+    query waits on the network, so it runs in a worker thread while the event loop goes on."""
+    if services.db.is_sqlite:
+        return read()
+    return await anyio.to_thread.run_sync(read)
 
 
 def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
