@@ -18,7 +18,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from dlserve.cli_client import commands as client_commands
 from dlserve.errors import DlserveError
-from dlserve.logs import configure_logging
+from dlserve.logs import configure_logging, get_logger
 from dlserve.records.schema import DATA_TYPES
 from dlserve.settings import Settings, load_settings
 
@@ -105,6 +105,13 @@ def serve(
     }
     pool.start()
     media_pool.start()
+    get_logger("dlserve.serve").info(
+        "job workers started",
+        pid=os.getpid(),
+        export_threads=settings.workers,
+        media_threads=settings.media_workers,
+        api_processes=settings.processes,
+    )
     try:
         # uvicorn turns SIGTERM/SIGINT into a graceful shutdown and then returns here.
         if settings.processes > 1:
