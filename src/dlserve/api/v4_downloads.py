@@ -8,9 +8,8 @@ the answer comes when the state changes, or at the end of the wait, without hold
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio.to_thread
 import orjson
@@ -26,7 +25,6 @@ from dlserve.downloads.models import Download
 from dlserve.errors import ErrorDetail, Invalid, NotFound
 
 router = APIRouter(prefix="/v4")
-T = TypeVar("T")
 
 
 def download_body(request: Request, services: Services, download: Download) -> dict[str, Any]:
@@ -81,7 +79,7 @@ async def list_downloads(
 ) -> Response:
     services = services_of(request)
     page_of = partial(services.downloads.list, current, limit=limit, offset=offset)
-    total, page = await read_database(services, page_of)
+    total, page = await anyio.to_thread.run_sync(page_of)
     body = {"num_found": total, "records": [download_body(request, services, d) for d in page]}
     return json_response(body)
 
@@ -110,7 +108,7 @@ async def get_download(download_id: str, request: Request) -> Response:
     services = services_of(request)
     read = partial(services.downloads.get, current, parse_download_id(download_id))
     if_none_match = request.headers.get("if-none-match")
-    download = await read_database(services, read)
+    download = await anyio.to_thread.run_sync(read)
     etag = download_etag(download)
     if wait > 0 and (if_none_match is None or etag_matches(if_none_match, etag)):
         download = await wait_for_change(
@@ -120,7 +118,6 @@ async def get_download(download_id: str, request: Request) -> Response:
             download.id,
             timeout=min(wait, services.settings.long_poll_max_seconds),
             recheck_seconds=services.settings.long_poll_recheck_seconds,
-            run=partial(read_database, services),
         )
         etag = download_etag(download)
     if etag_matches(if_none_match, etag):
@@ -146,15 +143,6 @@ def services_of(request: Request) -> Services:
     costs every request (these are the most frequent ones)."""
     services: Services = request.app.state.services
     return services
-
-
-async def read_database(services: Services, read: Callable[[], T]) -> T:
-    """Run a short read of the database. SQLite is work in this process, under the GIL, so a
-    worker thread would add two context switches and nothing else: it runs here. A PostgreSQL
-    query waits on the network, so it runs in a worker thread while the event loop goes on."""
-    if services.db.is_sqlite:
-        return read()
-    return await anyio.to_thread.run_sync(read)
 
 
 def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import anyio.to_thread
 
@@ -57,20 +57,18 @@ async def wait_for_change(
     *,
     timeout: float,
     recheck_seconds: float,
-    run: Callable[[Callable[[], Download]], Awaitable[Download]] | None = None,
 ) -> Download:
     """The download once its ETag differs from ``known_etag``, or as it is at the deadline.
 
-    ``read`` runs at each check through ``run`` (default: a worker thread for a moment); between
-    checks nothing but an event on the loop is held.
+    ``read`` runs in a worker thread for a moment at each check; between checks nothing but an
+    event on the loop is held.
     """
-    run = run or anyio.to_thread.run_sync
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     with changes.subscribe(download_id) as changed:
         while True:
             changed.clear()  # before reading: a change committed after the read still wakes us
-            current = await run(read)
+            current = await anyio.to_thread.run_sync(read)
             remaining = deadline - loop.time()
             if download_etag(current) != known_etag or remaining <= 0:
                 return current
