@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from dlserve.db.tables import download_files, downloads, jobs
 from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadFile
 
-PART_KIND = "export_part"  # the jobs that write result files (see services.py)
+PART_KIND = "export_part"  # one job per result file (see runner.py)
 _FILE_PREFIX = "file_"
 _FILE_NAMES = [column.name for column in download_files.c]
 _FILE_COLUMNS = [column.label(_FILE_PREFIX + column.name) for column in download_files.c]

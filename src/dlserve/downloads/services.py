@@ -24,7 +24,8 @@ from dlserve.storage.interfaces import ResolvedFile
 
 COMPRESSIONS = (None, "gzip")
 PLAN_KIND = "export"  # a download's first job: cuts it into parts (see runner.py)
-__all__ = ["PART_KIND", "PLAN_KIND", "DownloadService"]  # PART_KIND: one job per result file
+# PART_KIND (one job per result file) lives in reads.py, whose queries count running parts.
+__all__ = ["PART_KIND", "PLAN_KIND", "DownloadService"]
 
 
 class DownloadService:
