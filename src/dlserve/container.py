@@ -62,9 +62,7 @@ class Services:
 
     def revoke_token(self, token: str) -> bool:
         """Revoke a token; at once in this process, within the cache's bound in the others."""
-        revoked = self.accounts.revoke_token(token)
-        self.token_cache.invalidate(token)
-        return revoked
+        return self.accounts.revoke_token(token)  # the revocation listener forgets it here
 
     def worker_pool(self, threads: int) -> WorkerPool:
         return WorkerPool(self.queue, self.runner, self.janitor, threads)
@@ -96,7 +94,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url())
-    accounts = AccountService(db, clock)
+    accounts = AccountService(
+        db, clock, token_ttl=timedelta(days=settings.token_ttl_days) if settings.token_ttl_days else None
+    )
+    token_cache: TokenCache[Account] = TokenCache(settings.token_cache_seconds)
+    accounts.add_revocation_listener(token_cache.forget_digests)  # at once in this process
     snapshots = SnapshotCatalog(db, settings.snapshots_dir(), clock, remote_snapshots(settings))
     store = RecordStore(snapshots)
     catalog = CatalogService(
@@ -139,6 +141,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         runner=runner,
         janitor=Janitor(db, clock, queue, storage),
         media=build_media(settings, db, clock, storage),
-        token_cache=TokenCache(settings.token_cache_seconds),
+        token_cache=token_cache,
         changes=changes,
     )

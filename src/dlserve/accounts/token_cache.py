@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from dlserve.accounts.tokens import hash_token
@@ -73,6 +73,12 @@ class TokenCache(Generic[A]):
         """Forget ``token`` (on revocation): its next use is verified against the database."""
         with self._lock:
             self._entries.pop(hash_token(token), None)
+
+    def forget_digests(self, digests: Iterable[str]) -> None:
+        """Forget tokens by their stored digests (``AccountService``'s revocation listener)."""
+        with self._lock:
+            for digest in digests:
+                self._entries.pop(digest, None)
 
     def clear(self) -> None:
         with self._lock:

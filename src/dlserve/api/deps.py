@@ -21,16 +21,21 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def bearer_account(request: Request) -> Account:
-    """v4 auth: ``Authorization: Bearer <token>``. Async so that a token verified a moment ago
-    (``Services.authenticate_async``) costs a polling request no trip to a worker thread; it
-    reads the services from the app itself, as a nested dependency costs every request."""
+def bearer_token(request: Request) -> str:
+    """The token of ``Authorization: Bearer <token>``; ``Unauthorized`` without one."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(UNAUTHORIZED_MESSAGE)
+    return token.strip()
+
+
+async def bearer_account(request: Request) -> Account:
+    """v4 auth: ``Authorization: Bearer <token>``. Async so that a token verified a moment ago
+    (``Services.authenticate_async``) costs a polling request no trip to a worker thread; it
+    reads the services from the app itself, as a nested dependency costs every request."""
     services: Services = request.app.state.services
-    return await services.authenticate_async(token.strip())
+    return await services.authenticate_async(bearer_token(request))
 
 
 BearerAccount = Annotated[Account, Depends(bearer_account)]

@@ -18,6 +18,8 @@ from fastapi.responses import Response
 
 from dlserve.api.deps import BearerAccount, ServicesDep, bearer_account
 from dlserve.api.links import file_url
+from dlserve.api.params import MAX_INT64, parse_id
+from dlserve.api.responses import AUTHED, NOT_FOUND, QUERY, v4_errors
 from dlserve.api.timefmt import iso_z
 from dlserve.container import Services
 from dlserve.downloads.long_poll import download_etag, etag_matches, wait_for_change
@@ -65,17 +67,18 @@ def download_body(request: Request, services: Services, download: Download) -> d
 
 
 def parse_download_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound(f"Download {raw} was not found")
-    return int(raw)
+    download_id = parse_id(raw)
+    if download_id is None:
+        raise NotFound(f"Download {raw[:40]} was not found")
+    return download_id
 
 
-@router.get("/downloads")
+@router.get("/downloads", responses=v4_errors(AUTHED, QUERY))
 async def list_downloads(
     request: Request,
     current: BearerAccount,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_INT64),
 ) -> Response:
     services = services_of(request)
     page_of = partial(services.downloads.list, current, limit=limit, offset=offset)
@@ -86,6 +89,7 @@ async def list_downloads(
 
 @router.get(
     "/downloads/{download_id}",
+    responses=v4_errors(AUTHED, NOT_FOUND),
     openapi_extra={
         "parameters": [
             {
@@ -152,7 +156,7 @@ def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | N
     )
 
 
-@router.delete("/downloads/{download_id}")
+@router.delete("/downloads/{download_id}", responses=v4_errors(AUTHED, NOT_FOUND, 409))
 def cancel_download(download_id: str, current: BearerAccount, services: ServicesDep) -> dict[str, str]:
     download = services.downloads.cancel(current, parse_download_id(download_id))
     kept = len(download.files)
