@@ -19,7 +19,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from dlserve.cli_client import commands as client_commands
 from dlserve.errors import DlserveError
-from dlserve.logs import configure_logging
+from dlserve.logs import configure_logging, get_logger
 from dlserve.records.schema import DATA_TYPES
 from dlserve.settings import Settings, load_settings
 
@@ -78,30 +78,56 @@ def serve(
         int | None,
         typer.Option(help="Download worker threads in this process; 0 for none (DLSERVE_WORKERS)."),
     ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            help="API processes serving the port (DLSERVE_PROCESSES); the download and media workers "
+            "still run once, in this supervising process."
+        ),
+    ] = None,
 ) -> None:
     """Migrate the database and serve the HTTP API."""
+    import os
+
     import uvicorn
 
     from dlserve.api.app import create_app
 
-    settings = _settings(host=host, port=port, workers=workers)
+    settings = _settings(host=host, port=port, workers=workers, processes=processes)
     services = _services(settings)
-    application = create_app(settings, services)
     pool = services.worker_pool(settings.workers)
     media_pool = services.media.worker_pool(settings.media_workers)
+    options: dict[str, object] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "warning",
+        "access_log": False,
+        "ssl_certfile": str(settings.ssl_certfile) if settings.ssl_certfile else None,
+        "ssl_keyfile": str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
+    }
     pool.start()
     media_pool.start()
+    get_logger("dlserve.serve").info(
+        "job workers started",
+        pid=os.getpid(),
+        export_threads=settings.workers,
+        media_threads=settings.media_workers,
+        api_processes=settings.processes,
+    )
     try:
         # uvicorn turns SIGTERM/SIGINT into a graceful shutdown and then returns here.
-        uvicorn.run(
-            application,
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            access_log=False,
-            ssl_certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
-            ssl_keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
-        )
+        if settings.processes > 1:
+            # uvicorn supervises N processes sharing the socket; each builds the app from the
+            # environment, so the flags given here must reach them through it.
+            os.environ.update(DLSERVE_HOST=settings.host, DLSERVE_PORT=str(settings.port))
+            uvicorn.run(
+                "dlserve.api.app:app_from_environment",
+                factory=True,
+                workers=settings.processes,
+                **options,  # type: ignore[arg-type]
+            )
+        else:
+            uvicorn.run(create_app(settings, services), **options)  # type: ignore[arg-type]
     finally:
         media_pool.stop_event.set()  # both pools wind down at once
         pool.stop()

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from dlserve.accounts.services import AccountService
+import anyio.to_thread
+
+from dlserve.accounts.services import Account, AccountService
+from dlserve.accounts.token_cache import TokenCache
 from dlserve.catalog.services import CatalogService
 from dlserve.clock import Clock, SystemClock
 from dlserve.db.engine import Database
+from dlserve.downloads.changes import DownloadChanges
 from dlserve.downloads.janitor import Janitor
 from dlserve.downloads.runner import ExportRunner, ExportSettings
 from dlserve.downloads.services import DownloadService
@@ -41,6 +45,25 @@ class Services:
     runner: ExportRunner
     janitor: Janitor
     media: MediaComponents
+    # Hot paths (issue 13): verified tokens, and "download N changed" for long polls.
+    token_cache: TokenCache[Account]
+    changes: DownloadChanges
+
+    def authenticate(self, token: str) -> Account:
+        """The token's account, trusting a verification made here in the last few seconds."""
+        return self.token_cache.lookup(token, self.accounts.authenticate)
+
+    async def authenticate_async(self, token: str) -> Account:
+        """``authenticate`` for async routes: a cached token costs no thread, a miss one briefly."""
+        account = self.token_cache.peek(token)
+        if account is None:
+            account = await anyio.to_thread.run_sync(self.accounts.authenticate, token)
+            self.token_cache.remember(token, account)
+        return account
+
+    def revoke_token(self, token: str) -> bool:
+        """Revoke a token; at once in this process, within the cache's bound in the others."""
+        return self.accounts.revoke_token(token)  # the revocation listener forgets it here
 
     def worker_pool(self, threads: int) -> WorkerPool:
         return WorkerPool(self.queue, self.runner, self.janitor, threads)
@@ -75,6 +98,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     accounts = AccountService(
         db, clock, token_ttl=timedelta(days=settings.token_ttl_days) if settings.token_ttl_days else None
     )
+    token_cache: TokenCache[Account] = TokenCache(settings.token_cache_seconds)
+    accounts.add_revocation_listener(token_cache.forget_digests)  # at once in this process
     snapshots = SnapshotCatalog(db, settings.snapshots_dir(), clock, remote_snapshots(settings))
     store = RecordStore(snapshots)
     catalog = CatalogService(
@@ -88,7 +113,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     queue = JobQueue(
         db, clock, lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
     )
-    downloads = DownloadService(db, clock, accounts, store, queue, max_active=settings.max_active_downloads)
+    changes = DownloadChanges()
+    downloads = DownloadService(
+        db, clock, accounts, store, queue, max_active=settings.max_active_downloads, on_change=changes.notify
+    )
     runner = ExportRunner(
         db,
         clock,
@@ -101,6 +129,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             link_ttl=timedelta(seconds=settings.link_ttl_seconds),
             scratch_dir=settings.data_dir / "tmp",
         ),
+        on_change=changes.notify,
     )
     return Services(
         settings=settings,
@@ -117,4 +146,6 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         runner=runner,
         janitor=Janitor(db, clock, queue, storage),
         media=build_media(settings, db, clock, storage),
+        token_cache=token_cache,
+        changes=changes,
     )

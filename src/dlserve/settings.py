@@ -122,6 +122,25 @@ class Settings(BaseSettings):
         description="Build a Tantivy index with every snapshot (`dlserve load`/`demo`) and answer counts, "
         "previews, pages and records by id from it; snapshots without one are read with DuckDB.",
     )
+    # Hot paths: polling, health, several API processes (see docs/api.md, docs/deploy.md).
+    token_cache_seconds: float = Field(
+        default=5.0,
+        description="How long an API process trusts a token it verified (0 = check every request); "
+        "a token revoked elsewhere stops working within this bound.",
+    )
+    long_poll_max_seconds: float = Field(
+        default=60.0, description="Longest ?wait= a GET /v4/downloads/{id} may ask for."
+    )
+    long_poll_recheck_seconds: float = Field(
+        default=1.0,
+        description="How often a long poll re-reads the database for changes made by other processes.",
+    )
+    health_refresh_seconds: float = Field(
+        default=1.0, description="How often the background health state is refreshed (/v4/health)."
+    )
+    processes: int = Field(
+        default=1, description="API processes `dlserve serve` runs on one port (job workers run once)."
+    )
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'dlserve.db').resolve()}"

@@ -260,9 +260,18 @@ class AccountService:
     # -- credits ---------------------------------------------------------------------------------
 
     def balance(self, account_id: int) -> int:
-        with self._db.read() as conn:
-            self._require_account(conn, account_id)
-            return self.balance_in(conn, account_id)
+        """The account's balance; ``NotFound`` for an unknown account. One query: it is on the
+        path of ``GET /v4/account``."""
+        total = (
+            select(func.coalesce(func.sum(credit_ledger.c.delta), 0))
+            .where(credit_ledger.c.account_id == account_id)
+            .scalar_subquery()
+        )
+        with self._db.read_one() as conn:
+            row = conn.execute(select(accounts.c.id, total).where(accounts.c.id == account_id)).first()
+        if row is None:
+            raise NotFound(f"Account {account_id} not found")
+        return int(row[1])
 
     def available(self, account_id: int) -> int:
         """The balance minus what active downloads hold: what new work may spend."""
@@ -283,10 +292,15 @@ class AccountService:
             .where(credit_ledger.c.account_id == account_id)
             .scalar_subquery()
         )
-        with self._db.read() as conn:
-            self._require_account(conn, account_id)
-            row = conn.execute(select(balance, holds.held_query(account_id))).one()
-        return int(row[0]) - int(row[1]), int(row[1])
+        # One statement (on GET /v4/account's path): the account row proves it exists.
+        query = select(accounts.c.id, balance, holds.held_query(account_id)).where(
+            accounts.c.id == account_id
+        )
+        with self._db.read_one() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"Account {account_id} not found")
+        return int(row[1]) - int(row[2]), int(row[2])
 
     def available_in(self, conn: Connection, account_id: int) -> int:
         return self.balance_in(conn, account_id) - holds.held_in(conn, account_id)

@@ -16,6 +16,7 @@ from dlserve.api.errors import install_error_handlers
 from dlserve.api.responses import install_openapi
 from dlserve.container import Services, build_services
 from dlserve.logs import get_logger
+from dlserve.observability.health import HealthMonitor
 from dlserve.observability.metrics import HttpMetricsMiddleware, Metrics
 from dlserve.settings import Settings
 from dlserve.web.routes import mount_dashboard
@@ -65,11 +66,24 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     owned = services is None
     built = services or build_services(settings)
 
+    health = HealthMonitor(
+        built.db,
+        built.storage,
+        built.queue,
+        built.snapshots,
+        built.clock,
+        interval=settings.health_refresh_seconds,
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            built.close()
+        health.start()
+        try:
+            yield
+        finally:
+            health.stop()
+            if owned:
+                built.close()
 
     app = FastAPI(
         title="dlserve",
@@ -80,6 +94,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = built
+    app.state.health = health
     # The file route is wired by name (it does not know the downloads domain).
     app.state.storage = built.storage
     app.state.link_signer = built.link_signer
@@ -98,3 +113,15 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one API process under ``dlserve serve --processes N`` (uvicorn's factory): settings
+    from the ``DLSERVE_*`` environment the supervisor set up; no job workers (the supervisor runs
+    them, once per machine)."""
+    from dlserve.logs import configure_logging
+    from dlserve.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(settings)

@@ -12,7 +12,8 @@ from dlserve.container import Services
 from dlserve.errors import Unauthorized
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # Async: a plain function dependency would cost every request a trip to a worker thread.
     services: Services = request.app.state.services
     return services
 
@@ -29,9 +30,12 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def bearer_account(request: Request, services: ServicesDep) -> Account:
-    """v4 auth: ``Authorization: Bearer <token>``."""
-    return services.accounts.authenticate(bearer_token(request))
+async def bearer_account(request: Request) -> Account:
+    """v4 auth: ``Authorization: Bearer <token>``. Async so that a token verified a moment ago
+    (``Services.authenticate_async``) costs a polling request no trip to a worker thread; it
+    reads the services from the app itself, as a nested dependency costs every request."""
+    services: Services = request.app.state.services
+    return await services.authenticate_async(bearer_token(request))
 
 
 BearerAccount = Annotated[Account, Depends(bearer_account)]

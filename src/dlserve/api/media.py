@@ -46,7 +46,7 @@ def media_caller(request: Request, services: ServicesDep) -> int | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized(UNAUTHORIZED_MESSAGE)
-        return services.accounts.authenticate(token.strip()).id
+        return services.authenticate(token.strip()).id
     if anonymous_allowed(services.settings):
         return None
     raise Unauthorized(UNAUTHORIZED_MESSAGE)

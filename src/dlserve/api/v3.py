@@ -49,7 +49,7 @@ REQUESTS_PER_PAGE = 100
 MAX_REQUESTS_PER_PAGE = 1000
 
 
-def basic_account(request: Request, services: ServicesDep) -> Account:
+async def basic_account(request: Request, services: ServicesDep) -> Account:
     """v3 auth: ``Authorization: Basic base64(TOKEN:)`` (``curl --user TOKEN:``, ``https://TOKEN:@host``)."""
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic":
@@ -60,7 +60,7 @@ def basic_account(request: Request, services: ServicesDep) -> Account:
         raise Unauthorized(UNAUTHORIZED_MESSAGE) from None
     token, _, _password = decoded.partition(":")
     try:
-        return services.accounts.authenticate(token.strip())
+        return await services.authenticate_async(token.strip())
     except Unauthorized:
         # One answer for every failure, exactly the seed's: a wrong token reveals nothing more.
         raise Unauthorized(UNAUTHORIZED_MESSAGE) from None

@@ -26,9 +26,18 @@ class Call(Generic[T]):
     parse: Callable[[Any], T]
     json: dict[str, Any] | None = None
     params: dict[str, str | int] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    extra_read_timeout: float = 0.0  # a long poll may keep the answer back this long
 
     def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
-        return http.build_request(self.method, self.path, json=self.json, params=self.params or None)
+        request = http.build_request(
+            self.method, self.path, json=self.json, params=self.params or None, headers=self.headers or None
+        )
+        if self.extra_read_timeout:
+            timeout = http.timeout
+            read = None if timeout.read is None else timeout.read + self.extra_read_timeout
+            request.extensions["timeout"] = httpx.Timeout(timeout).as_dict() | {"read": read}
+        return request
 
     def read(self, response: httpx.Response) -> T:
         """The parsed answer of a 2xx ``response``; a body of an unexpected shape is an error."""
@@ -116,6 +125,29 @@ def create_download(
 
 def get_download(download_id: str) -> Call[Download]:
     return Call("GET", f"/v4/downloads/{_segment(download_id)}", Download.from_json)
+
+
+@dataclass(frozen=True)
+class Polled:
+    """One conditional poll of a download: ``download`` is None when it had not changed (304).
+    ``etag`` is the state's ETag, to send back as ``If-None-Match``; None from a server without
+    conditional requests (then ``wait`` was not honoured either)."""
+
+    download: Download | None
+    etag: str | None
+
+
+def poll_download(download_id: str, etag: str | None, wait: float | None) -> Call[Download]:
+    """``GET /v4/downloads/{id}`` with ``If-None-Match: etag`` and, given ``wait``, as a long poll."""
+    params: dict[str, str | int] = {"wait": f"{wait:g}"} if wait else {}
+    return Call(
+        "GET",
+        f"/v4/downloads/{_segment(download_id)}",
+        Download.from_json,
+        params=params,
+        headers={"If-None-Match": etag} if etag else {},
+        extra_read_timeout=wait or 0.0,
+    )
 
 
 def list_downloads(limit: int, offset: int) -> Call[list[Download]]:

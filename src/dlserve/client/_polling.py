@@ -40,6 +40,10 @@ class Watch(Generic[T]):
         self._last = state
         return True
 
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (None: no deadline)."""
+        return None if self._deadline is None else max(0.0, self._deadline - self._clock())
+
     def next_delay(self, item: T, poll_interval: float) -> float:
         """Seconds until the next poll; raises ``WaitTimeout`` once the deadline has passed."""
         if self._deadline is None:
@@ -55,3 +59,25 @@ def ended_or_raise(item: T) -> bool:
     if item.status == FAILED:
         raise DownloadFailed(f"download {item.id} failed: {item.error or 'no reason given'}", item)
     return item.ended
+
+
+def long_poll_wait(watch: Watch[Download], etag: str | None, long_poll: float) -> float | None:
+    """How long to ask the server to hold the next poll: nothing before the first answer (it
+    must come at once) or without an ETag; else ``long_poll``, cut to the time left."""
+    if etag is None or long_poll <= 0:
+        return None
+    remaining = watch.remaining()
+    wait = long_poll if remaining is None else min(long_poll, remaining)
+    return wait if wait > 0 else None
+
+
+def delay_after_poll(polled_changed: bool, etag: str | None, elapsed: float, delay: float) -> float:
+    """Seconds to sleep before the next poll. A server that long-polls (it sent an ETag) either
+    answered a change (poll again at once: the next poll waits on the server) or kept the poll
+    until its wait ended; only an unchanged answer that came back early (a proxy, a server that
+    ignores ``wait``) waits out the rest of ``delay`` here. Without an ETag: ``delay``."""
+    if etag is None:
+        return delay
+    if polled_changed:
+        return 0.0
+    return max(0.0, delay - elapsed)

@@ -19,7 +19,14 @@ import httpx
 from dlserve.client import _calls as calls
 from dlserve.client._config import DEFAULT_TIMEOUT, as_policy, http_options
 from dlserve.client._io_sync import Sleep, default_sleep, report, to_thread
-from dlserve.client._polling import Watch, download_state, ended_or_raise, media_state
+from dlserve.client._polling import (
+    Watch,
+    delay_after_poll,
+    download_state,
+    ended_or_raise,
+    long_poll_wait,
+    media_state,
+)
 from dlserve.client._retry import RetryPolicy, parse_retry_after, utc_now
 from dlserve.client.errors import TransportError, error_from_response
 from dlserve.client.files import (
@@ -148,6 +155,21 @@ class Client:
     def get_download(self, id: str | Download) -> Download:
         return self._call(calls.get_download(_id_of(id)))
 
+    def poll_download(
+        self, id: str | Download, etag: str | None = None, wait: float | None = None
+    ) -> calls.Polled:
+        """``GET /v4/downloads/{id}`` conditionally: with the ``etag`` of the state you have, an
+        unchanged download answers ``304`` (``Polled.download`` is None) and costs the server
+        almost nothing; with ``wait`` too, the server holds the answer until the state changes
+        or ``wait`` seconds pass (long polling, docs/api.md)."""
+        call = calls.poll_download(_id_of(id), etag, wait)
+        response = self._send(call.build(self._http))
+        if response.status_code == 304:
+            response.close()
+            return calls.Polled(None, response.headers.get("etag") or etag)
+        self._raise_for_status(response)
+        return calls.Polled(call.read(response), response.headers.get("etag"))
+
     def list_downloads(self, *, limit: int = 100, offset: int = 0) -> list[Download]:
         """The account's downloads, newest first."""
         return self._call(calls.list_downloads(limit, offset))
@@ -162,17 +184,31 @@ class Client:
         on_progress: Callable[[Download], object] | None = None,
         poll_interval: float = 1.0,
         timeout: float | None = None,
+        long_poll: float = 30.0,
     ) -> Download:
-        """Poll until the download is completed or cancelled and return it; ``on_progress`` gets every
-        state that differs from the last one. Raises ``DownloadFailed`` or ``WaitTimeout``."""
+        """Follow the download until it is completed or cancelled and return it; ``on_progress`` gets
+        every state that differs from the last one. Raises ``DownloadFailed`` or ``WaitTimeout``.
+
+        Against dlserve each poll is a conditional long poll (``If-None-Match`` and ``?wait=``,
+        at most ``long_poll`` seconds): the server answers when something changed, so progress
+        arrives as it happens with no polling loop here. A server without ETags is polled every
+        ``poll_interval`` seconds instead."""
         watch = Watch(download_state, timeout, self._clock)
+        etag: str | None = None
+        current: Download | None = None
         while True:
-            current = self.get_download(download)
+            started = self._clock()
+            polled = self.poll_download(download, etag, long_poll_wait(watch, etag, long_poll))
+            etag = polled.etag
+            current = polled.download or current
+            assert current is not None  # the first poll carries no ETag, so it is never a 304
             if watch.changed(current) and on_progress is not None:
                 report(on_progress, current)
             if ended_or_raise(current):
                 return current
-            self._sleep(watch.next_delay(current, poll_interval))
+            delay = watch.next_delay(current, poll_interval)
+            changed = polled.download is not None
+            self._sleep(delay_after_poll(changed, etag, self._clock() - started, delay))
 
     def fetch_files(
         self, download: str | Download, dest: str | Path, resume: bool = True, verify: bool = True

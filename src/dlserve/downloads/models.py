@@ -7,6 +7,7 @@ queued ──▶ in_progress ──▶ completed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -44,7 +45,7 @@ class DownloadFile:
     id: int  # the download_files row: v3 shows it as the result's own id
 
     @classmethod
-    def from_row(cls, row: sa.RowMapping) -> DownloadFile:
+    def from_row(cls, row: Mapping[str, Any]) -> DownloadFile:
         return cls(
             id=row["id"],
             part_no=row["part_no"],

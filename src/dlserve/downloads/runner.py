@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -103,6 +103,7 @@ class ExportRunner:
         snapshots: SnapshotCatalog,
         storage: Storage,
         settings: ExportSettings,
+        on_change: Callable[[int], None] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -111,6 +112,8 @@ class ExportRunner:
         self.snapshots = snapshots
         self.storage = storage
         self.settings = settings
+        # Called with a download's id after a change commits (wakes this process's long polls).
+        self.on_change = on_change or (lambda _download_id: None)
         # A modest memory limit: exports stream, and a worker shares its machine with others.
         self._duck = duckdb.connect(config={"preserve_insertion_order": True, "memory_limit": "512MB"})
         self._duck_lock = threading.Lock()
@@ -136,6 +139,7 @@ class ExportRunner:
     def _in_progress(self, job: Job) -> Download | None:
         """Mark the download in progress; None when there is nothing (more) to do for it."""
         now = self.clock.now()
+        started = False
         with self.db.write() as conn:
             row = (
                 conn.execute(sa.select(downloads).where(downloads.c.id == job.download_id)).mappings().first()
@@ -153,6 +157,9 @@ class ExportRunner:
                     .mappings()
                     .one()
                 )
+                started = True
+        if started:
+            self.on_change(int(row["id"]))
         return Download.from_row(row, [])
 
     # -- plan --------------------------------------------------------------------------------------
@@ -313,6 +320,7 @@ class _Part:
         self.last_beat = time.monotonic()
         with self.r.db.write() as conn:
             held = self.r.queue.save_checkpoint_in(conn, self.job, self.worker_id, self.plan.as_dict(written))
+        self.r.on_change(self.download.id)
         if not held:
             if self._status() is not DownloadStatus.IN_PROGRESS:
                 raise Stopped("download is no longer in progress")  # cancelling withdrew the job
@@ -353,6 +361,7 @@ class _Part:
                 conn, self.download.account_id, self.download.id, self.plan.part_no, records
             )
             finish_if_done(conn, self.r.clock, self.download.id)
+        self.r.on_change(self.download.id)
         return True
 
 

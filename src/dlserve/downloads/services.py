@@ -6,17 +6,17 @@ never "forbidden", so ids reveal nothing.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
 
-import orjson
 import sqlalchemy as sa
 
 from dlserve.accounts.services import Account, AccountService
 from dlserve.catalog.services import PreparedQuery
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
-from dlserve.db.tables import download_files, downloads, jobs
-from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadFile, DownloadStatus
+from dlserve.db.tables import download_files, downloads
+from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadStatus
+from dlserve.downloads.reads import PART_KIND, read_download, read_page
 from dlserve.errors import Conflict, ErrorDetail, Invalid, NotFound, TooManyRequests
 from dlserve.jobs.queue import JobQueue
 from dlserve.records.store import RecordStore
@@ -24,7 +24,8 @@ from dlserve.storage.interfaces import ResolvedFile
 
 COMPRESSIONS = (None, "gzip")
 PLAN_KIND = "export"  # a download's first job: cuts it into parts (see runner.py)
-PART_KIND = "export_part"  # one job per result file
+# PART_KIND (one job per result file) lives in reads.py, whose queries count running parts.
+__all__ = ["PART_KIND", "PLAN_KIND", "DownloadService"]
 
 
 class DownloadService:
@@ -37,6 +38,7 @@ class DownloadService:
         queue: JobQueue,
         *,
         max_active: int,
+        on_change: Callable[[int], None] | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -44,6 +46,8 @@ class DownloadService:
         self._store = store
         self._queue = queue
         self._max_active = max_active
+        # Called with a download's id after a change commits (wakes this process's long polls).
+        self._on_change = on_change or (lambda _download_id: None)
 
     def create(
         self,
@@ -114,42 +118,21 @@ class DownloadService:
         return self.get(account, int(download_id))
 
     def get(self, account: Account, download_id: int) -> Download:
-        download = self.find(download_id)
-        if download is None or download.account_id != account.id:
+        """The account's download (one query: row, files and in-flight records together)."""
+        with self._db.read_one() as conn:
+            download = read_download(conn, download_id, account.id)
+        if download is None:
             raise NotFound(f"Download {download_id} was not found")
         return download
 
     def find(self, download_id: int) -> Download | None:
-        with self._db.read() as conn:
-            row = conn.execute(sa.select(downloads).where(downloads.c.id == download_id)).mappings().first()
-            if row is None:
-                return None
-            files = _files(conn, [download_id]).get(download_id, [])
-            return _with_in_flight(Download.from_row(row, files), _in_flight(conn, [download_id]))
+        with self._db.read_one() as conn:
+            return read_download(conn, download_id)
 
     def list(self, account: Account, *, limit: int = 100, offset: int = 0) -> tuple[int, list[Download]]:
-        """(how many the account has, one page of them newest first)."""
-        with self._db.read() as conn:
-            total = conn.execute(
-                sa.select(sa.func.count()).select_from(downloads).where(downloads.c.account_id == account.id)
-            ).scalar_one()
-            rows = (
-                conn.execute(
-                    sa.select(downloads)
-                    .where(downloads.c.account_id == account.id)
-                    .order_by(downloads.c.id.desc())
-                    .limit(limit)
-                    .offset(offset)
-                )
-                .mappings()
-                .all()
-            )
-            ids = [row["id"] for row in rows]
-            files = _files(conn, ids)
-            writing = _in_flight(conn, ids)
-        return int(total), [
-            _with_in_flight(Download.from_row(row, files.get(row["id"], [])), writing) for row in rows
-        ]
+        """(how many the account has, one page of them newest first), in one query."""
+        with self._db.read_one() as conn:
+            return read_page(conn, account.id, limit, offset)
 
     def cancel(self, account: Account, download_id: int) -> Download:
         """Stop the download; files finished before now stay, are listed and were charged.
@@ -184,6 +167,7 @@ class DownloadService:
             )
             self._queue.cancel_in(conn, download_id)
             self._accounts.release_hold_in(conn, download_id)
+        self._on_change(download_id)
         return self.get(account, download_id)
 
     def resolve_file(self, download_id: str, name: str) -> ResolvedFile | None:
@@ -204,41 +188,3 @@ class DownloadService:
         if row is None or row["deleted_at"] is not None:
             return None
         return ResolvedFile(storage_key=row["storage_key"], filename=row["name"], size=row["bytes"])
-
-
-def _in_flight(conn: sa.Connection, download_ids: list[int]) -> dict[int, int]:
-    """Records written so far into parts not yet committed (each running part reports every second)."""
-    if not download_ids:
-        return {}
-    rows = conn.execute(
-        sa.select(jobs.c.download_id, jobs.c.checkpoint).where(
-            jobs.c.download_id.in_(download_ids), jobs.c.kind == PART_KIND, jobs.c.status == "running"
-        )
-    )
-    written: dict[int, int] = {}
-    for download_id, checkpoint in rows:
-        state = orjson.loads(checkpoint) if checkpoint else {}
-        written[download_id] = written.get(download_id, 0) + int(state.get("written", 0))
-    return written
-
-
-def _with_in_flight(download: Download, written: dict[int, int]) -> Download:
-    """An active download's ``num_downloaded`` counts committed files plus parts being written."""
-    extra = written.get(download.id, 0)
-    if not extra or not download.status.is_active:
-        return download
-    return replace(download, num_downloaded=download.num_downloaded + extra)
-
-
-def _files(conn: sa.Connection, download_ids: list[int]) -> dict[int, list[DownloadFile]]:
-    if not download_ids:
-        return {}
-    rows = conn.execute(
-        sa.select(download_files)
-        .where(download_files.c.download_id.in_(download_ids))
-        .order_by(download_files.c.download_id, download_files.c.part_no)
-    ).mappings()
-    grouped: dict[int, list[DownloadFile]] = {}
-    for row in rows:
-        grouped.setdefault(row["download_id"], []).append(DownloadFile.from_row(row))
-    return grouped

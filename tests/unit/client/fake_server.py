@@ -113,6 +113,8 @@ class FakeServer:
     media: dict[str, dict[str, Any]] = field(default_factory=dict)
     media_states: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     media_files: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # id → content, disposition
+    # Like dlserve: an ETag on each download state, 304 for an If-None-Match that still holds.
+    conditional: bool = False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
@@ -211,7 +213,12 @@ class FakeServer:
             states[:] = [{**states[-1], "status": "cancelled"}]
             return json_response(200, {"message": f"Download {download_id} was cancelled"})
         state = states.pop(0) if len(states) > 1 else states[0]
-        return json_response(200, state)
+        if not self.conditional:
+            return json_response(200, state)
+        etag = 'W/"' + hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16] + '"'
+        if request.headers.get("if-none-match") == etag:
+            return httpx.Response(304, headers={"ETag": etag})
+        return json_response(200, state, {"ETag": etag})
 
     def add_download(self, download_id: str, states: list[dict[str, Any]]) -> None:
         self.download_states[download_id] = states

@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { token: sessionStorage.getItem("dlserve-token"), views: [], countTimer: null, countSeq: 0, polling: null };
+const state = { token: sessionStorage.getItem("dlserve-token"), views: [], countTimer: null, countSeq: 0, polling: null, listPolling: null };
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -60,7 +60,11 @@ async function startSession(token) {
   refreshDownloads();
   refreshMedia();
   clearInterval(state.polling);
-  state.polling = setInterval(() => { refreshDownloads(); refreshMedia(); refreshAccount(); }, 1500);
+  clearInterval(state.listPolling);
+  state.polling = setInterval(() => { refreshMedia(); refreshAccount(); }, 1500);
+  // Active downloads are followed by long polls (followDownload); the list itself changes
+  // only when a download is started (refreshed then) or elsewhere (this slow refresh).
+  state.listPolling = setInterval(refreshDownloads, 10000);
   $("query").focus();
 }
 
@@ -69,6 +73,7 @@ function signOut(message = "") {
   sessionStorage.removeItem("dlserve-token");
   sessionStorage.removeItem("dlserve-token-minted");
   clearInterval(state.polling);
+  clearInterval(state.listPolling);
   $("app").hidden = true;
   $("sign-out").hidden = true;
   $("sign-in").hidden = false;
@@ -250,7 +255,39 @@ async function refreshDownloads() {
   try {
     const { records } = await api("GET", "/v4/downloads?limit=20");
     $("downloads").replaceChildren(...records.map(renderDownload));
+    for (const d of records) if (d.status === "queued" || d.status === "in_progress") followDownload(d.id);
   } catch (_) { /* the next poll tries again */ }
+}
+
+// Long polling (docs/api.md): the server holds each request until the download changes (or 25 s
+// pass, then 304), so an active download's progress shows as it happens at a request per change.
+const followed = new Set();
+
+async function followDownload(id) {
+  if (followed.has(id)) return;
+  followed.add(id);
+  let etag = null;
+  try {
+    while (state.token) {
+      const headers = { Authorization: `Bearer ${state.token}` };
+      if (etag) headers["If-None-Match"] = etag;
+      const started = Date.now();
+      const response = await fetch(`/v4/downloads/${id}${etag ? "?wait=25" : ""}`, { headers });
+      if (response.status === 304) {
+        // Unchanged. From dlserve that comes after the wait; anything quicker waits a second here.
+        if (Date.now() - started < 1000) await new Promise((resolve) => setTimeout(resolve, 1000));
+        continue;
+      }
+      if (!response.ok) break;
+      etag = response.headers.get("ETag");
+      const d = await response.json();
+      const shown = $(`download-${id}`);
+      if (shown) shown.replaceWith(renderDownload(d));
+      if (!(d.status === "queued" || d.status === "in_progress")) { refreshAccount(); break; }
+    }
+  } catch (_) { /* the next list refresh follows it again */ } finally {
+    followed.delete(id);
+  }
 }
 
 // -- media -----------------------------------------------------------------------------------------

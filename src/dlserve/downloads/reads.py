@@ -1,0 +1,132 @@
+"""Reading downloads in one statement each: the row, its result files and the records being
+written by running parts come back together, because a status poll is the hottest request the
+API serves and each extra round trip to the database is most of its cost.
+
+- one download: ``downloads LEFT JOIN download_files`` (one row per file), with the records of
+  running parts as a correlated sum, evaluated only while the download is active;
+- a page of an account's downloads: the same around a windowed page that also carries the
+  account's total (``count(*) OVER ()``).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from dlserve.db.tables import download_files, downloads, jobs
+from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadFile
+
+PART_KIND = "export_part"  # one job per result file (see runner.py)
+_FILE_PREFIX = "file_"
+_FILE_NAMES = [column.name for column in download_files.c]
+_FILE_COLUMNS = [column.label(_FILE_PREFIX + column.name) for column in download_files.c]
+
+
+def _written(dialect: str) -> sa.ColumnElement[Any]:
+    """A running part's ``checkpoint.written``: records in its file so far (reported every second)."""
+    if dialect == "postgresql":
+        as_json = sa.cast(jobs.c.checkpoint, postgresql.JSONB)
+        return sa.cast(as_json["written"].astext, sa.BigInteger)
+    return sa.func.json_extract(jobs.c.checkpoint, "$.written")
+
+
+def _in_flight(
+    dialect: str, download_id: sa.ColumnElement[Any], status: sa.ColumnElement[Any]
+) -> sa.Label[Any]:
+    written = (
+        sa.select(sa.func.coalesce(sa.func.sum(_written(dialect)), 0))
+        .where(jobs.c.download_id == download_id, jobs.c.kind == PART_KIND, jobs.c.status == "running")
+        .scalar_subquery()
+    )
+    # Equalities rather than IN: an IN list is expanded at every execution ("post-compile").
+    active = sa.or_(*(status == sa.literal(value) for value in ACTIVE_STATUSES))
+    return sa.case((active, written), else_=0).label("_in_flight")
+
+
+def read_download(conn: sa.Connection, download_id: int, account_id: int | None = None) -> Download | None:
+    """The download (of ``account_id`` when given) with its files, or None."""
+    query = _download_query(conn.dialect.name, account_id is not None)
+    params = {"download_id": download_id, "account_id": account_id}
+    found = _assemble(conn.execute(query, params).mappings().all())
+    return found[0] if found else None
+
+
+def read_page(conn: sa.Connection, account_id: int, limit: int, offset: int) -> tuple[int, list[Download]]:
+    """(how many downloads the account has, one page of them newest first)."""
+    query = _page_query(conn.dialect.name)
+    params = {"account_id": account_id, "limit": limit, "offset": offset}
+    rows = conn.execute(query, params).mappings().all()
+    if rows:
+        return int(rows[0]["_total"]), _assemble(rows)
+    if offset == 0:
+        return 0, []
+    # Past the end the page is empty and carries no total: ask for it (the one case with two
+    # statements; each is consistent on its own, which is all a count next to nothing needs).
+    total = conn.execute(
+        sa.select(sa.func.count()).select_from(downloads).where(downloads.c.account_id == account_id)
+    ).scalar_one()
+    return int(total), []
+
+
+# The statements are built once per dialect, with bound parameters: building a SQLAlchemy
+# statement costs more than SQLite takes to run this one.
+
+
+@functools.cache
+def _download_query(dialect: str, of_account: bool) -> sa.Select[Any]:
+    query = (
+        sa.select(downloads, _in_flight(dialect, downloads.c.id, downloads.c.status), *_FILE_COLUMNS)
+        .select_from(downloads.outerjoin(download_files, download_files.c.download_id == downloads.c.id))
+        .where(downloads.c.id == sa.bindparam("download_id"))
+        .order_by(download_files.c.part_no)
+    )
+    if of_account:
+        query = query.where(downloads.c.account_id == sa.bindparam("account_id"))
+    return query
+
+
+@functools.cache
+def _page_query(dialect: str) -> sa.Select[Any]:
+    page = (
+        sa.select(downloads, sa.func.count().over().label("_total"))
+        .where(downloads.c.account_id == sa.bindparam("account_id"))
+        .order_by(downloads.c.id.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+        .subquery("page")
+    )
+    return (
+        sa.select(page, _in_flight(dialect, page.c.id, page.c.status), *_FILE_COLUMNS)
+        .select_from(page.outerjoin(download_files, download_files.c.download_id == page.c.id))
+        .order_by(page.c.id.desc(), download_files.c.part_no)
+    )
+
+
+def _assemble(rows: Any) -> list[Download]:
+    """Downloads from joined rows (one per file, or one with NULL file columns), in row order."""
+    order: list[int] = []
+    heads: dict[int, sa.RowMapping] = {}
+    files: dict[int, list[DownloadFile]] = {}
+    for row in rows:
+        download_id = row["id"]
+        if download_id not in heads:
+            order.append(download_id)
+            heads[download_id] = row
+            files[download_id] = []
+        if row[_FILE_PREFIX + "id"] is not None:
+            files[download_id].append(
+                DownloadFile.from_row({name: row[_FILE_PREFIX + name] for name in _FILE_NAMES})
+            )
+    result = []
+    for download_id in order:
+        head = heads[download_id]
+        download = Download.from_row(head, files[download_id])
+        extra = int(head["_in_flight"] or 0)
+        if extra and download.status.is_active:
+            download = replace(download, num_downloaded=download.num_downloaded + extra)
+        result.append(download)
+    return result
