@@ -43,7 +43,11 @@ class PartWriter:
     def write_text(self, text: str) -> None:
         self._emit(text.encode("utf-8"))
 
-    def _emit(self, data: bytes) -> None:
+    def write_bytes(self, data: bytes | memoryview) -> None:
+        """Already encoded UTF-8 (e.g. an Arrow string buffer), written without a copy."""
+        self._emit(data)
+
+    def _emit(self, data: bytes | memoryview) -> None:
         if self._gzip is not None:
             data = self._gzip.compress(data)
         if data:
@@ -62,6 +66,33 @@ class PartWriter:
         os.fsync(self._file.fileno())
         self._file.close()
         return FinishedPart(self._path, self._bytes, self._hash.hexdigest())
+
+    def sibling(self, tag: str) -> Path:
+        """A fresh path beside this part's temp file, for a file someone else writes (see adopt)."""
+        handle, name = tempfile.mkstemp(prefix=f"part-{tag}-", suffix=".tmp", dir=self._path.parent)
+        os.close(handle)
+        return Path(name)
+
+    def adopt(self, written: Path) -> None:
+        """Append a file written by someone else (DuckDB), then remove it: it is hashed and
+        compressed like text written here. Uncompressed into an empty part, the file itself
+        becomes the part (hashed, not copied)."""
+        if self._gzip is None and self._bytes == 0:
+            self._file.close()
+            self._path.unlink(missing_ok=True)
+            self._path = written
+            self._file = written.open("ab")
+            with written.open("rb") as source:
+                while chunk := source.read(_BUFFER):
+                    self._hash.update(chunk)
+                    self._bytes += len(chunk)
+            return
+        try:
+            with written.open("rb") as source:
+                while chunk := source.read(_BUFFER):
+                    self._emit(chunk)
+        finally:
+            written.unlink(missing_ok=True)
 
     def discard(self) -> None:
         if not self._file.closed:
