@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import threading
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -177,15 +178,24 @@ def test_a_part_summary_counts_records_and_sees_an_inexact_one(loaded: tuple[str
 
 
 @pytest.mark.parametrize("gzip", [False, True])
-def test_a_part_adopting_duckdbs_file_is_the_part_written_line_by_line(tmp_path: Path, gzip: bool) -> None:
-    text = "h1,h2\r\n" + "".join(f'{n},"a ""{n}"", b"\r\n' for n in range(50_000))
+def test_a_part_following_a_growing_file_is_the_part_written_line_by_line(tmp_path: Path, gzip: bool) -> None:
+    body = "".join(f'{n},"a ""{n}"", b"\r\n' for n in range(200_000)).encode()
     by_lines = PartWriter(tmp_path, gzip=gzip, header="h1,h2")
-    by_lines.write_bytes(memoryview(text.split("\r\n", 1)[1].encode()))
-    adopted = PartWriter(tmp_path, gzip=gzip, header=None)
-    written = adopted.sibling("duckdb")
-    written.write_bytes(text.encode())
-    adopted.adopt(written)
-    one, two = by_lines.finish(), adopted.finish()
+    by_lines.write_bytes(memoryview(body))
+    following = PartWriter(tmp_path, gzip=gzip, header=None)
+    written = following.sibling("duckdb")
+
+    def grow() -> None:  # another writer, appending in pieces while the part reads
+        with written.open("wb") as out:
+            out.write(b"h1,h2\r\n")
+            for start in range(0, len(body), 70_001):
+                out.write(body[start : start + 70_001])
+                out.flush()
+
+    writer = threading.Thread(target=grow)
+    writer.start()
+    following.follow(written, lambda: not writer.is_alive(), lambda: writer.join(0.01))
+    one, two = by_lines.finish(), following.finish()
     assert (one.bytes, one.sha256) == (two.bytes, two.sha256)
     assert one.path.read_bytes() == two.path.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([one.path.name, two.path.name])

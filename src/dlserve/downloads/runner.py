@@ -327,11 +327,14 @@ class _Part:
 
         thread = threading.Thread(target=copy, name=f"csv-part-{self.plan.part_no}", daemon=True)
         thread.start()
+
+        def tick() -> None:
+            thread.join(0.05)  # DuckDB writes on: wait a little for more of the file
+            progress = max(0.0, cursor.query_progress())
+            self._beat(min(self.plan.records - 1, int(self.plan.records * progress / 100)))
+
         try:
-            while thread.is_alive():
-                thread.join(PROGRESS_EVERY_S / 4)
-                progress = max(0.0, cursor.query_progress())
-                self._beat(min(self.plan.records - 1, int(self.plan.records * progress / 100)))
+            writer.follow(target, lambda: not thread.is_alive(), tick)
         except BaseException:
             cursor.interrupt()
             thread.join()
@@ -341,9 +344,7 @@ class _Part:
             if not thread.is_alive():
                 cursor.close()
         if outcome and outcome[0] is not None:
-            target.unlink(missing_ok=True)
             raise outcome[0]
-        writer.adopt(target)
         writer.records = self.plan.records
 
     def _lines(self, newline: str) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str] | pa.Array]]:

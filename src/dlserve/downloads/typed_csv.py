@@ -25,6 +25,8 @@ from dlserve.records.schema import DataTypeSchema, Kind
 from dlserve.records.views import View
 
 COPY_OPTIONS = "FORMAT csv, HEADER true, NEW_LINE '\\r\\n', COMMENT '', QUOTE '\"', ESCAPE '\"'"
+# Written in place, appending only, so the part writer can hash the file while it grows.
+_IN_PLACE = "USE_TMP_FILE false"
 
 
 def has_exact_column(cursor: duckdb.DuckDBPyConnection, scan_glob: str) -> bool:
@@ -69,7 +71,7 @@ def cells_select(view: View, schema: DataTypeSchema, records: str) -> str:
 def copy_csv(cursor: duckdb.DuckDBPyConnection, select: str, params: list[object], target: Path) -> int:
     """Write ``select`` as a CSV file at ``target``; the number of lines below the header."""
     path = str(target).replace("'", "''")
-    row = cursor.execute(f"COPY ({select}) TO '{path}' ({COPY_OPTIONS})", params).fetchone()
+    row = cursor.execute(f"COPY ({select}) TO '{path}' ({COPY_OPTIONS}, {_IN_PLACE})", params).fetchone()
     return int(row[0]) if row else 0
 
 
