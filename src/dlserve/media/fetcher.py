@@ -13,9 +13,10 @@ from typing import Any
 from yt_dlp.utils import DownloadError, ExtractorError, PostProcessingError
 
 from dlserve.logs import get_logger
+from dlserve.media.direct import fetch_plain_file
 from dlserve.media.errors import Cancelled, FetchError, Refused
 from dlserve.media.ffmpeg import FfmpegTools
-from dlserve.media.formats import selection_options
+from dlserve.media.formats import is_audio_only, selection_options
 from dlserve.media.guard import AddressPolicy, ConnectionGate
 from dlserve.media.interfaces import FetchedMedia, FetchRequest
 from dlserve.media.progress import ProgressTracker, refuse_text_file
@@ -107,6 +108,11 @@ class YtDlpFetcher:
         return params
 
     def _run(self, ydl: GuardedYoutubeDL, request: FetchRequest, tracker: ProgressTracker) -> FetchedMedia:
+        if not is_audio_only(request.quality):  # audio is extracted by ffmpeg: yt-dlp's business
+            plain = fetch_plain_file(ydl, request.url, request.workdir, tracker)
+            if plain is not None:  # a plain media file: one guarded request, streamed (direct.py)
+                return plain
+        tracker.check()
         info = ydl.extract_info(request.url, download=False)
         if info is None:
             raise FetchError("no media was found at this URL", retryable=False)
