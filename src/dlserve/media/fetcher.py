@@ -15,7 +15,7 @@ from yt_dlp.utils import DownloadError, ExtractorError, PostProcessingError
 from dlserve.logs import get_logger
 from dlserve.media.direct import fetch_plain_file
 from dlserve.media.errors import Cancelled, FetchError, Refused
-from dlserve.media.ffmpeg import FfmpegTools
+from dlserve.media.ffmpeg import FfmpegTools, MediaInfo
 from dlserve.media.formats import is_audio_only, selection_options
 from dlserve.media.guard import AddressPolicy, ConnectionGate
 from dlserve.media.interfaces import FetchedMedia, FetchRequest
@@ -136,7 +136,12 @@ class YtDlpFetcher:
         if path is None or not path.is_file():
             raise FetchError("the download produced no file", retryable=True)
         refuse_text_file(path)
-        return FetchedMedia(path=path, title=tracker.title, ext=path.suffix.lstrip(".").lower() or "bin")
+        return FetchedMedia(
+            path=path,
+            title=tracker.title,
+            ext=path.suffix.lstrip(".").lower() or "bin",
+            known=known_media_info(result),
+        )
 
     @staticmethod
     def _explain(error: Exception, gate: ConnectionGate, tracker: ProgressTracker) -> FetchError:
@@ -163,6 +168,23 @@ class YtDlpFetcher:
         if isinstance(error, DownloadError | ExtractorError):
             return FetchError(message, retryable=transient and "http error 4" not in message.lower())
         return FetchError(f"{type(error).__name__}: {message}", retryable=True)
+
+
+def known_media_info(info: dict[str, Any]) -> MediaInfo | None:
+    """What yt-dlp already knows of the downloaded format (dimensions and duration), so that no
+    ffprobe has to measure it; None unless it knows all of it. Audio-only: no picture to measure."""
+    duration = info.get("duration")
+    if not isinstance(duration, int | float) or duration <= 0:
+        return None
+    vcodec, acodec = info.get("vcodec"), info.get("acodec")
+    width, height = info.get("width"), info.get("height")
+    if vcodec == "none":
+        return MediaInfo(None, None, float(duration), has_video=False, has_audio=acodec not in (None, "none"))
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0 and vcodec:
+        return MediaInfo(
+            width, height, float(duration), has_video=True, has_audio=acodec not in (None, "none")
+        )
+    return None
 
 
 def warm_up() -> None:

@@ -155,7 +155,7 @@ class MediaRunner:
             )
 
     def _store(self, job: Job, worker_id: str, download: MediaDownload, fetched: FetchedMedia) -> None:
-        info = self._probe(fetched.path)
+        info = fetched.known or self._probe(fetched.path)  # no ffprobe when the source told us
         filename = filename_for(fetched.title, fetched.ext)
         # One key per attempt: a late, abandoned attempt can never overwrite or delete another's file.
         key = f"{storage_prefix(download.id)}attempt-{job.attempts}.{fetched.ext}"
