@@ -22,6 +22,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from yt_dlp.extractor import gen_extractor_classes
 from yt_dlp.networking import Request
 from yt_dlp.networking.exceptions import RequestError
 from yt_dlp.utils import determine_ext, url_basename, urlhandle_detect_ext
@@ -36,17 +37,18 @@ _MEDIA_TYPE = re.compile(r"(?P<type>audio|video)/(?P<subtype>[^;\s]+)")
 _MANIFESTS = ("m3u8", "mpegurl", "f4m", "mpd", "dash+xml")
 
 
-def only_generic_claims(ydl: GuardedYoutubeDL, url: str) -> bool:
+def only_generic_claims(url: str) -> bool:
     """True when no site-specific extractor wants the URL (yt-dlp would use the generic one)."""
-    return not any(key != "Generic" and extractor.suitable(url) for key, extractor in ydl._ies.items())
+    return not any(
+        extractor.ie_key() != "Generic" and extractor.suitable(url) for extractor in gen_extractor_classes()
+    )
 
 
 def fetch_plain_file(
     ydl: GuardedYoutubeDL, url: str, workdir: Path, tracker: ProgressTracker
 ) -> FetchedMedia | None:
-    """Download ``url`` in one guarded request when it answers with media bytes; else None."""
-    if not only_generic_claims(ydl, url):
-        return None
+    """Download ``url`` in one guarded request when it answers with media bytes; else None.
+    ``ydl`` needs no extractors: only its guarded ``urlopen`` is used."""
     try:
         response = ydl.urlopen(Request(url, headers={"Accept-Encoding": "identity"}))
     except RequestError:

@@ -13,7 +13,7 @@ from typing import Any
 from yt_dlp.utils import DownloadError, ExtractorError, PostProcessingError
 
 from dlserve.logs import get_logger
-from dlserve.media.direct import fetch_plain_file
+from dlserve.media.direct import fetch_plain_file, only_generic_claims
 from dlserve.media.errors import Cancelled, FetchError, Refused
 from dlserve.media.ffmpeg import FfmpegTools, MediaInfo
 from dlserve.media.formats import is_audio_only, selection_options
@@ -70,6 +70,10 @@ class YtDlpFetcher:
         if tracker.cancel_reason is not None:
             gate.close()
         try:
+            plain = self._plain_file(request, tracker, gate)
+            if plain is not None:
+                return plain
+            tracker.check()
             with GuardedYoutubeDL(self._params(request, tracker), gate) as ydl:
                 return self._run(ydl, request, tracker)
         except FetchError:
@@ -107,12 +111,17 @@ class YtDlpFetcher:
             params["ffmpeg_location"] = self._tools.ffmpeg
         return params
 
+    def _plain_file(
+        self, request: FetchRequest, tracker: ProgressTracker, gate: ConnectionGate
+    ) -> FetchedMedia | None:
+        """A plain media file in one guarded request (:mod:`dlserve.media.direct`); None when the
+        URL is anything else. Audio is extracted by ffmpeg: that stays yt-dlp's business."""
+        if is_audio_only(request.quality) or not only_generic_claims(request.url):
+            return None
+        with GuardedYoutubeDL(self._params(request, tracker), gate, extractors=False) as light:
+            return fetch_plain_file(light, request.url, request.workdir, tracker)
+
     def _run(self, ydl: GuardedYoutubeDL, request: FetchRequest, tracker: ProgressTracker) -> FetchedMedia:
-        if not is_audio_only(request.quality):  # audio is extracted by ffmpeg: yt-dlp's business
-            plain = fetch_plain_file(ydl, request.url, request.workdir, tracker)
-            if plain is not None:  # a plain media file: one guarded request, streamed (direct.py)
-                return plain
-        tracker.check()
         info = ydl.extract_info(request.url, download=False)
         if info is None:
             raise FetchError("no media was found at this URL", retryable=False)
