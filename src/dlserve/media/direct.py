@@ -61,7 +61,6 @@ def fetch_plain_file(
         tracker.title = title
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
-        tracker.check_expected_size(total)
         path = workdir / f"media.{ext}"
         _stream(response, path, total, tracker)
     refuse_text_file(path)
@@ -84,11 +83,15 @@ def _plain_media_ext(url: str, response: Any) -> str | None:
 
 
 def _stream(response: Any, path: Path, total: int | None, tracker: ProgressTracker) -> None:
-    """Copy the body to ``path`` in large blocks, reporting every block as yt-dlp's hook would."""
+    """Copy the body to ``path`` as it arrives (up to a block per read, never waiting for a full
+    block), reporting every read as yt-dlp's hook would: a slow source shows progress and can be
+    cancelled at once, a fast one moves in large reads."""
     status: dict[str, Any] = {"status": "downloading", "filename": str(path), "total_bytes": total}
+    read = getattr(response.fp, "read1", None) or response.read  # what is there, up to BLOCK
     downloaded = 0
+    tracker.hook({**status, "downloaded_bytes": 0})  # an announced size over the limit stops here
     with path.open("wb", buffering=0) as out:
-        while chunk := response.read(BLOCK):
+        while chunk := read(BLOCK):
             out.write(chunk)
             downloaded += len(chunk)
             status["downloaded_bytes"] = downloaded
