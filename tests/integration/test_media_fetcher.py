@@ -303,3 +303,18 @@ def test_a_missing_page_fails_for_good_and_a_dead_server_is_worth_a_retry(
     with pytest.raises(FetchError) as refused:
         fetch(f"http://127.0.0.1:{port}/video.mp4", "best", tmp_path)
     assert refused.value.retryable
+
+
+# -- the plain-file fast path ------------------------------------------------------------------------
+
+
+def test_a_plain_file_takes_one_request_and_arrives_byte_for_byte(
+    server: MediaServer, media_dir: Path, tmp_path: Path
+) -> None:
+    before = len(server.hits("/v720.mp4"))
+    result = fetch(server.url("/v720.mp4"), "best", tmp_path)
+    assert len(server.hits("/v720.mp4")) - before == 1  # yt-dlp's generic extractor would ask twice
+    assert result.path.read_bytes() == (media_dir / "v720.mp4").read_bytes()
+    assert (result.title, result.ext) == ("v720", "mp4")
+    # The guard, the size limit, cancelling and the text sniff on this path: the tests above all
+    # fetch with quality "best", which takes it (redirects, disguised playlists, stalls, limits).

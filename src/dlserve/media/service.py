@@ -22,6 +22,7 @@ from dlserve.logs import get_logger
 from dlserve.media.formats import normalise_quality
 from dlserve.media.guard import AddressPolicy, RefusedURL
 from dlserve.media.models import ACTIVE_STATUSES, JOB_KIND, MediaDownload, MediaStatus, storage_prefix
+from dlserve.media.wakeup import WakeUp
 from dlserve.storage.interfaces import Storage
 
 log = get_logger("dlserve.media")
@@ -50,7 +51,9 @@ class MediaService:
         policy: AddressPolicy,
         *,
         max_active_per_caller: int = 20,
+        wakeup: WakeUp | None = None,
     ) -> None:
+        self._wakeup = wakeup
         self._db = db
         self._clock = clock
         self._queue = queue
@@ -100,6 +103,8 @@ class MediaService:
                 )
             )
         log.info("media download requested", download_id=download_id, quality=canonical_quality)
+        if self._wakeup is not None:  # committed: an idle worker of this process starts it now
+            self._wakeup.ring()
         return self.get(download_id, account_id)
 
     def list(self, account_id: int | None) -> list[MediaDownload]:

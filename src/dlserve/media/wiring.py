@@ -14,6 +14,7 @@ from dlserve.media.interfaces import Fetcher, OnDemandFetcher
 from dlserve.media.runner import MediaRunner, MediaRunSettings
 from dlserve.media.service import MediaService
 from dlserve.media.upkeep import MediaUpkeep
+from dlserve.media.wakeup import WakeUp
 from dlserve.media.worker import MediaWorkerPool
 from dlserve.settings import Settings
 from dlserve.storage.interfaces import Storage
@@ -26,9 +27,10 @@ class MediaComponents:
     runner: MediaRunner
     upkeep: MediaUpkeep
     policy: AddressPolicy
+    wakeup: WakeUp
 
     def worker_pool(self, threads: int) -> MediaWorkerPool:
-        return MediaWorkerPool(self.queue, self.runner, self.upkeep, threads)
+        return MediaWorkerPool(self.queue, self.runner, self.upkeep, threads, self.wakeup)
 
 
 def build_media(
@@ -58,14 +60,16 @@ def build_media(
     retention = (
         timedelta(hours=settings.media_retention_hours) if settings.media_retention_hours > 0 else None
     )
+    wakeup = WakeUp()
     return MediaComponents(
         service=MediaService(
-            db, clock, queue, storage, policy, max_active_per_caller=settings.media_max_active
+            db, clock, queue, storage, policy, max_active_per_caller=settings.media_max_active, wakeup=wakeup
         ),
         queue=queue,
         runner=runner,
         upkeep=MediaUpkeep(db, clock, storage, scratch, retention),
         policy=policy,
+        wakeup=wakeup,
     )
 
 

@@ -16,6 +16,7 @@ from dlserve.logs import get_logger
 from dlserve.media.models import JOB_KIND
 from dlserve.media.runner import MediaRunner
 from dlserve.media.upkeep import MediaUpkeep
+from dlserve.media.wakeup import WakeUp
 
 log = get_logger("dlserve.media.worker")
 
@@ -24,8 +25,16 @@ UPKEEP_EVERY_S = 30.0
 
 
 class MediaWorkerPool:
-    def __init__(self, queue: JobQueue, runner: MediaRunner, upkeep: MediaUpkeep, threads: int) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        runner: MediaRunner,
+        upkeep: MediaUpkeep,
+        threads: int,
+        wakeup: WakeUp | None = None,
+    ) -> None:
         self._queue = queue
+        self._wakeup = wakeup or WakeUp()
         self._runner = runner
         self._upkeep = upkeep
         self._threads_wanted = threads
@@ -44,6 +53,7 @@ class MediaWorkerPool:
 
     def stop(self, timeout: float = 30.0) -> None:
         self.stop_event.set()
+        self._wakeup.ring()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -59,7 +69,7 @@ class MediaWorkerPool:
                 self.stop_event.wait(IDLE_POLL_S * 4)
                 continue
             if job is None:
-                self.stop_event.wait(IDLE_POLL_S)
+                self._wakeup.wait(IDLE_POLL_S)  # a download queued by this process rings at once
                 continue
             self._run_one(job, worker_id)
 

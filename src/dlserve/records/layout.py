@@ -127,11 +127,16 @@ def typed_select_sql(schema: DataTypeSchema, source: str, keep: tuple[str, ...] 
     )
 
 
-def snapshot_select_sql(schema: DataTypeSchema, typed_source: str) -> str:
-    """SELECT over typed rows adding the token columns: the full snapshot layout.
+def snapshot_select_sql(schema: DataTypeSchema, typed_source: str, *, exact: bool = False) -> str:
+    """SELECT over typed rows adding the token columns (and, with ``exact``, whether the typed
+    columns spell the record exactly, see :mod:`dlserve.records.typed_cells`): the full layout.
 
     No ORDER BY: the loader feeds rows in ``_seq`` order and DuckDB keeps insertion order, while a
     sort would hold a whole part of large strings in memory.
     """
     tokens = ", ".join(f"{expr} AS {quote_ident(col)}" for col, expr in token_expressions(schema))
+    if exact:
+        from dlserve.records import typed_cells  # it builds on this module's helpers
+
+        tokens += f", {typed_cells.exact_select(schema)} AS {quote_ident(typed_cells.EXACT_COLUMN)}"
     return f"SELECT *, {tokens} FROM {typed_source}"

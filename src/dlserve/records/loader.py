@@ -35,6 +35,7 @@ from dlserve.records.extra_fields import fill_derived_fields, refuse_undeclared,
 from dlserve.records.layout import column_type, quote_ident, snapshot_select_sql
 from dlserve.records.schema import SCHEMAS, DataTypeSchema, Kind
 from dlserve.records.snapshots import INDEX_DIR, PART_GLOB, Snapshot, SnapshotCatalog, part_name
+from dlserve.records.typed_cells import EXACT_COLUMN
 from dlserve.records.validation import find_bad_line, open_binary
 from dlserve.search.build import BuildResult, build_index
 
@@ -422,6 +423,7 @@ def _write_parts(
     workers: int,
     progress: ProgressCallback,
 ) -> None:
+    with_exact = _parts_record_exactness(staged)
     per_part = max(min(MIN_ROWS_PER_PART, ROWS_PER_PART), min(ROWS_PER_PART, -(-count // max(1, workers))))
     starts = list(range(0, count, per_part))
     done = 0
@@ -435,7 +437,7 @@ def _write_parts(
             f"FROM (SELECT rowid AS _rid, _record FROM raw {in_part}) "
             f"POSITIONAL JOIN (SELECT * FROM typed {in_part}))"
         )
-        select = snapshot_select_sql(schema, rows)
+        select = snapshot_select_sql(schema, rows, exact=with_exact)
         target = staged / part_name(first_part + index)
         cursor = con.cursor()
         try:
@@ -451,6 +453,20 @@ def _write_parts(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for future in [pool.submit(write, index) for index in range(len(starts))]:
             future.result()
+
+
+def _parts_record_exactness(staged: Path) -> bool:
+    """New parts get the exactness column unless the parts they join (an append to a snapshot
+    loaded before it existed) lack it: every part of a snapshot has the same columns."""
+    earlier = sorted(staged.glob("*.parquet"))
+    if not earlier:
+        return True
+    con = duckdb.connect()
+    try:
+        rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(earlier[0])]).fetchall()
+    finally:
+        con.close()
+    return any(row[0] == EXACT_COLUMN for row in rows)
 
 
 def typed_columns(schema: DataTypeSchema) -> str:
