@@ -20,10 +20,10 @@ import pytest
 
 from dlserve.clock import FrozenClock
 from dlserve.db.engine import Database
+from dlserve.demo import generate_records
 from dlserve.downloads import typed_csv
 from dlserve.downloads.sql_render import csv_header, csv_line_select, records_between, typed_records_between
 from dlserve.downloads.writers import PartWriter
-from dlserve.records.demo import generate_records
 from dlserve.records.loader import load_files
 from dlserve.records.schema import SCHEMAS, DataTypeSchema, FieldSpec, Kind
 from dlserve.records.snapshots import SnapshotCatalog
