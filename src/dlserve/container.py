@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from dlserve.accounts.login_gate import LoginGate
 from dlserve.accounts.services import AccountService
+from dlserve.accounts.throttle import LoginThrottle, ThrottlePolicy
 from dlserve.catalog.services import CatalogService
 from dlserve.clock import Clock, SystemClock
 from dlserve.db.engine import Database
@@ -14,6 +16,8 @@ from dlserve.downloads.runner import ExportRunner, ExportSettings
 from dlserve.downloads.services import DownloadService
 from dlserve.downloads.worker import WorkerPool
 from dlserve.jobs.queue import JobQueue
+from dlserve.limits.admission import AdmissionLimits, QueryAdmission
+from dlserve.limits.query_cost import QueryCostLimits
 from dlserve.media.wiring import MediaComponents, build_media
 from dlserve.records.snapshots import RemoteSnapshots, SnapshotCatalog
 from dlserve.records.store import RecordStore
@@ -40,11 +44,16 @@ class Services:
     runner: ExportRunner
     janitor: Janitor
     media: MediaComponents
+    logins: LoginGate
+    query_limits: QueryCostLimits = field(default_factory=QueryCostLimits)
+    admission: QueryAdmission = field(default_factory=lambda: QueryAdmission(AdmissionLimits()))
 
     def worker_pool(self, threads: int) -> WorkerPool:
         return WorkerPool(self.queue, self.runner, self.janitor, threads)
 
     def close(self) -> None:
+        self.admission.close()
+        self.logins.close()
         self.runner.close()
         self.store.close()
         self.db.dispose()
@@ -73,7 +82,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     db = Database(settings.resolved_database_url())
     accounts = AccountService(db, clock)
     snapshots = SnapshotCatalog(db, settings.snapshots_dir(), clock, remote_snapshots(settings))
-    store = RecordStore(snapshots)
+    store = RecordStore(snapshots, query_timeout=settings.query_timeout_seconds or None)
     catalog = CatalogService(
         store, accounts, preview_max=settings.preview_max_records, page_max=settings.paginate_max_limit
     )
@@ -110,4 +119,23 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         runner=runner,
         janitor=Janitor(db, clock, queue, storage),
         media=build_media(settings, db, clock, storage),
+        logins=LoginGate(
+            accounts,
+            LoginThrottle(
+                db,
+                clock,
+                ThrottlePolicy(
+                    settings.login_free_attempts,
+                    settings.login_backoff_seconds,
+                    settings.login_backoff_max_seconds,
+                ),
+            ),
+            settings.password_hash_concurrency,
+        ),
+        query_limits=QueryCostLimits(settings.query_max_length, settings.query_max_clauses),
+        admission=QueryAdmission(
+            AdmissionLimits(
+                settings.query_rate_per_minute, settings.query_concurrency_per_account, settings.query_threads
+            )
+        ),
     )

@@ -12,6 +12,7 @@ from dlserve.api.deps import BearerAccount, ServicesDep
 from dlserve.api.timefmt import iso_z
 from dlserve.api.v4_downloads import download_body
 from dlserve.catalog.services import prepare
+from dlserve.limits.query_cost import check_query_length
 from dlserve.records.views import list_views
 
 router = APIRouter(prefix="/v4")
@@ -42,8 +43,10 @@ class PaginateBody(BaseModel):
 
 
 @router.post("/auth")
-def authenticate(body: AuthBody, services: ServicesDep) -> dict[str, str]:
-    return {"token": services.accounts.login(body.email, body.password)}
+async def authenticate(body: AuthBody, request: Request, services: ServicesDep) -> dict[str, str]:
+    """Throttled per email and client address (429); hashed on a bounded pool (accounts.login_gate)."""
+    address = request.client.host if request.client else "unknown"
+    return {"token": await services.logins.login(body.email, body.password, address)}
 
 
 @router.get("/account")
@@ -72,21 +75,26 @@ def views(current: BearerAccount) -> list[dict[str, Any]]:
 
 
 @router.post("/{data_type}/search")
-def search(
+async def search(
     data_type: str, body: SearchBody, request: Request, current: BearerAccount, services: ServicesDep
 ) -> Any:
-    prepared = prepare(data_type, body.query, body.view, body.format)
-    if body.download:
-        download = services.downloads.create(
-            current, prepared, body.num_records, compress=body.compress, view_name=body.view
-        )
-        return JSONResponse(download_body(request, services, download), status_code=202)
-    preview = services.catalog.preview(current, prepared, body.num_records)
-    return {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
+    check_query_length(body.query, services.query_limits)  # a 400 at once, before any queueing
+
+    def run() -> Any:  # on the heavy-query pool (see dlserve.limits.admission)
+        prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
+        if body.download:
+            download = services.downloads.create(
+                current, prepared, body.num_records, compress=body.compress, view_name=body.view
+            )
+            return JSONResponse(download_body(request, services, download), status_code=202)
+        preview = services.catalog.preview(current, prepared, body.num_records)
+        return {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
+
+    return await services.admission.run(current.id, run)
 
 
 @router.post("/{data_type}/paginate")
-def paginate(
+async def paginate(
     data_type: str,
     body: PaginateBody,
     current: BearerAccount,
@@ -94,9 +102,14 @@ def paginate(
     page: int = Query(default=1),
     limit: int = Query(default=10),
 ) -> dict[str, Any]:
-    prepared = prepare(data_type, body.query, body.view, body.format)
-    result = services.catalog.paginate(current, prepared, page, limit)
-    return {"num_found": result.num_found, "records": result.records}
+    check_query_length(body.query, services.query_limits)
+
+    def run() -> dict[str, Any]:
+        prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
+        result = services.catalog.paginate(current, prepared, page, limit)
+        return {"num_found": result.num_found, "records": result.records}
+
+    return await services.admission.run(current.id, run)
 
 
 @router.get("/{data_type}/{record_id}")
