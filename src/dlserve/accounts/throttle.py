@@ -34,9 +34,9 @@ class ThrottlePolicy:
 
     def block_for(self, failures: int) -> float:
         """Seconds a key is blocked after its ``failures``-th failure (0 while attempts are free)."""
-        if failures < self.free_attempts:
+        if failures <= self.free_attempts:
             return 0.0
-        exponent = min(failures - self.free_attempts, 40)  # 2**40 s is far past any maximum
+        exponent = min(failures - self.free_attempts - 1, 40)  # 2**40 s is far past any maximum
         return min(self.backoff_max, self.backoff * float(2**exponent))
 
 
