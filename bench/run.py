@@ -3,6 +3,7 @@
 1. Load: `dlserve load` of BENCH_RECORDS (1,000,000) demo businesses.
 2. Search: preview latency (p50/p95) over HTTP against a real `dlserve serve`.
 3. API throughput, the export fleet and the media API: see bench/cluster.py.
+5. Hardening: the hostile-user figures of issue 12, see bench/hardening.py.
 4. Export: records/s of a bulk download (CSV flat view, JSON) in a worker process vs DuckDB's own
    `COPY (SELECT ...) TO` of the same rows and format on the same snapshot; the worker's peak RSS,
    at 1M and at BENCH_BIG_RECORDS (3,000,000) to show memory does not grow with the export.
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from tests.acceptance.conftest import cli, start_server, stop  # noqa: E402
 
 from bench.cluster import api_throughput, export_with_workers, media_throughput  # noqa: E402
+from bench.hardening import main as hardening_figures  # noqa: E402
 from dlserve.catalog.services import prepare  # noqa: E402
 from dlserve.container import build_services  # noqa: E402
 from dlserve.logs import configure_logging  # noqa: E402
@@ -198,6 +200,7 @@ def main() -> None:
     if MEDIA_BYTES:
         print("media API:", flush=True)
         media_throughput(MEDIA_BYTES)
+    hardening_figures()  # issue 12: hostile-user figures (bench/hardening.py)
 
 
 if __name__ == "__main__":

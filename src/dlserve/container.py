@@ -128,6 +128,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                     settings.login_free_attempts,
                     settings.login_backoff_seconds,
                     settings.login_backoff_max_seconds,
+                    settings.login_address_free_attempts,
                 ),
             ),
             settings.password_hash_concurrency,

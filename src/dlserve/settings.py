@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     login_free_attempts: int = Field(
         default=5, description="Failed logins per email or client address before backoff starts."
     )
+    login_address_free_attempts: int = Field(
+        default=50, description="Failed logins from one client address (any emails) before backoff starts."
+    )
     login_backoff_seconds: float = Field(
         default=2.0, description="First backoff after the free attempts; doubles with each failure."
     )

@@ -1,8 +1,9 @@
 """Login throttling: exponential backoff per email and per client address, kept in the database.
 
 Each failed login counts against two keys, ``email:<normalized email>`` and ``address:<client
-address>``. The first ``free_attempts`` failures of a key cost nothing; from then on every failure
-blocks that key for ``backoff`` seconds, doubling each time up to ``backoff_max``. While a key is
+address>``. The first ``free_attempts`` failures of an email (``address_free_attempts`` of an
+address, which many users may share) cost nothing; from then on every failure blocks that key for
+``backoff`` seconds, doubling each time up to ``backoff_max``. While a key is
 blocked, logins for it are answered ``429`` with ``Retry-After`` *before* any password is hashed,
 so a flood of wrong passwords costs the server a row read each, not an argon2 hash.
 
@@ -25,18 +26,23 @@ from dlserve.db.engine import Database
 from dlserve.db.tables import login_throttle
 from dlserve.errors import TooManyRequests
 
+ADDRESS_PREFIX = "address:"
+
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
     free_attempts: int = 5
     backoff: float = 2.0
     backoff_max: float = 900.0
+    # Many users may share one address (an office, a proxy): an address gets more free attempts.
+    address_free_attempts: int = 50
 
-    def block_for(self, failures: int) -> float:
-        """Seconds a key is blocked after its ``failures``-th failure (0 while attempts are free)."""
-        if failures <= self.free_attempts:
+    def block_for(self, key: str, failures: int) -> float:
+        """Seconds ``key`` is blocked after its ``failures``-th failure (0 while attempts are free)."""
+        free = self.address_free_attempts if key.startswith(ADDRESS_PREFIX) else self.free_attempts
+        if failures <= free:
             return 0.0
-        exponent = min(failures - self.free_attempts - 1, 40)  # 2**40 s is far past any maximum
+        exponent = min(failures - free - 1, 40)  # 2**40 s is far past any maximum
         return min(self.backoff_max, self.backoff * float(2**exponent))
 
 
@@ -69,7 +75,7 @@ class LoginThrottle:
         now = self._clock.now()
         for key in _keys(email, address):
             failures = self._count_failure(key, now)
-            seconds = self._policy.block_for(failures)
+            seconds = self._policy.block_for(key, failures)
             if seconds:
                 with self._db.write() as conn:
                     conn.execute(
@@ -100,7 +106,7 @@ class LoginThrottle:
                 return 1
             except IntegrityError:
                 continue  # another process inserted it first: count on its row
-        return self._policy.free_attempts  # contended three times over: treat as throttled
+        return self._policy.free_attempts + 1  # contended three times over: treat as throttled
 
 
 def _email_key(email: str) -> str:
@@ -108,4 +114,4 @@ def _email_key(email: str) -> str:
 
 
 def _keys(email: str, address: str) -> list[str]:
-    return [_email_key(email), "address:" + address[:90]]
+    return [_email_key(email), ADDRESS_PREFIX + address[:90]]

@@ -20,7 +20,9 @@ own (``N`` processes admit up to ``N`` times the rate). Query cost itself is bou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +33,7 @@ from typing import TypeVar
 from dlserve.errors import TooManyRequests
 
 T = TypeVar("T")
+HEAVY_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,9 @@ class QueryAdmission:
         self._clock = clock
         self._buckets: dict[int, _Bucket] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, limits.threads), thread_name_prefix="heavy-query")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, limits.threads), thread_name_prefix="heavy-query", initializer=_lower_priority
+        )
 
     async def run(self, account_id: int, fn: Callable[[], T]) -> T:
         """Admit one heavy request of ``account_id`` (or raise 429) and run ``fn`` on the heavy pool."""
@@ -103,3 +108,11 @@ class QueryAdmission:
 
     def _burst(self) -> float:
         return max(1.0, self._limits.rate_per_minute)
+
+
+def _lower_priority() -> None:
+    """Run this heavy-query thread at a lower CPU priority than the threads serving cheap requests:
+    on a busy machine the scheduler then hands the event loop the CPU first. (On Linux a thread's
+    nice value is its own; elsewhere this does nothing.)"""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICENESS)
