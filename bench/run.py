@@ -3,10 +3,10 @@
 1. Load: `dlserve load` of BENCH_RECORDS (1,000,000) demo businesses.
 2. Search: preview latency (p50/p95) over HTTP against a real `dlserve serve`.
 3. API throughput, the export fleet and the media API: see bench/cluster.py.
-5. Hardening: the hostile-user figures of issue 12, see bench/hardening.py.
 4. Export: records/s of a bulk download (CSV flat view, JSON) in a worker process vs DuckDB's own
    `COPY (SELECT ...) TO` of the same rows and format on the same snapshot; the worker's peak RSS,
    at 1M and at BENCH_BIG_RECORDS (3,000,000) to show memory does not grow with the export.
+5. Hardening: the hostile-user figures of issue 12, see bench/hardening.py.
 """
 
 from __future__ import annotations
