@@ -152,9 +152,6 @@ class Settings(BaseSettings):
         default=10 * 1024**3,
         description="Media storage per account (anonymous callers share one); 0 = no limit.",
     )
-    media_rate_per_minute: float = Field(
-        default=30.0, description="Media downloads one caller may request per minute."
-    )
     allowed_hosts: list[str] | None = Field(
         default=None,
         description="Host headers accepted; unset = any, except when the media API is anonymous: "
