@@ -19,6 +19,7 @@ from dlserve.api.hardening import (
     SecurityHeadersMiddleware,
     allowed_hosts,
 )
+from dlserve.api.responses import install_openapi
 from dlserve.container import Services, build_services
 from dlserve.logs import get_logger
 from dlserve.observability.metrics import HttpMetricsMiddleware, Metrics
@@ -91,6 +92,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.clock = built.clock
     app.state.file_resolver = built.downloads.resolve_file
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(ops.router)
     app.include_router(files.router)
     app.include_router(v4_downloads.router)  # before v4: /v4/downloads/{id} is not a record type

@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import AsyncIterator
 from email.utils import formatdate
-from typing import Annotated, BinaryIO
+from typing import Annotated, Any, BinaryIO
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -29,6 +29,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from dlserve.api.errors import error_response
+from dlserve.api.responses import success, v4_errors
 from dlserve.clock import Clock
 from dlserve.errors import Gone, NotFound
 from dlserve.storage.interfaces import FileResolver, ResolvedFile, Storage
@@ -55,7 +56,20 @@ _SUFFIX_RANGE = re.compile(r"-([0-9]{1,30})")
 _PLAIN_FILENAME = re.compile(r"[\x20-\x7e]+")
 
 
-@router.api_route("/v4/files/{download_id}/{name}", methods=["GET", "HEAD"], summary="Fetch a result file")
+# GET and HEAD as two routes (one api_route would give both operations one OpenAPI id).
+_FILE_ROUTE: dict[str, Any] = dict(
+    summary="Fetch a result file",
+    response_class=Response,
+    responses={
+        **v4_errors(403, 404, 410, 416),
+        **success(200, "The file", "application/octet-stream"),
+        **success(206, "Part of the file (Range)", "application/octet-stream"),
+    },
+)
+
+
+@router.get("/v4/files/{download_id}/{name}", **_FILE_ROUTE)
+@router.head("/v4/files/{download_id}/{name}", **_FILE_ROUTE)
 def get_file(
     request: Request,
     download_id: str,

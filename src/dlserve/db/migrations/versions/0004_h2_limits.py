@@ -1,7 +1,7 @@
 """Login throttling: the ``login_throttle`` table (failed logins per email and per client address).
 
 Revision ID: 0004_h2
-Revises: 0002
+Revises: 0003_h1
 Create Date: 2026-11-30
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_h2"
-down_revision: str | Sequence[str] | None = "0002"
+down_revision: str | Sequence[str] | None = "0003_h1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
