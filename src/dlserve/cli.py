@@ -48,7 +48,9 @@ def _services(settings: Settings) -> Services:
     # client commands of this same CLI need none of it.
     from dlserve.container import build_services
     from dlserve.db.migrate import upgrade
+    from dlserve.private_files import make_private
 
+    make_private(settings)
     upgrade(settings.resolved_database_url())
     return build_services(settings)
 
@@ -64,8 +66,10 @@ def _fail(exc: DlserveError) -> None:
 def migrate() -> None:
     """Create or upgrade the database schema."""
     from dlserve.db.migrate import upgrade
+    from dlserve.private_files import make_private
 
     settings = _settings()
+    make_private(settings)
     upgrade(settings.resolved_database_url())
     err.print("database is up to date")
 

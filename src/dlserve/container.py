@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import anyio.to_thread
 
+from dlserve.accounts.login_gate import LoginGate
 from dlserve.accounts.services import Account, AccountService
+from dlserve.accounts.throttle import LoginThrottle, ThrottlePolicy
 from dlserve.accounts.token_cache import TokenCache
 from dlserve.catalog.services import CatalogService
 from dlserve.clock import Clock, SystemClock
@@ -18,6 +20,8 @@ from dlserve.downloads.runner import ExportRunner, ExportSettings
 from dlserve.downloads.services import DownloadService
 from dlserve.downloads.worker import WorkerPool
 from dlserve.jobs.queue import JobQueue
+from dlserve.limits.admission import AdmissionLimits, QueryAdmission
+from dlserve.limits.query_cost import QueryCostLimits
 from dlserve.media.wiring import MediaComponents, build_media
 from dlserve.records.snapshots import RemoteSnapshots, SnapshotCatalog
 from dlserve.records.store import RecordStore
@@ -48,6 +52,10 @@ class Services:
     # Hot paths (issue 13): verified tokens, and "download N changed" for long polls.
     token_cache: TokenCache[Account]
     changes: DownloadChanges
+    # Hardening (issue 12): login throttling and hashing pool, query cost limits and admission.
+    logins: LoginGate
+    query_limits: QueryCostLimits = field(default_factory=QueryCostLimits)
+    admission: QueryAdmission = field(default_factory=lambda: QueryAdmission(AdmissionLimits()))
 
     def authenticate(self, token: str) -> Account:
         """The token's account, trusting a verification made here in the last few seconds."""
@@ -69,6 +77,8 @@ class Services:
         return WorkerPool(self.queue, self.runner, self.janitor, threads)
 
     def close(self) -> None:
+        self.admission.close()
+        self.logins.close()
         self.runner.close()
         self.store.close()
         self.db.dispose()
@@ -101,7 +111,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     token_cache: TokenCache[Account] = TokenCache(settings.token_cache_seconds)
     accounts.add_revocation_listener(token_cache.forget_digests)  # at once in this process
     snapshots = SnapshotCatalog(db, settings.snapshots_dir(), clock, remote_snapshots(settings))
-    store = RecordStore(snapshots)
+    store = RecordStore(snapshots, query_timeout=settings.query_timeout_seconds or None)
     catalog = CatalogService(
         store,
         accounts,
@@ -148,4 +158,24 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         media=build_media(settings, db, clock, storage),
         token_cache=token_cache,
         changes=changes,
+        logins=LoginGate(
+            accounts,
+            LoginThrottle(
+                db,
+                clock,
+                ThrottlePolicy(
+                    settings.login_free_attempts,
+                    settings.login_backoff_seconds,
+                    settings.login_backoff_max_seconds,
+                    settings.login_address_free_attempts,
+                ),
+            ),
+            settings.password_hash_concurrency,
+        ),
+        query_limits=QueryCostLimits(settings.query_max_length, settings.query_max_clauses),
+        admission=QueryAdmission(
+            AdmissionLimits(
+                settings.query_rate_per_minute, settings.query_concurrency_per_account, settings.query_threads
+            )
+        ),
     )

@@ -86,9 +86,13 @@ def _storage_under_test(request: pytest.FixtureRequest) -> Iterator[None]:
     STORAGE_UNDER_TEST.clear()
 
 
+TEST_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+
 def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Settings:
     """Settings of a test app; explicit ``extra`` wins over the storage under test."""
-    values = {**STORAGE_UNDER_TEST, **extra}
+    # TestClient's Host is "testserver"; the default allowlist (anonymous media) only has loopback names.
+    values = {"allowed_hosts": TEST_HOSTS, **STORAGE_UNDER_TEST, **extra}
     return Settings(data_dir=tmp_path / "data", database_url=database_url, log_json=False, **values)  # type: ignore[arg-type]
 
 

@@ -31,7 +31,16 @@ PARALLEL = 12
 @pytest.fixture
 def services(database_url: str, tmp_path: Path) -> Iterator[Services]:
     with loaded_services(
-        tmp_path, database_url, RECORDS, FrozenClock(), records_per_file=30, max_active_downloads=50
+        tmp_path,
+        database_url,
+        RECORDS,
+        FrozenClock(),
+        records_per_file=30,
+        max_active_downloads=50,
+        # The race is about credits: let every parallel request reach them (admission is tested
+        # in test_query_limits.py).
+        query_concurrency_per_account=4 * PARALLEL,
+        query_threads=PARALLEL,
     ) as built:
         yield built
 

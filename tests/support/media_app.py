@@ -33,6 +33,7 @@ def media_settings(tmp_path: Path, database_url: str, **extra: Any) -> Settings:
         "log_json": False,
         "media_allow_private": True,
         "media_socket_timeout": 10.0,
+        "allowed_hosts": ["testserver", "127.0.0.1", "localhost"],  # TestClient's Host is "testserver"
         **extra,
     }
     return Settings(**values)

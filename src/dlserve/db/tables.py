@@ -255,3 +255,15 @@ media_downloads = Table(
     Index(None, "status"),
     Index(None, "job_id"),
 )
+
+
+# Failed logins per email ("email:...") and per client address ("address:..."): what the login
+# throttle (dlserve.accounts.throttle) reads and writes, shared by every API process.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("failures", Integer, nullable=False, server_default=text("0")),
+    Column("blocked_until", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

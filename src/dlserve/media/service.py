@@ -22,6 +22,7 @@ from dlserve.logs import get_logger
 from dlserve.media.formats import normalise_quality
 from dlserve.media.guard import AddressPolicy, RefusedURL
 from dlserve.media.models import ACTIVE_STATUSES, JOB_KIND, MediaDownload, MediaStatus, storage_prefix
+from dlserve.media.quota import check_quota_in
 from dlserve.media.wakeup import WakeUp
 from dlserve.storage.interfaces import Storage
 
@@ -52,8 +53,10 @@ class MediaService:
         *,
         max_active_per_caller: int = 20,
         wakeup: WakeUp | None = None,
+        quota_bytes: int | None = None,
     ) -> None:
         self._wakeup = wakeup
+        self._quota_bytes = quota_bytes
         self._db = db
         self._clock = clock
         self._queue = queue
@@ -87,6 +90,7 @@ class MediaService:
                     f"You already have {active} media downloads pending or in progress; "
                     "wait for some to finish or remove them"
                 )
+            check_quota_in(conn, account_id, self._quota_bytes)
             job_id = self._queue.enqueue_in(conn, JOB_KIND, None)
             conn.execute(
                 media_downloads.insert().values(

@@ -55,7 +55,12 @@ def build_media(
         queue,
         storage,
         fetcher or OnDemandFetcher(lambda: _yt_dlp_fetcher(policy, tools, settings.media_socket_timeout)),
-        MediaRunSettings(scratch_dir=scratch, max_bytes=settings.media_max_bytes or None, tools=tools),
+        MediaRunSettings(
+            scratch_dir=scratch,
+            max_bytes=settings.media_max_bytes or None,
+            tools=tools,
+            quota_bytes=settings.media_quota_bytes or None,
+        ),
     )
     retention = (
         timedelta(hours=settings.media_retention_hours) if settings.media_retention_hours > 0 else None
@@ -63,7 +68,14 @@ def build_media(
     wakeup = WakeUp()
     return MediaComponents(
         service=MediaService(
-            db, clock, queue, storage, policy, max_active_per_caller=settings.media_max_active, wakeup=wakeup
+            db,
+            clock,
+            queue,
+            storage,
+            policy,
+            max_active_per_caller=settings.media_max_active,
+            wakeup=wakeup,
+            quota_bytes=settings.media_quota_bytes or None,
         ),
         queue=queue,
         runner=runner,
