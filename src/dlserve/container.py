@@ -108,7 +108,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     accounts = AccountService(
         db, clock, token_ttl=timedelta(days=settings.token_ttl_days) if settings.token_ttl_days else None
     )
-    token_cache: TokenCache[Account] = TokenCache(settings.token_cache_seconds)
+    # The services' clock, so a token past its expiry is re-verified (within the cache bound).
+    token_cache: TokenCache[Account] = TokenCache(
+        settings.token_cache_seconds, clock=lambda: clock.now().timestamp()
+    )
     accounts.add_revocation_listener(token_cache.forget_digests)  # at once in this process
     snapshots = SnapshotCatalog(db, settings.snapshots_dir(), clock, remote_snapshots(settings))
     store = RecordStore(snapshots, query_timeout=settings.query_timeout_seconds or None)
