@@ -92,7 +92,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     mount_dashboard(app)
     app.include_router(v3.router)
     app.include_router(media.router)
-    app.state.metrics = Metrics(built.db)
+    app.state.metrics = Metrics(built.db, built.queue)
     app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -8,23 +8,23 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import orjson
 import sqlalchemy as sa
 
 from dlserve.accounts.services import Account, AccountService
 from dlserve.catalog.services import PreparedQuery
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
-from dlserve.db.tables import download_files, downloads, jobs
+from dlserve.db.tables import download_files, downloads
 from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadFile, DownloadStatus
 from dlserve.errors import Conflict, ErrorDetail, InsufficientCredits, Invalid, NotFound, TooManyRequests
-from dlserve.jobs.queue import JobQueue
+from dlserve.jobs.interfaces import JobQueue
 from dlserve.records.store import RecordStore
 from dlserve.storage.interfaces import ResolvedFile
 
 COMPRESSIONS = (None, "gzip")
 PLAN_KIND = "export"  # a download's first job: cuts it into parts (see runner.py)
 PART_KIND = "export_part"  # one job per result file
+EXPORT_KINDS = (PLAN_KIND, PART_KIND)  # a download's jobs: its subject id is the download's id
 
 
 class DownloadService:
@@ -115,7 +115,7 @@ class DownloadService:
                 .returning(downloads.c.id)
             ).scalar_one()
             if not finished:
-                self._queue.enqueue_in(conn, PLAN_KIND, int(download_id))
+                self._queue.enqueue_in(conn, PLAN_KIND, str(download_id))
         return self.get(account, int(download_id))
 
     def get(self, account: Account, download_id: int) -> Download:
@@ -130,7 +130,9 @@ class DownloadService:
             if row is None:
                 return None
             files = _files(conn, [download_id]).get(download_id, [])
-            return _with_in_flight(Download.from_row(row, files), _in_flight(conn, [download_id]))
+            return _with_in_flight(
+                Download.from_row(row, files), _in_flight(conn, self._queue, [download_id])
+            )
 
     def list(self, account: Account, *, limit: int = 100, offset: int = 0) -> tuple[int, list[Download]]:
         """(how many the account has, one page of them newest first)."""
@@ -151,7 +153,7 @@ class DownloadService:
             )
             ids = [row["id"] for row in rows]
             files = _files(conn, ids)
-            writing = _in_flight(conn, ids)
+            writing = _in_flight(conn, self._queue, ids)
         return int(total), [
             _with_in_flight(Download.from_row(row, files.get(row["id"], [])), writing) for row in rows
         ]
@@ -187,7 +189,7 @@ class DownloadService:
                     completed_at=now,
                 )
             )
-            self._queue.cancel_in(conn, download_id)
+            self._queue.withdraw_in(conn, EXPORT_KINDS, str(download_id))
         return self.get(account, download_id)
 
     def resolve_file(self, download_id: str, name: str) -> ResolvedFile | None:
@@ -209,18 +211,11 @@ class DownloadService:
         return ResolvedFile(storage_key=row["storage_key"], filename=row["name"], size=row["bytes"])
 
 
-def _in_flight(conn: sa.Connection, download_ids: list[int]) -> dict[int, int]:
+def _in_flight(conn: sa.Connection, queue: JobQueue, download_ids: list[int]) -> dict[int, int]:
     """Records written so far into parts not yet committed (each running part reports every second)."""
-    if not download_ids:
-        return {}
-    rows = conn.execute(
-        sa.select(jobs.c.download_id, jobs.c.checkpoint).where(
-            jobs.c.download_id.in_(download_ids), jobs.c.kind == PART_KIND, jobs.c.status == "running"
-        )
-    )
     written: dict[int, int] = {}
-    for download_id, checkpoint in rows:
-        state = orjson.loads(checkpoint) if checkpoint else {}
+    for subject_id, state in queue.running_checkpoints_in(conn, PART_KIND, [str(i) for i in download_ids]):
+        download_id = int(subject_id)
         written[download_id] = written.get(download_id, 0) + int(state.get("written", 0))
     return written
 
