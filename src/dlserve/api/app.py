@@ -79,11 +79,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = built
-    # The file route is wired by name (it does not know the downloads domain).
-    app.state.storage = built.storage
-    app.state.link_signer = built.link_signer
-    app.state.clock = built.clock
-    app.state.file_resolver = built.downloads.resolve_file
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(files.router)
