@@ -75,6 +75,18 @@ def test_start_poll_fetch_remove(server: MediaServer, database_url: str, tmp_pat
         assert head.status_code == 200
         assert head.content == b""
         assert head.headers["content-length"] == str(len(file.content))
+        # The same file response as result files: validators, and If-Range for resuming.
+        assert file.headers["etag"].startswith('"')
+        assert file.headers["last-modified"].endswith("GMT")
+        resumed = client.get(
+            f"/api/download/{download_id}/file",
+            headers={"Range": "bytes=10-", "If-Range": file.headers["etag"]},
+        )
+        assert (resumed.status_code, resumed.content) == (206, file.content[10:])
+        changed = client.get(
+            f"/api/download/{download_id}/file", headers={"Range": "bytes=10-", "If-Range": '"other"'}
+        )
+        assert (changed.status_code, changed.content) == (200, file.content)
 
         removed = client.delete(f"/api/downloads/{download_id}/remove")
         assert removed.status_code == 200
