@@ -10,9 +10,13 @@ import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from playwright import sync_api
 
 from tests.acceptance.conftest import cli, start_server, start_worker, stop
 

@@ -13,9 +13,10 @@ import signal
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -52,12 +53,14 @@ class Server:
         )
 
 
-def wait_for(client: httpx.Client, download_id: str, done: object, seconds: float = 300) -> dict[str, object]:
+def wait_for(
+    client: httpx.Client, download_id: str, done: Callable[[dict[str, Any]], bool], seconds: float = 300
+) -> dict[str, Any]:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        body = client.get(f"/v4/downloads/{download_id}").json()
-        if done(body):  # type: ignore[operator]
-            return body  # type: ignore[no-any-return]
+        body: dict[str, Any] = client.get(f"/v4/downloads/{download_id}").json()
+        if done(body):
+            return body
         time.sleep(0.05)
     raise AssertionError(f"download {download_id} did not get there: {body}")
 
@@ -99,9 +102,11 @@ def printed_body(language: str, stdout: str) -> dict[str, object] | None:
     """What the snippet printed, as data (Go prints only the status line)."""
     text = stdout.strip()
     if language in ("curl", "ruby"):
-        return json.loads(text)  # type: ignore[no-any-return]
+        parsed: dict[str, object] = json.loads(text)
+        return parsed
     if language == "python":
-        return ast.literal_eval(text)  # type: ignore[no-any-return]
+        evaluated: dict[str, object] = ast.literal_eval(text)
+        return evaluated
     if language == "node":  # util.inspect output: check the keys it shows
         return {
             key: True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,10 +28,10 @@ def server(media_dir: Path) -> Iterator[MediaServer]:
     running.stop()
 
 
-def eventually(check: object, seconds: float = 5.0) -> None:
+def eventually(check: Callable[[], bool], seconds: float = 5.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
