@@ -257,7 +257,10 @@ def test_cancel_mid_export_keeps_whole_downloadable_files(crash_server: Server) 
             wait_for(client, download_id, lambda b: len(b["results"]) >= 1, seconds=120)
             cancelled = client.delete(f"/v4/downloads/{download_id}")
             assert cancelled.status_code == 200, cancelled.text
-            time.sleep(2)  # a part being written when the cancel landed must not appear
+            # A part being written when the cancel landed must not appear. Once the worker has
+            # stopped (gracefully: whatever it was committing is settled), nothing can add one.
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=30) == 0
             body = client.get(f"/v4/downloads/{download_id}").json()
             assert body["status"] == "cancelled"
             results = body["results"]
@@ -273,5 +276,4 @@ def test_cancel_mid_export_keeps_whole_downloadable_files(crash_server: Server) 
             assert client.get("/v4/account").json()["available_credits"] == CREDITS - kept
             assert client.delete(f"/v4/downloads/{download_id}").status_code == 409
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=30)
+        stop(worker)
