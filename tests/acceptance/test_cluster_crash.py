@@ -185,15 +185,21 @@ def test_api_killed_and_restarted_while_clients_poll(cluster: Cluster) -> None:
                 events.append("up" if response.status_code == 200 else f"http {response.status_code}")
             except httpx.TransportError:
                 events.append("down")
-            time.sleep(0.1)
+            stop_polling.wait(0.1)  # a client's polling interval
+
+    def seen(event: str) -> None:
+        deadline = time.monotonic() + 60
+        while event not in events:
+            assert time.monotonic() < deadline, f"the poller never saw the API {event}: {events}"
+            stop_polling.wait(0.05)
 
     poller = threading.Thread(target=poll)
     poller.start()
     try:
-        time.sleep(1.0)
+        seen("up")
         cluster.api.send_signal(signal.SIGKILL)
         cluster.api.wait()
-        time.sleep(1.0)
+        seen("down")
         _, cluster.api = start_server(cluster.env, cluster.data_dir, "--workers", "0", port=cluster.port)
         (body,) = wait_all(cluster, [download_id])
     finally:
