@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from dlserve.api.errors import error_response
 from dlserve.storage.content import content_disposition, content_type_for
+from dlserve.storage.interfaces import Storage
 
 RANGE_NOT_SATISFIABLE_MESSAGE = "The requested range is not satisfiable"
 
@@ -33,6 +34,21 @@ CHUNK_SIZE = 256 * 1024
 # 30 digits is far beyond any file size, and bounds the work of parsing a hostile header.
 _INT_RANGE = re.compile(r"([0-9]{1,30})-([0-9]{0,30})")
 _SUFFIX_RANGE = re.compile(r"-([0-9]{1,30})")
+
+
+def stored_file_response(
+    request: Request, storage: Storage, key: str, filename: str, missing: Exception
+) -> Response:
+    """:func:`file_response` for the object ``key`` of ``storage``; raises ``missing`` when it is gone."""
+    try:
+        handle = storage.open_read(key)
+    except FileNotFoundError:
+        raise missing from None
+    try:
+        return file_response(request, handle, filename, lambda: storage.size(key))
+    except BaseException:
+        handle.close()
+        raise
 
 
 def file_response(

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from dlserve.api.deps import ServicesDep
-from dlserve.api.file_response import file_response
+from dlserve.api.file_response import stored_file_response
 from dlserve.clock import Clock
 from dlserve.errors import Gone, NotFound
 from dlserve.storage.interfaces import FileResolver, Storage
@@ -58,14 +58,6 @@ def get_file(
     resolved = source.resolve(download_id, name)
     if resolved is None:
         raise NotFound(FILE_NOT_FOUND_MESSAGE)
-    try:
-        handle = source.storage.open_read(resolved.storage_key)
-    except FileNotFoundError:
-        raise Gone(FILE_REMOVED_MESSAGE) from None
-    try:
-        return file_response(
-            request, handle, resolved.filename, lambda: source.storage.size(resolved.storage_key)
-        )
-    except BaseException:
-        handle.close()
-        raise
+    return stored_file_response(
+        request, source.storage, resolved.storage_key, resolved.filename, Gone(FILE_REMOVED_MESSAGE)
+    )

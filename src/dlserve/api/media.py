@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from dlserve.api.deps import ServicesDep
 from dlserve.api.errors import UNAUTHORIZED_MESSAGE
-from dlserve.api.file_response import file_response
+from dlserve.api.file_response import stored_file_response
 from dlserve.api.timefmt import iso_z
 from dlserve.errors import NotFound, Unauthorized
 from dlserve.media.models import MediaDownload
@@ -125,14 +125,6 @@ def get_file(
     request: Request, download_id: str, media: Media, services: ServicesDep, caller: Caller
 ) -> Response:
     found = media.file(download_id, caller)
-    try:
-        handle = services.storage.open_read(found.storage_key)
-    except FileNotFoundError:
-        raise NotFound(FILE_MISSING_MESSAGE) from None
-    try:
-        return file_response(
-            request, handle, found.filename, lambda: services.storage.size(found.storage_key)
-        )
-    except BaseException:
-        handle.close()
-        raise
+    return stored_file_response(
+        request, services.storage, found.storage_key, found.filename, NotFound(FILE_MISSING_MESSAGE)
+    )

@@ -54,6 +54,38 @@ class Job:
     created_at: datetime
 
 
+class QueueTimings:
+    """Lease length, attempts and retry backoff: what both queue implementations compute alike."""
+
+    def __init__(
+        self,
+        *,
+        lease_seconds: float = 30.0,
+        max_attempts: int = 5,
+        retry_base_seconds: float = 2.0,
+        retry_max_seconds: float = 300.0,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._lease = timedelta(seconds=lease_seconds)
+        self._max_attempts = max_attempts
+        self._retry_base_seconds = retry_base_seconds
+        self._retry_max_seconds = retry_max_seconds
+
+    @property
+    def lease_seconds(self) -> float:
+        return self._lease.total_seconds()
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """How long a job waits after its ``attempts``-th attempt failed (doubling, capped)."""
+        seconds = self._retry_base_seconds * 2.0 ** max(0, attempts - 1)
+        return timedelta(seconds=min(self._retry_max_seconds, seconds))
+
+    def attempts_for(self, max_attempts: int | None) -> int:
+        """A new job's attempt budget: the caller's (a domain's own), else the queue's."""
+        return max(1, max_attempts or self._max_attempts)
+
+
 class LeaseLost(Exception):
     """Another worker owns the job now (ours expired) or it was withdrawn: stop, touch nothing."""
 

@@ -14,42 +14,26 @@ import copy
 import dataclasses
 import threading
 from collections.abc import Collection, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, event
 
 from dlserve.clock import Clock
 from dlserve.errors import NotFound
-from dlserve.jobs.interfaces import PENDING_STATUSES, Job, JobStatus
+from dlserve.jobs.interfaces import PENDING_STATUSES, Job, JobStatus, QueueTimings
 from dlserve.jobs.queue import LOST_WORKER_ERROR
 
 
-class InMemoryJobQueue:
-    def __init__(
-        self,
-        clock: Clock,
-        *,
-        lease_seconds: float = 30.0,
-        max_attempts: int = 5,
-        retry_base_seconds: float = 2.0,
-        retry_max_seconds: float = 300.0,
-    ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+class InMemoryJobQueue(QueueTimings):
+    def __init__(self, clock: Clock, **timings: Any) -> None:
+        """``timings``: see :class:`QueueTimings` (lease, attempts, retry backoff)."""
+        super().__init__(**timings)
         self._clock = clock
-        self._lease = timedelta(seconds=lease_seconds)
-        self._max_attempts = max_attempts
-        self._retry_base_seconds = retry_base_seconds
-        self._retry_max_seconds = retry_max_seconds
         self._jobs: dict[int, Job] = {}
         self._next_id = 1
         self._lock = threading.RLock()
         self._joined: set[int] = set()  # id() of the transactions that already saved a restore point
-
-    @property
-    def lease_seconds(self) -> float:
-        return self._lease.total_seconds()
 
     # -- producers -------------------------------------------------------------------------------
 
@@ -71,7 +55,7 @@ class InMemoryJobQueue:
                 subject_id=subject_id,
                 status=JobStatus.QUEUED.value,
                 attempts=0,
-                max_attempts=max(1, max_attempts or self._max_attempts),
+                max_attempts=self.attempts_for(max_attempts),
                 checkpoint=copy.deepcopy(dict(checkpoint)) if checkpoint is not None else None,
                 lease_owner=None,
                 lease_expires_at=None,
@@ -164,10 +148,6 @@ class InMemoryJobQueue:
                 lease_owner=None,
                 lease_expires_at=None,
             )
-
-    def retry_delay(self, attempts: int) -> timedelta:
-        seconds = self._retry_base_seconds * 2.0 ** max(0, attempts - 1)
-        return timedelta(seconds=min(self._retry_max_seconds, seconds))
 
     # -- upkeep ----------------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ its own transaction (or the caller's, for the ``*_in`` methods).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -46,7 +46,7 @@ from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import jobs
 from dlserve.errors import NotFound
-from dlserve.jobs.interfaces import PENDING_STATUSES, Job, JobStatus
+from dlserve.jobs.interfaces import PENDING_STATUSES, Job, JobStatus, QueueTimings
 
 # Columns that describe a lease; they are set only while a job is running.
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
@@ -72,29 +72,12 @@ def job_from_row(row: RowMapping) -> Job:
     )
 
 
-class SqlJobQueue:
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        *,
-        lease_seconds: float = 30.0,
-        max_attempts: int = 5,
-        retry_base_seconds: float = 2.0,
-        retry_max_seconds: float = 300.0,
-    ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+class SqlJobQueue(QueueTimings):
+    def __init__(self, db: Database, clock: Clock, **timings: Any) -> None:
+        """``timings``: see :class:`QueueTimings` (lease, attempts, retry backoff)."""
+        super().__init__(**timings)
         self._db = db
         self._clock = clock
-        self._lease = timedelta(seconds=lease_seconds)
-        self._max_attempts = max_attempts
-        self._retry_base_seconds = retry_base_seconds
-        self._retry_max_seconds = retry_max_seconds
-
-    @property
-    def lease_seconds(self) -> float:
-        return self._lease.total_seconds()
 
     # -- producers -------------------------------------------------------------------------------
 
@@ -116,7 +99,7 @@ class SqlJobQueue:
                 checkpoint=_dumps(checkpoint),
                 status=JobStatus.QUEUED.value,
                 attempts=0,
-                max_attempts=max(1, max_attempts or self._max_attempts),
+                max_attempts=self.attempts_for(max_attempts),
                 run_after=now,
                 created_at=now,
                 updated_at=now,
@@ -219,10 +202,6 @@ class SqlJobQueue:
                 updated_at=now,
                 **_NO_LEASE,
             )
-
-    def retry_delay(self, attempts: int) -> timedelta:
-        seconds = self._retry_base_seconds * 2.0 ** max(0, attempts - 1)
-        return timedelta(seconds=min(self._retry_max_seconds, seconds))
 
     # -- upkeep ----------------------------------------------------------------------------------
 
