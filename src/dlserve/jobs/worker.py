@@ -171,10 +171,12 @@ class WorkerRuntime:
             self._running[job.id] = (job, context)
         try:
             handler.run(job, context)
-        except JobStopped:
+        except JobStopped as stopped:
             if self.stop_event.is_set():
                 self._queue.release(job, worker_id)
                 log.info("job released at shutdown", job_id=job.id, kind=job.kind, subject_id=job.subject_id)
+            else:  # its subject no longer wants it (cancelled): the job was already withdrawn
+                log.info("job stopped", job_id=job.id, kind=job.kind, reason=str(stopped))
         except LeaseLost:
             log.warning("lease lost; the job is not ours any more", job_id=job.id, kind=job.kind)
         except Exception as exc:
