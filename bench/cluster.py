@@ -61,9 +61,11 @@ def wrk(url: str, token: str | None = None, seconds: int = 10) -> tuple[float, s
     if token:
         command[1:1] = ["-H", f"Authorization: Bearer {token}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p99 = re.search(r"99%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
-    return rate, p99
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p99 = re.search(r"99%\s+(\S+)", out)
+    if rate is None or p99 is None:
+        raise RuntimeError(f"wrk printed no rate or latency:\n{out}")
+    return float(rate.group(1)), p99.group(1)
 
 
 def api_throughput(data_dir: Path, env: dict[str, str]) -> None:

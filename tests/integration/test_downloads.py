@@ -298,7 +298,9 @@ def test_parts_of_one_download_run_on_several_workers_at_once(client: TestClient
     second = services.queue.claim("w2", EXPORT_KINDS)
     assert first is not None
     assert second is not None
-    assert {first.checkpoint["part_no"], second.checkpoint["part_no"]} == {1, 2}  # type: ignore[index]
+    assert first.checkpoint is not None
+    assert second.checkpoint is not None
+    assert {first.checkpoint["part_no"], second.checkpoint["part_no"]} == {1, 2}
     threads = [
         threading.Thread(target=services.runner.run, args=(job, name, threading.Event()))
         for job, name in ((second, "w2"), (first, "w1"))

@@ -82,7 +82,9 @@ def test_a_new_load_replaces_and_append_adds(
     assert ids(store) == ["b3"]
     load_files(catalog, "businesses", [write_jsonl(tmp_path / "c.jsonl", BUSINESS_LINES[:2])], append=True)
     assert ids(store) == ["b3", "b1", "b2"]
-    assert catalog.current("businesses").record_count == 3  # type: ignore[union-attr]
+    current = catalog.current("businesses")
+    assert current is not None
+    assert current.record_count == 3
     # The old snapshot is still readable: exports running on it finish on it.
     assert old is not None
     relation = duckdb.sql(f"SELECT count(*) FROM read_parquet('{old.location}')")

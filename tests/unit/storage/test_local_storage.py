@@ -196,13 +196,18 @@ def test_ordinary_keys_are_accepted(key: str) -> None:
 
 def test_storage_from_url(tmp_path: Path) -> None:
     default = tmp_path / "default"
-    assert isinstance(storage_from_url(None, default), LocalStorage)
-    assert storage_from_url(None, default).root == default.resolve()  # type: ignore[attr-defined]
-    assert storage_from_url("", default).root == default.resolve()  # type: ignore[attr-defined]
+
+    def root_of(url: str | None) -> Path:
+        storage = storage_from_url(url, default)
+        assert isinstance(storage, LocalStorage)
+        return storage.root
+
+    assert root_of(None) == default.resolve()
+    assert root_of("") == default.resolve()
     elsewhere = tmp_path / "else where"
-    assert storage_from_url(f"file://{tmp_path}/else%20where", default).root == elsewhere  # type: ignore[attr-defined]
-    assert storage_from_url(f"file://localhost{elsewhere}", default).root == elsewhere  # type: ignore[attr-defined]
-    assert storage_from_url(str(elsewhere), default).root == elsewhere  # type: ignore[attr-defined]
+    assert root_of(f"file://{tmp_path}/else%20where") == elsewhere
+    assert root_of(f"file://localhost{elsewhere}") == elsewhere
+    assert root_of(str(elsewhere)) == elsewhere
 
 
 @pytest.mark.parametrize(
