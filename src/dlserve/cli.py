@@ -9,6 +9,7 @@ import json
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +24,7 @@ from dlserve.records.schema import DATA_TYPES
 from dlserve.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from dlserve.accounts.services import TokenInfo
     from dlserve.container import Services
 
 app = typer.Typer(help="dlserve: bulk data downloads with the Datafiniti API shape.", no_args_is_help=True)
@@ -251,6 +253,51 @@ def accounts_demo() -> None:
         """-d '{"query": "categories:hotels AND province:TX", "num_records": 2}'\n"""
     )
     sys.stdout.flush()
+
+
+@accounts_app.command("tokens")
+def accounts_tokens(
+    email: str,
+    revoke: Annotated[
+        list[int] | None, typer.Option("--revoke", metavar="ID", help="Revoke the token with this id.")
+    ] = None,
+    revoke_all: Annotated[
+        bool, typer.Option("--revoke-all", help="Revoke every token of the account.")
+    ] = False,
+) -> None:
+    """List an account's API tokens (id, first characters, dates, state), or revoke some."""
+    settings = _settings()
+    services = _services(settings)
+    try:
+        account = services.accounts.find_by_email(email)
+        if account is None:
+            err.print(f"[red]error:[/red] no account has the email {email}")
+            raise typer.Exit(code=1)
+        if revoke_all or revoke:
+            revoked = services.accounts.revoke_tokens(account.id, None if revoke_all else list(revoke or []))
+            print(f"revoked {revoked} token{'s' if revoked != 1 else ''}")
+            return
+        now = services.clock.now()
+        print(f"{'ID':>6}  {'PREFIX':<12}  {'CREATED':<20}  {'LAST USED':<20}  {'EXPIRES':<20}  STATE")
+        for token in services.accounts.list_tokens(account.id):
+            print(
+                f"{token.id:>6}  {token.prefix:<12}  {_when(token.created_at):<20}  "
+                f"{_when(token.last_used_at):<20}  {_when(token.expires_at):<20}  {_token_state(token, now)}"
+            )
+    finally:
+        services.close()
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _token_state(token: TokenInfo, now: datetime) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= now:
+        return "expired"
+    return "active"
 
 
 def _progress() -> Progress:

@@ -84,7 +84,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url())
-    accounts = AccountService(db, clock)
+    accounts = AccountService(
+        db, clock, token_ttl=timedelta(days=settings.token_ttl_days) if settings.token_ttl_days else None
+    )
     snapshots = SnapshotCatalog(db, settings.snapshots_dir(), clock, remote_snapshots(settings))
     store = RecordStore(snapshots)
     catalog = CatalogService(

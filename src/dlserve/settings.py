@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     link_ttl_seconds: int = 7 * 24 * 3600
     job_lease_seconds: float = 30.0
     job_max_attempts: int = 5
+    token_ttl_days: float = Field(
+        default=30,
+        ge=0,
+        description="Days a new API token works (login, account creation); 0 = until revoked.",
+    )
 
     # Media downloads, /api/download (see docs/media.md).
     media_workers: int = Field(default=2, description="Media download threads in `dlserve serve`/`worker`.")

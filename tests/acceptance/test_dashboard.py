@@ -161,6 +161,13 @@ def test_dashboard_search_download_cancel_and_fetch(
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0
     page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
+
+    # Signing out revokes the token the page got from POST /v4/auth (issue 12).
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('dlserve-token')") is None
+    revoked = httpx.get(f"{base_url}/v4/account", headers={"Authorization": f"Bearer {token}"})
+    assert revoked.status_code == 401
     if os.environ.get("DLSERVE_UPDATE_DOCS_SCREENSHOT"):
         shutil.copy(
             ARTIFACTS / "dashboard-downloads.png",

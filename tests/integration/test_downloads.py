@@ -130,17 +130,21 @@ def test_csv_flat_view_gzip_and_header_in_every_file(client: TestClient, service
     assert [r["records"] for r in body["results"]][:-1] == [5] * (len(body["results"]) - 1)
 
 
-def test_num_records_limits_and_zero_matches_complete_at_once(client: TestClient, services: Services) -> None:
+def test_num_records_limits_and_zero_matches_complete_once_run(
+    client: TestClient, services: Services
+) -> None:
     headers = account(services, "a@example.com")
     limited = start(client, headers, query="*", num_records=7)
     assert limited["num_records"] == 7
     assert limited["num_found"] == 23
     empty = start(client, headers, query="city:nowhere")
-    assert empty["status"] == "completed"
+    assert empty["status"] == "queued"  # queued like any other, so it counts toward the active limit
     assert empty["num_records"] == 0
     run_jobs(services)
     body = client.get(f"/v4/downloads/{limited['id']}", headers=headers).json()
     assert sum(r["records"] for r in body["results"]) == 7
+    finished = client.get(f"/v4/downloads/{empty['id']}", headers=headers).json()
+    assert (finished["status"], finished["results"], finished["num_downloaded"]) == ("completed", [], 0)
 
 
 def test_credit_and_active_limits(client: TestClient, services: Services) -> None:

@@ -1,21 +1,25 @@
 """`AccountService`: accounts, logins, API tokens and the credit ledger.
 
-Credits live in an append-only ledger; a balance is the sum of an account's rows. Charges are
-serialised per account (a row lock on PostgreSQL, the single writer on SQLite) so concurrent
-requests can never spend the same credits twice, and a charge for a download part is recorded at
-most once, so a retried export never bills a part again.
+Credits live in an append-only ledger; a balance is the sum of an account's rows. Downloads hold
+the credits they will need when they are queued (:mod:`dlserve.accounts.holds`); the *available*
+balance is the ledger's sum minus those holds, and every check (a charge, a new hold) is against
+it. Charges and holds are serialised per account (a row lock on PostgreSQL, the single writer on
+SQLite) so concurrent requests can never spend the same credits twice, and a charge for a download
+part is recorded at most once, so a retried export never bills a part again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Row, func, select, update
+from sqlalchemy import Connection, Insert, Row, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from dlserve.accounts import holds
 from dlserve.accounts.passwords import burn_verification_time, hash_password, needs_rehash, verify_password
 from dlserve.accounts.tokens import display_prefix, hash_token, new_token
 from dlserve.clock import Clock
@@ -35,6 +39,11 @@ TOKEN_REJECTED = "Invalid or revoked API token"  # noqa: S105
 # last_used_at is informative only; recording every request would make every API call a write
 # (and on SQLite a turn at the single write lock), so it is refreshed at most this often.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+DEFAULT_TOKEN_TTL = timedelta(days=30)
+
+# Called after a revocation commits, with the SHA-256 digests (``hash_token``) of the tokens it
+# revoked: an in-process cache of verified tokens drops them here.
+RevocationListener = Callable[[frozenset[str]], None]
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,18 @@ class Account:
     email: str
     plan_id: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What the owner may see of a token: never the token itself, only its first characters."""
+
+    id: int
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -65,9 +86,18 @@ def validate_email(email: str) -> None:
 
 
 class AccountService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, *, token_ttl: timedelta | None = DEFAULT_TOKEN_TTL
+    ) -> None:
+        """``token_ttl``: how long a new API token works (None: until revoked)."""
         self._db = db
         self._clock = clock
+        self._token_ttl = token_ttl
+        self._revocation_listeners: list[RevocationListener] = []
+
+    def add_revocation_listener(self, listener: RevocationListener) -> None:
+        """Call ``listener`` with the digests of revoked tokens after every revocation commits."""
+        self._revocation_listeners.append(listener)
 
     # -- accounts --------------------------------------------------------------------------------
 
@@ -144,9 +174,10 @@ class AccountService:
             return self._issue_token_in(conn, account_id)
 
     def authenticate(self, token: str) -> Account:
-        """The account a token belongs to; ``Unauthorized`` when it is unknown or revoked."""
+        """The account a token belongs to; ``Unauthorized`` when it is unknown, revoked or expired."""
         if not token:
             raise Unauthorized(TOKEN_REJECTED)
+        now = self._clock.now()
         with self._db.read() as conn:
             row = conn.execute(
                 select(
@@ -158,11 +189,14 @@ class AccountService:
                     accounts.c.created_at,
                 )
                 .join(accounts, accounts.c.id == api_tokens.c.account_id)
-                .where(api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None))
+                .where(
+                    api_tokens.c.token_hash == hash_token(token),
+                    api_tokens.c.revoked_at.is_(None),
+                    or_(api_tokens.c.expires_at.is_(None), api_tokens.c.expires_at > now),
+                )
             ).first()
         if row is None:
             raise Unauthorized(TOKEN_REJECTED)
-        now = self._clock.now()
         if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
             with self._db.write() as conn:
                 conn.execute(
@@ -178,13 +212,50 @@ class AccountService:
 
     def revoke_token(self, token: str) -> bool:
         """Revoke a token; False when it was unknown or already revoked."""
-        with self._db.write() as conn:
-            result = conn.execute(
-                update(api_tokens)
-                .where(api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None))
-                .values(revoked_at=self._clock.now())
+        return bool(self._revoke(api_tokens.c.token_hash == hash_token(token)))
+
+    def list_tokens(self, account_id: int) -> list[TokenInfo]:
+        """The account's tokens, oldest first, revoked and expired ones included."""
+        with self._db.read() as conn:
+            self._require_account(conn, account_id)
+            rows = conn.execute(
+                select(api_tokens).where(api_tokens.c.account_id == account_id).order_by(api_tokens.c.id)
+            ).all()
+        return [
+            TokenInfo(
+                id=int(row.id),
+                prefix=row.token_prefix,
+                created_at=row.created_at,
+                last_used_at=row.last_used_at,
+                expires_at=row.expires_at,
+                revoked_at=row.revoked_at,
             )
-            return result.rowcount == 1
+            for row in rows
+        ]
+
+    def revoke_tokens(self, account_id: int, token_ids: list[int] | None = None) -> int:
+        """Revoke the account's tokens with these ids (None: all of them); how many were revoked."""
+        with self._db.read() as conn:
+            self._require_account(conn, account_id)
+        condition = api_tokens.c.account_id == account_id
+        if token_ids is not None:
+            condition = condition & api_tokens.c.id.in_(token_ids)
+        return self._revoke(condition)
+
+    def _revoke(self, condition: Any) -> int:
+        with self._db.write() as conn:
+            revoked = frozenset(
+                conn.execute(
+                    update(api_tokens)
+                    .where(condition, api_tokens.c.revoked_at.is_(None))
+                    .values(revoked_at=self._clock.now())
+                    .returning(api_tokens.c.token_hash)
+                ).scalars()
+            )
+        if revoked:
+            for listener in self._revocation_listeners:
+                listener(revoked)
+        return len(revoked)
 
     # -- credits ---------------------------------------------------------------------------------
 
@@ -192,6 +263,84 @@ class AccountService:
         with self._db.read() as conn:
             self._require_account(conn, account_id)
             return self.balance_in(conn, account_id)
+
+    def available(self, account_id: int) -> int:
+        """The balance minus what active downloads hold: what new work may spend."""
+        with self._db.read() as conn:
+            self._require_account(conn, account_id)
+            return self.available_in(conn, account_id)
+
+    def held(self, account_id: int) -> int:
+        with self._db.read() as conn:
+            return holds.held_in(conn, account_id)
+
+    def credits(self, account_id: int) -> tuple[int, int]:
+        """(available, held), read by one statement: a file's charge and the shrinking of its hold
+        commit together, and one snapshot sees both or neither (PostgreSQL's READ COMMITTED gives
+        each statement its own)."""
+        balance = (
+            select(func.coalesce(func.sum(credit_ledger.c.delta), 0))
+            .where(credit_ledger.c.account_id == account_id)
+            .scalar_subquery()
+        )
+        with self._db.read() as conn:
+            self._require_account(conn, account_id)
+            row = conn.execute(select(balance, holds.held_query(account_id))).one()
+        return int(row[0]) - int(row[1]), int(row[1])
+
+    def available_in(self, conn: Connection, account_id: int) -> int:
+        return self.balance_in(conn, account_id) - holds.held_in(conn, account_id)
+
+    def hold_in(self, conn: Connection, account_id: int, download_id: int, amount: int) -> None:
+        """Reserve ``amount`` credits for a download inside the caller's ``db.write()`` transaction.
+
+        Raises ``InsufficientCredits`` (and the caller's transaction, queuing the download, rolls
+        back) when the available balance is short.
+        """
+        self.check_available_in(conn, account_id, amount)
+        if amount:
+            holds.place_in(conn, account_id, download_id, amount, self._clock.now())
+
+    def check_available_in(self, conn: Connection, account_id: int, amount: int) -> None:
+        """Lock the account and raise ``InsufficientCredits`` unless ``amount`` is available."""
+        if amount < 0:
+            raise ValueError(f"hold amount must not be negative, got {amount}")
+        self.lock_account_in(conn, account_id)
+        balance = self.balance_in(conn, account_id)
+        held = holds.held_in(conn, account_id)
+        if balance - held < amount:
+            reserved = f" ({held} held by active downloads)" if held else ""
+            raise InsufficientCredits(
+                "Insufficient credits for this download",
+                [
+                    ErrorDetail(
+                        "credits",
+                        f"this download needs {amount} credits, the balance is {balance - held}{reserved}",
+                    )
+                ],
+            )
+
+    def settle_hold_in(
+        self, conn: Connection, account_id: int, download_id: int, part_no: int, records: int
+    ) -> bool:
+        """Charge a committed file's records against the download's hold (one transaction: the
+        available balance does not move). False when this part was already charged."""
+        charged = self.charge_in(
+            conn,
+            account_id,
+            records,
+            "download",
+            download_id=download_id,
+            part_no=part_no,
+            require_balance=False,  # the hold already reserved these credits
+        )
+        if charged:
+            holds.shrink_in(conn, download_id, records, self._clock.now())
+        return charged
+
+    def release_hold_in(self, conn: Connection, download_id: int) -> None:
+        """The download ended (cancelled, failed, completed): what it still holds is available."""
+        holds.release_in(conn, download_id, self._clock.now())
 
     def balance_in(self, conn: Connection, account_id: int) -> int:
         """The balance as seen by the caller's open transaction."""
@@ -257,19 +406,12 @@ class AccountService:
         _check_reason(reason)
         if amount == 0:
             return True
-        # Serialise charges of one account: on PostgreSQL the row lock makes the balance read
-        # below current until commit. SQLite renders no FOR UPDATE; its BEGIN IMMEDIATE write
-        # transaction already excludes every other writer.
-        locked = conn.execute(
-            select(accounts.c.id).where(accounts.c.id == account_id).with_for_update()
-        ).first()
-        if locked is None:
-            raise NotFound(f"Account {account_id} not found")
+        self.lock_account_in(conn, account_id)
         idempotent = download_id is not None and part_no is not None
         if idempotent and self._part_already_charged(conn, download_id, part_no):
             return False
         if require_balance:
-            balance = self.balance_in(conn, account_id)
+            balance = self.available_in(conn, account_id)
             if balance < amount:
                 raise InsufficientCredits(
                     "Insufficient credits",
@@ -286,18 +428,30 @@ class AccountService:
 
     # -- internals -------------------------------------------------------------------------------
 
+    def lock_account_in(self, conn: Connection, account_id: int) -> None:
+        """Serialise charges and holds of one account: on PostgreSQL the row lock makes the balance
+        read below current until commit. SQLite renders no FOR UPDATE; its BEGIN IMMEDIATE write
+        transaction already excludes every other writer."""
+        locked = conn.execute(
+            select(accounts.c.id).where(accounts.c.id == account_id).with_for_update()
+        ).first()
+        if locked is None:
+            raise NotFound(f"Account {account_id} not found")
+
     def _require_account(self, conn: Connection, account_id: int) -> None:
         if conn.execute(select(accounts.c.id).where(accounts.c.id == account_id)).first() is None:
             raise NotFound(f"Account {account_id} not found")
 
     def _issue_token_in(self, conn: Connection, account_id: int) -> str:
         token = new_token()
+        now = self._clock.now()
         conn.execute(
             api_tokens.insert().values(
                 account_id=account_id,
                 token_hash=hash_token(token),
                 token_prefix=display_prefix(token),
-                created_at=self._clock.now(),
+                created_at=now,
+                expires_at=None if self._token_ttl is None else now + self._token_ttl,
             )
         )
         return token

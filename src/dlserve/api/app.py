@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dlserve import __version__
 from dlserve.api import files, media, ops, v3, v4, v4_downloads
 from dlserve.api.errors import install_error_handlers
+from dlserve.api.responses import install_openapi
 from dlserve.container import Services, build_services
 from dlserve.logs import get_logger
 from dlserve.observability.metrics import HttpMetricsMiddleware, Metrics
@@ -80,6 +81,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = built
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(ops.router)
     app.include_router(files.router)
     app.include_router(v4_downloads.router)  # before v4: /v4/downloads/{id} is not a record type

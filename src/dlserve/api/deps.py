@@ -20,13 +20,18 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def bearer_account(request: Request, services: ServicesDep) -> Account:
-    """v4 auth: ``Authorization: Bearer <token>``."""
+def bearer_token(request: Request) -> str:
+    """The token of ``Authorization: Bearer <token>``; ``Unauthorized`` without one."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(UNAUTHORIZED_MESSAGE)
-    return services.accounts.authenticate(token.strip())
+    return token.strip()
+
+
+def bearer_account(request: Request, services: ServicesDep) -> Account:
+    """v4 auth: ``Authorization: Bearer <token>``."""
+    return services.accounts.authenticate(bearer_token(request))
 
 
 BearerAccount = Annotated[Account, Depends(bearer_account)]

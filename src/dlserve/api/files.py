@@ -10,13 +10,14 @@ router's dependencies, so it knows nothing about downloads. The response is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from dlserve.api.deps import ServicesDep
 from dlserve.api.file_response import stored_file_response
+from dlserve.api.responses import success, v4_errors
 from dlserve.clock import Clock
 from dlserve.errors import Gone, NotFound
 from dlserve.storage.interfaces import FileResolver, Storage
@@ -45,7 +46,20 @@ def file_source(services: ServicesDep) -> FileSource:
 FileSourceDep = Annotated[FileSource, Depends(file_source)]
 
 
-@router.api_route("/v4/files/{download_id}/{name}", methods=["GET", "HEAD"], summary="Fetch a result file")
+# GET and HEAD as two routes (one api_route would give both operations one OpenAPI id).
+_FILE_ROUTE: dict[str, Any] = dict(
+    summary="Fetch a result file",
+    response_class=Response,
+    responses={
+        **v4_errors(403, 404, 410, 416),
+        **success(200, "The file", "application/octet-stream"),
+        **success(206, "Part of the file (Range)", "application/octet-stream"),
+    },
+)
+
+
+@router.get("/v4/files/{download_id}/{name}", **_FILE_ROUTE)
+@router.head("/v4/files/{download_id}/{name}", **_FILE_ROUTE)
 def get_file(
     request: Request,
     download_id: str,

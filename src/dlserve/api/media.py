@@ -18,6 +18,7 @@ from starlette.responses import Response
 from dlserve.api.deps import ServicesDep
 from dlserve.api.errors import UNAUTHORIZED_MESSAGE
 from dlserve.api.file_response import stored_file_response
+from dlserve.api.responses import AUTHED, JSON_BODY, NOT_FOUND, media_errors, success
 from dlserve.api.timefmt import iso_z
 from dlserve.errors import NotFound, Unauthorized
 from dlserve.media.models import MediaDownload
@@ -93,34 +94,55 @@ def wire(download: MediaDownload) -> dict[str, Any]:
     }
 
 
-@router.post("/download", summary="Start a download")
+@router.post("/download", summary="Start a download", responses=media_errors(JSON_BODY, AUTHED))
 def start_download(body: DownloadRequest, media: Media, caller: Caller) -> dict[str, str]:
     download = media.request(body.url, body.quality, caller)
     return {"download_id": download.id, "status": download.status.value}
 
 
-@router.get("/downloads", summary="List downloads")
+@router.get("/downloads", summary="List downloads", responses=media_errors(AUTHED))
 def list_downloads(media: Media, caller: Caller) -> list[dict[str, Any]]:
     return [wire(download) for download in media.list(caller)]
 
 
-@router.get("/downloads/{download_id}", summary="One download")
+@router.get("/downloads/{download_id}", summary="One download", responses=media_errors(AUTHED, NOT_FOUND))
 def get_download(download_id: str, media: Media, caller: Caller) -> dict[str, Any]:
     return wire(media.get(download_id, caller))
 
 
-@router.post("/downloads/{download_id}/cancel", summary="Cancel a download, keeping its entry")
+@router.post(
+    "/downloads/{download_id}/cancel",
+    summary="Cancel a download, keeping its entry",
+    responses=media_errors(AUTHED, NOT_FOUND),
+)
 def cancel_download(download_id: str, media: Media, caller: Caller) -> dict[str, Any]:
     return wire(media.cancel(download_id, caller))
 
 
-@router.delete("/downloads/{download_id}/remove", summary="Cancel if running, delete the file and the entry")
+@router.delete(
+    "/downloads/{download_id}/remove",
+    summary="Cancel if running, delete the file and the entry",
+    responses=media_errors(AUTHED, NOT_FOUND),
+)
 def remove_download(download_id: str, media: Media, caller: Caller) -> dict[str, str]:
     media.remove(download_id, caller)
     return {"message": "Descarga eliminada", "download_id": download_id}
 
 
-@router.api_route("/download/{download_id}/file", methods=["GET", "HEAD"], summary="Get File")
+# GET and HEAD as two routes (one api_route would give both operations one OpenAPI id).
+_FILE_ROUTE: dict[str, Any] = dict(
+    summary="Get File",
+    response_class=Response,
+    responses={
+        **media_errors(AUTHED, NOT_FOUND, 416),
+        **success(200, "The file", "application/octet-stream"),
+        **success(206, "Part of the file (Range)", "application/octet-stream"),
+    },
+)
+
+
+@router.get("/download/{download_id}/file", **_FILE_ROUTE)
+@router.head("/download/{download_id}/file", **_FILE_ROUTE)
 def get_file(
     request: Request, download_id: str, media: Media, services: ServicesDep, caller: Caller
 ) -> Response:

@@ -10,12 +10,15 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dlserve.api.deps import ServicesDep
+from dlserve.api.responses import success, v4_errors
 from dlserve.records.schema import DATA_TYPES
 
 router = APIRouter()
 
 
-@router.get("/v4/health")
+@router.get(
+    "/v4/health", responses={**v4_errors(), **success(503, "Down: the database or storage cannot serve")}
+)
 def health(services: ServicesDep) -> JSONResponse:
     """``ok``; ``degraded`` (serving, but something needs a look); ``down`` (503: cannot serve)."""
     checks: dict[str, Any] = {}

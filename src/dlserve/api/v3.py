@@ -27,6 +27,8 @@ from dlserve.accounts.services import Account
 from dlserve.api.deps import ServicesDep
 from dlserve.api.errors import NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE
 from dlserve.api.links import file_url
+from dlserve.api.params import parse_count, parse_id
+from dlserve.api.responses import AUTHED, NOT_FOUND, PAID, QUERY, success, v3_errors
 from dlserve.api.timefmt import v3_date
 from dlserve.catalog.services import prepare
 from dlserve.container import Services
@@ -41,7 +43,10 @@ COMPLETED = "COMPLETED"
 V3_PARAMETER_NAMES = {"num_records": "records", "query": "q"}
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"", "false", "0", "no"})
-_LIST_PAGE = 1000
+# GET /v3/requests pages: the seed shows a bare array, so the default page is that array's first
+# (newest) requests; the rest are one ?page= away (Link header).
+REQUESTS_PER_PAGE = 100
+MAX_REQUESTS_PER_PAGE = 1000
 
 
 def basic_account(request: Request, services: ServicesDep) -> Account:
@@ -128,7 +133,14 @@ def results_body(request: Request, services: Services, download: Download) -> li
 # -- routes ---------------------------------------------------------------------------------------
 
 
-@router.get("/data/{data_type}", summary="Preview a search, or start a download (download=true)")
+@router.get(
+    "/data/{data_type}",
+    summary="Preview a search, or start a download (download=true)",
+    responses={
+        **v3_errors(AUTHED, QUERY, NOT_FOUND, PAID),
+        **success(303, "The download was queued; Location names its request"),
+    },
+)
 def data(
     data_type: str,
     current: BasicAccount,
@@ -153,17 +165,40 @@ def data(
     return JSONResponse({"estimated total": preview.num_found, "records": preview.records})
 
 
-@router.get("/requests", summary="Every download request of the account, newest first")
-def list_requests(current: BasicAccount, services: ServicesDep) -> list[dict[str, Any]]:
-    return [request_body(download, current) for download in _all_downloads(services, current)]
+@router.get(
+    "/requests",
+    summary="The account's download requests, newest first, a page at a time",
+    responses=v3_errors(AUTHED, QUERY),
+)
+def list_requests(
+    request: Request,
+    response: Response,
+    current: BasicAccount,
+    services: ServicesDep,
+    page: int = Query(default=1, ge=1, le=1_000_000, description="Page number, from 1"),
+    per_page: int = Query(
+        default=REQUESTS_PER_PAGE, ge=1, le=MAX_REQUESTS_PER_PAGE, description="Requests per page"
+    ),
+) -> list[dict[str, Any]]:
+    """Still the seed's bare array; the total and the next page travel in headers (docs/api-v3.md)."""
+    total, downloads = services.downloads.list(current, limit=per_page, offset=(page - 1) * per_page)
+    response.headers["X-Total-Count"] = str(total)
+    if page * per_page < total:
+        next_url = request.url.include_query_params(page=page + 1, per_page=per_page)
+        response.headers["Link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
+    return [request_body(download, current) for download in downloads]
 
 
-@router.get("/requests/{request_id}", summary="One download request")
+@router.get("/requests/{request_id}", summary="One download request", responses=v3_errors(AUTHED, NOT_FOUND))
 def get_request(request_id: str, current: BasicAccount, services: ServicesDep) -> dict[str, Any]:
     return request_body(_own_download(services, current, request_id), current)
 
 
-@router.get("/results/{request_id}", summary="The result files of a COMPLETED request")
+@router.get(
+    "/results/{request_id}",
+    summary="The result files of a COMPLETED request",
+    responses=v3_errors(AUTHED, NOT_FOUND),
+)
 def get_results(
     request_id: str, request: Request, current: BasicAccount, services: ServicesDep
 ) -> list[dict[str, Any]]:
@@ -178,31 +213,19 @@ def get_results(
 
 def _own_download(services: Services, account: Account, raw_id: str) -> Download:
     """The account's download, or the seed's 404 (unknown, foreign and malformed ids alike)."""
-    if not raw_id.isdigit() or len(raw_id) > 18:
+    download_id = parse_id(raw_id)
+    if download_id is None:
         raise NotFound(NOT_FOUND_MESSAGE)
     try:
-        return services.downloads.get(account, int(raw_id))
+        return services.downloads.get(account, download_id)
     except NotFound:
         raise NotFound(NOT_FOUND_MESSAGE) from None
-
-
-def _all_downloads(services: Services, account: Account) -> Iterator[Download]:
-    """v3 lists every request at once; read them a page at a time."""
-    offset = 0
-    while True:
-        total, page = services.downloads.list(account, limit=_LIST_PAGE, offset=offset)
-        yield from page
-        offset += len(page)
-        if not page or offset >= total:
-            return
 
 
 def _parse_records(raw: str | None) -> int | None:
     if raw is None or raw.strip() == "":
         return None
-    if not raw.strip().isdigit():
-        raise Invalid(f"records must be a whole number, not '{raw}'")
-    return int(raw)
+    return parse_count(raw, "records")
 
 
 def _parse_download(raw: str | None) -> bool:

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from dlserve.api.deps import BearerAccount, ServicesDep
+from dlserve.api.deps import BearerAccount, ServicesDep, bearer_token
+from dlserve.api.params import MAX_INT64
+from dlserve.api.responses import AUTHED, JSON_BODY, NOT_FOUND, PAID, QUERY, success, v4_errors
 from dlserve.api.timefmt import iso_z
 from dlserve.api.v4_downloads import download_body
 from dlserve.catalog.services import prepare
@@ -26,7 +28,7 @@ class SearchBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     query: str
-    num_records: int | None = Field(default=None, ge=0)
+    num_records: int | None = Field(default=None, ge=0, le=MAX_INT64)
     format: str | None = "JSON"
     view: str | None = None
     download: bool = False
@@ -41,23 +43,34 @@ class PaginateBody(BaseModel):
     view: str | None = None
 
 
-@router.post("/auth")
+@router.post("/auth", responses=v4_errors(JSON_BODY, 401))
 def authenticate(body: AuthBody, services: ServicesDep) -> dict[str, str]:
     return {"token": services.accounts.login(body.email, body.password)}
 
 
-@router.get("/account")
+@router.delete(
+    "/auth", summary="Revoke the token this request presents (sign out)", responses=v4_errors(AUTHED)
+)
+def revoke_token(request: Request, current: BearerAccount, services: ServicesDep) -> dict[str, str]:
+    services.accounts.revoke_token(bearer_token(request))
+    return {"message": "The token was revoked"}
+
+
+@router.get("/account", responses=v4_errors(AUTHED))
 def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
+    available, held = services.accounts.credits(current.id)
     return {
         "id": str(current.id),
         "email": current.email,
         "plan_id": current.plan_id,
-        "available_credits": services.accounts.balance(current.id),
+        # The balance minus the credits active downloads hold: what a new request may spend.
+        "available_credits": available,
+        "held_credits": held,
         "created_at": iso_z(current.created_at),
     }
 
 
-@router.get("/views")
+@router.get("/views", responses=v4_errors(AUTHED))
 def views(current: BearerAccount) -> list[dict[str, Any]]:
     return [
         {
@@ -71,7 +84,13 @@ def views(current: BearerAccount) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/{data_type}/search")
+@router.post(
+    "/{data_type}/search",
+    responses={
+        **v4_errors(JSON_BODY, AUTHED, NOT_FOUND, PAID),
+        **success(202, "The download was queued (download: true)"),
+    },
+)
 def search(
     data_type: str, body: SearchBody, request: Request, current: BearerAccount, services: ServicesDep
 ) -> Any:
@@ -85,7 +104,7 @@ def search(
     return {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
 
 
-@router.post("/{data_type}/paginate")
+@router.post("/{data_type}/paginate", responses=v4_errors(JSON_BODY, AUTHED, QUERY, NOT_FOUND, PAID))
 def paginate(
     data_type: str,
     body: PaginateBody,
@@ -99,7 +118,7 @@ def paginate(
     return {"num_found": result.num_found, "records": result.records}
 
 
-@router.get("/{data_type}/{record_id}")
+@router.get("/{data_type}/{record_id}", responses=v4_errors(AUTHED, QUERY, NOT_FOUND, PAID))
 def get_record(
     data_type: str, record_id: str, current: BearerAccount, services: ServicesDep, view: str | None = None
 ) -> dict[str, Any]:

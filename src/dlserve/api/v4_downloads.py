@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query, Request
 
 from dlserve.api.deps import BearerAccount, ServicesDep
 from dlserve.api.links import file_url
+from dlserve.api.params import MAX_INT64, parse_id
+from dlserve.api.responses import AUTHED, NOT_FOUND, QUERY, v4_errors
 from dlserve.api.timefmt import iso_z
 from dlserve.container import Services
 from dlserve.downloads.models import Download
@@ -54,31 +56,32 @@ def download_body(request: Request, services: Services, download: Download) -> d
 
 
 def parse_download_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
-        raise NotFound(f"Download {raw} was not found")
-    return int(raw)
+    download_id = parse_id(raw)
+    if download_id is None:
+        raise NotFound(f"Download {raw[:40]} was not found")
+    return download_id
 
 
-@router.get("/downloads")
+@router.get("/downloads", responses=v4_errors(AUTHED, QUERY))
 def list_downloads(
     request: Request,
     current: BearerAccount,
     services: ServicesDep,
     limit: int = Query(default=100, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_INT64),
 ) -> dict[str, Any]:
     total, page = services.downloads.list(current, limit=limit, offset=offset)
     return {"num_found": total, "records": [download_body(request, services, d) for d in page]}
 
 
-@router.get("/downloads/{download_id}")
+@router.get("/downloads/{download_id}", responses=v4_errors(AUTHED, NOT_FOUND))
 def get_download(
     download_id: str, request: Request, current: BearerAccount, services: ServicesDep
 ) -> dict[str, Any]:
     return download_body(request, services, services.downloads.get(current, parse_download_id(download_id)))
 
 
-@router.delete("/downloads/{download_id}")
+@router.delete("/downloads/{download_id}", responses=v4_errors(AUTHED, NOT_FOUND, 409))
 def cancel_download(download_id: str, current: BearerAccount, services: ServicesDep) -> dict[str, str]:
     download = services.downloads.cancel(current, parse_download_id(download_id))
     kept = len(download.files)

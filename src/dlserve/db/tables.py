@@ -96,6 +96,8 @@ api_tokens = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_used_at", UtcDateTime, nullable=True),
     Column("revoked_at", UtcDateTime, nullable=True),
+    # NULL: never expires (tokens issued before expiry existed, or with token_ttl_days = 0).
+    Column("expires_at", UtcDateTime, nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -179,6 +181,22 @@ credit_ledger = Table(
     Column("part_no", Integer, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("download_id", "part_no"),
+    sqlite_autoincrement=True,
+)
+
+# Credits reserved for a download's records until they are delivered (then charged in the ledger)
+# or no longer will be (cancel, failure: released). ``amount`` is what is still held; available
+# credits are the ledger's sum minus the account's holds. One row per download.
+credit_holds = Table(
+    "credit_holds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("download_id", Integer, ForeignKey("downloads.id", ondelete="CASCADE"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("download_id"),
     sqlite_autoincrement=True,
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from dlserve.accounts import holds
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
@@ -73,6 +74,7 @@ class Janitor:
             .where(downloads.c.id == download_id, downloads.c.status.in_(ACTIVE_STATUSES))
             .values(status=DownloadStatus.FAILED.value, error=error, updated_at=now, completed_at=now)
         )
+        holds.release_in(conn, download_id, now)  # what the failed download won't deliver
         log.warning("download failed", download_id=download_id, error=error)
 
     def expire_files(self) -> int:

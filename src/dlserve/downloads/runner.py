@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from dlserve.accounts import holds
 from dlserve.accounts.services import AccountService
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
@@ -336,14 +337,8 @@ class _Part:
                     expires_at=now + self.r.settings.link_ttl,
                 )
             )
-            self.r.accounts.charge_in(
-                conn,
-                self.download.account_id,
-                records,
-                "download",
-                download_id=self.download.id,
-                part_no=self.plan.part_no,
-                require_balance=False,
+            self.r.accounts.settle_hold_in(
+                conn, self.download.account_id, self.download.id, self.plan.part_no, records
             )
             finish_if_done(conn, self.r.clock, self.r.queue, self.download.id)
         return True
@@ -367,6 +362,7 @@ def finish_if_done(conn: sa.Connection, clock: Clock, queue: JobQueue, download_
         .values(**values)
     )
     if pending == 0:
+        holds.release_in(conn, download_id, now)  # nothing is left to charge against it
         log.info("export completed", download_id=download_id, records=int(delivered))
     return pending == 0
 

@@ -16,7 +16,7 @@ from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
 from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadFile, DownloadStatus
-from dlserve.errors import Conflict, ErrorDetail, InsufficientCredits, Invalid, NotFound, TooManyRequests
+from dlserve.errors import Conflict, ErrorDetail, Invalid, NotFound, TooManyRequests
 from dlserve.jobs.interfaces import JobQueue
 from dlserve.records.store import RecordStore
 from dlserve.storage.interfaces import ResolvedFile
@@ -70,6 +70,8 @@ class DownloadService:
         to_deliver = num_found if num_records is None else min(num_records, num_found)
         now = self._clock.now()
         with self._db.write() as conn:
+            # The account lock first: concurrent creations then see each other's downloads and holds.
+            self._accounts.lock_account_in(conn, account.id)
             active = conn.execute(
                 sa.select(sa.func.count())
                 .select_from(downloads)
@@ -80,17 +82,11 @@ class DownloadService:
                     f"This account already has {active} active downloads (the limit is {self._max_active}); "
                     "wait for one to finish or cancel one"
                 )
-            balance = self._accounts.balance_in(conn, account.id)
-            if balance < to_deliver:
-                raise InsufficientCredits(
-                    "Insufficient credits for this download",
-                    [
-                        ErrorDetail(
-                            "credits", f"this download needs {to_deliver} credits, the balance is {balance}"
-                        )
-                    ],
-                )
-            finished = to_deliver == 0
+            # Checked before the insert too, so a refused download takes no id (PostgreSQL sequences
+            # do not roll back).
+            self._accounts.check_available_in(conn, account.id, to_deliver)
+            # An empty download is queued like any other (its plan job completes it), so it counts
+            # toward the active limit while it waits instead of being free and unbounded.
             download_id = conn.execute(
                 downloads.insert()
                 .values(
@@ -104,18 +100,17 @@ class DownloadService:
                     num_found=num_found,
                     num_records=to_deliver,
                     num_downloaded=0,
-                    status=DownloadStatus.COMPLETED.value if finished else DownloadStatus.QUEUED.value,
+                    status=DownloadStatus.QUEUED.value,
                     snapshot_id=snapshot.id,
                     api_version=api_version,
                     created_at=now,
                     updated_at=now,
-                    started_at=now if finished else None,
-                    completed_at=now if finished else None,
                 )
                 .returning(downloads.c.id)
             ).scalar_one()
-            if not finished:
-                self._queue.enqueue_in(conn, PLAN_KIND, str(download_id))
+            # Reserve the credits in the same transaction: a 402 here un-queues the download.
+            self._accounts.hold_in(conn, account.id, int(download_id), to_deliver)
+            self._queue.enqueue_in(conn, PLAN_KIND, str(download_id))
         return self.get(account, int(download_id))
 
     def get(self, account: Account, download_id: int) -> Download:
@@ -190,11 +185,13 @@ class DownloadService:
                 )
             )
             self._queue.withdraw_in(conn, EXPORT_KINDS, str(download_id))
+            self._accounts.release_hold_in(conn, download_id)
         return self.get(account, download_id)
 
     def resolve_file(self, download_id: str, name: str) -> ResolvedFile | None:
         """For the file route: the signed link already proved who may read it."""
-        if not download_id.isdigit():
+        # ASCII digits only ("²".isdigit() is true), within a 64-bit id.
+        if not (download_id.isascii() and download_id.isdigit()) or len(download_id) > 18:
             return None
         with self._db.read() as conn:
             row = (

@@ -67,6 +67,7 @@ async function startSession(token) {
 function signOut(message = "") {
   state.token = null;
   sessionStorage.removeItem("dlserve-token");
+  sessionStorage.removeItem("dlserve-token-minted");
   clearInterval(state.polling);
   $("app").hidden = true;
   $("sign-out").hidden = true;
@@ -89,6 +90,7 @@ $("password-form").addEventListener("submit", async (event) => {
   try {
     const { token } = await api("POST", "/v4/auth", { email: $("email").value, password: $("password").value });
     await startSession(token);
+    sessionStorage.setItem("dlserve-token-minted", "1");
   } catch (error) {
     state.token = null;
     $("sign-in-error").textContent = error.explanation || String(error);
@@ -104,7 +106,15 @@ $("token-form").addEventListener("submit", async (event) => {
   }
 });
 
-$("sign-out").addEventListener("click", () => signOut());
+// A token this page minted by signing in with a password is revoked on sign-out; a pasted API token
+// is only forgotten (scripts may still use it).
+$("sign-out").addEventListener("click", async () => {
+  clearInterval(state.polling);  // no refresh may race the revocation (it would answer 401)
+  if (sessionStorage.getItem("dlserve-token-minted") === "1") {
+    try { await api("DELETE", "/v4/auth"); } catch (_) { /* already invalid: nothing to revoke */ }
+  }
+  signOut();
+});
 
 // -- tabs (arrow keys move between them, as the ARIA tabs pattern expects) ---------------------------
 

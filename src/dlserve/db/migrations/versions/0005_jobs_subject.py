@@ -1,7 +1,7 @@
 """Jobs name their subject generically: ``jobs.subject_id`` replaces ``jobs.download_id``.
 
 Revision ID: 0005_jobs
-Revises: 0002
+Revises: 0003_h1
 Create Date: 2026-11-30
 
 The ``jobs`` table belongs to :mod:`dlserve.jobs` alone: a job says what it works on by kind and
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_jobs"
-down_revision: str | Sequence[str] | None = "0002"
+down_revision: str | Sequence[str] | None = "0003_h1"  # re-chained after main's 0003_h1
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
