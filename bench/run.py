@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -107,7 +108,7 @@ def search_latency(env: dict[str, str], data_dir: Path) -> dict[str, list[float]
     return latencies
 
 
-def dlserve_export(data_dir: Path, output_format: str, view: str | None) -> dict[str, float]:
+def dlserve_export(data_dir: Path, output_format: str, view: str | None) -> dict[str, Any]:
     services = build_services(Settings(data_dir=data_dir, log_level="warning"))
     try:
         account = services.accounts.find_by_email("export@example.com")
@@ -125,7 +126,7 @@ def dlserve_export(data_dir: Path, output_format: str, view: str | None) -> dict
         text=True,
         check=True,
     )
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 

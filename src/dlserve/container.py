@@ -15,13 +15,16 @@ from dlserve.catalog.services import CatalogService
 from dlserve.clock import Clock, SystemClock
 from dlserve.db.engine import Database
 from dlserve.downloads.changes import DownloadChanges
+from dlserve.downloads.handlers import export_handler, export_upkeep
 from dlserve.downloads.janitor import Janitor
 from dlserve.downloads.runner import ExportRunner, ExportSettings
-from dlserve.downloads.services import DownloadService
-from dlserve.downloads.worker import WorkerPool
-from dlserve.jobs.queue import JobQueue
+from dlserve.downloads.services import EXPORT_KINDS, DownloadService
+from dlserve.jobs.interfaces import JobQueue
+from dlserve.jobs.queue import SqlJobQueue
+from dlserve.jobs.worker import WorkerRuntime
 from dlserve.limits.admission import AdmissionLimits, QueryAdmission
 from dlserve.limits.query_cost import QueryCostLimits
+from dlserve.media.models import JOB_KIND as MEDIA_KIND
 from dlserve.media.wiring import MediaComponents, build_media
 from dlserve.records.snapshots import RemoteSnapshots, SnapshotCatalog
 from dlserve.records.store import RecordStore
@@ -73,8 +76,18 @@ class Services:
         """Revoke a token; at once in this process, within the cache's bound in the others."""
         return self.accounts.revoke_token(token)  # the revocation listener forgets it here
 
-    def worker_pool(self, threads: int) -> WorkerPool:
-        return WorkerPool(self.queue, self.runner, self.janitor, threads)
+    def worker_runtime(self, export_threads: int, media_threads: int) -> WorkerRuntime:
+        """This process's one worker runtime: every domain's handlers and upkeep registered, and
+        threads for each kind of work (none at all: no upkeep either)."""
+        runtime = WorkerRuntime(self.queue, wakeup=self.media.wakeup)
+        runtime.register(export_handler(self.runner, self.janitor))
+        runtime.register(self.media.handler())
+        runtime.add_upkeep(export_upkeep(self.janitor))
+        for task in self.media.upkeep_tasks(warm_up=media_threads > 0):
+            runtime.add_upkeep(task)
+        runtime.add_threads("export", export_threads, EXPORT_KINDS)
+        runtime.add_threads("media", media_threads, (MEDIA_KIND,))
+        return runtime
 
     def close(self) -> None:
         self.admission.close()
@@ -123,7 +136,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         search=RecordSearch(store, snapshots, use_index=settings.search_index),
     )
     storage = storage_from_url(settings.storage_url, settings.files_dir(), settings)
-    queue = JobQueue(
+    queue = SqlJobQueue(
         db, clock, lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
     )
     changes = DownloadChanges()
@@ -158,7 +171,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         downloads=downloads,
         runner=runner,
         janitor=Janitor(db, clock, queue, storage),
-        media=build_media(settings, db, clock, storage),
+        media=build_media(settings, db, clock, queue, storage),
         token_cache=token_cache,
         changes=changes,
         logins=LoginGate(

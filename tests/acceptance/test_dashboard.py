@@ -11,9 +11,13 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from playwright import sync_api
 
 from tests.acceptance.conftest import cli, start_server, start_worker, stop
 from tests.support.media import MediaServer, shared_media

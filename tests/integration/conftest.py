@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -100,7 +100,7 @@ def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Setting
 def loaded_services(
     tmp_path: Path,
     database_url: str,
-    businesses: list[dict[str, object]],
+    businesses: Sequence[Mapping[str, object]],
     clock: Clock | None = None,
     **settings: object,
 ) -> Iterator[Services]:

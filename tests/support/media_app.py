@@ -51,12 +51,12 @@ def media_app(settings: Settings, clock: OffsetClock | None = None) -> Iterator[
 
 @contextmanager
 def media_workers(services: Services, threads: int = 1) -> Iterator[None]:
-    pool = services.media.worker_pool(threads)
-    pool.start()
+    runtime = services.worker_runtime(0, threads)  # media threads only
+    runtime.start()
     try:
         yield
     finally:
-        pool.stop()
+        runtime.stop()
 
 
 def wait_for(

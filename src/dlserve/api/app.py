@@ -101,11 +101,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = built
     app.state.health = health
-    # The file route is wired by name (it does not know the downloads domain).
-    app.state.storage = built.storage
-    app.state.link_signer = built.link_signer
-    app.state.clock = built.clock
-    app.state.file_resolver = built.downloads.resolve_file
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(ops.router)
@@ -115,7 +110,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     mount_dashboard(app)
     app.include_router(v3.router)
     app.include_router(media.router)
-    app.state.metrics = Metrics(built.db)
+    app.state.metrics = Metrics(built.db, built.queue)
     add_hardening(app, settings)
     app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)

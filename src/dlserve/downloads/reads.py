@@ -15,10 +15,10 @@ from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
-from dlserve.db.tables import download_files, downloads, jobs
+from dlserve.db.tables import download_files, downloads
 from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadFile
+from dlserve.jobs.subqueries import running_checkpoint_total
 
 PART_KIND = "export_part"  # one job per result file (see runner.py)
 _FILE_PREFIX = "file_"
@@ -26,22 +26,11 @@ _FILE_NAMES = [column.name for column in download_files.c]
 _FILE_COLUMNS = [column.label(_FILE_PREFIX + column.name) for column in download_files.c]
 
 
-def _written(dialect: str) -> sa.ColumnElement[Any]:
-    """A running part's ``checkpoint.written``: records in its file so far (reported every second)."""
-    if dialect == "postgresql":
-        as_json = sa.cast(jobs.c.checkpoint, postgresql.JSONB)
-        return sa.cast(as_json["written"].astext, sa.BigInteger)
-    return sa.func.json_extract(jobs.c.checkpoint, "$.written")
-
-
 def _in_flight(
     dialect: str, download_id: sa.ColumnElement[Any], status: sa.ColumnElement[Any]
 ) -> sa.Label[Any]:
-    written = (
-        sa.select(sa.func.coalesce(sa.func.sum(_written(dialect)), 0))
-        .where(jobs.c.download_id == download_id, jobs.c.kind == PART_KIND, jobs.c.status == "running")
-        .scalar_subquery()
-    )
+    # A running part's checkpoint ``written``: records in its file so far (reported every second).
+    written = running_checkpoint_total(dialect, PART_KIND, download_id, "written")
     # Equalities rather than IN: an IN list is expanded at every execution ("post-compile").
     active = sa.or_(*(status == sa.literal(value) for value in ACTIVE_STATUSES))
     return sa.case((active, written), else_=0).label("_in_flight")

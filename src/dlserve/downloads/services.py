@@ -18,14 +18,15 @@ from dlserve.db.tables import download_files, downloads
 from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadStatus
 from dlserve.downloads.reads import PART_KIND, read_download, read_page
 from dlserve.errors import Conflict, ErrorDetail, Invalid, NotFound, TooManyRequests
-from dlserve.jobs.queue import JobQueue
+from dlserve.jobs.interfaces import JobQueue
 from dlserve.records.store import RecordStore
 from dlserve.storage.interfaces import ResolvedFile
 
 COMPRESSIONS = (None, "gzip")
 PLAN_KIND = "export"  # a download's first job: cuts it into parts (see runner.py)
 # PART_KIND (one job per result file) lives in reads.py, whose queries count running parts.
-__all__ = ["PART_KIND", "PLAN_KIND", "DownloadService"]
+EXPORT_KINDS = (PLAN_KIND, PART_KIND)  # a download's jobs: its subject id is the download's id
+__all__ = ["EXPORT_KINDS", "PART_KIND", "PLAN_KIND", "DownloadService"]
 
 
 class DownloadService:
@@ -114,7 +115,7 @@ class DownloadService:
             ).scalar_one()
             # Reserve the credits in the same transaction: a 402 here un-queues the download.
             self._accounts.hold_in(conn, account.id, int(download_id), to_deliver)
-            self._queue.enqueue_in(conn, PLAN_KIND, int(download_id))
+            self._queue.enqueue_in(conn, PLAN_KIND, str(download_id))
         return self.get(account, int(download_id))
 
     def get(self, account: Account, download_id: int) -> Download:
@@ -165,7 +166,7 @@ class DownloadService:
                     completed_at=now,
                 )
             )
-            self._queue.cancel_in(conn, download_id)
+            self._queue.withdraw_in(conn, EXPORT_KINDS, str(download_id))
             self._accounts.release_hold_in(conn, download_id)
         self._on_change(download_id)
         return self.get(account, download_id)

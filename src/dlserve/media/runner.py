@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import media_downloads
-from dlserve.jobs.queue import Job, JobQueue, JobStatus
+from dlserve.jobs.interfaces import Job, JobQueue, JobStatus
 from dlserve.logs import get_logger
 from dlserve.media.errors import Cancelled, FetchError
 from dlserve.media.ffmpeg import FfmpegTools, MediaInfo, probe
