@@ -6,7 +6,7 @@ never "forbidden", so ids reveal nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -16,7 +16,7 @@ from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
 from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadStatus
-from dlserve.downloads.reads import PART_KIND, read_download, read_page
+from dlserve.downloads.reads import PART_KIND, add_in_flight, read_download, read_page
 from dlserve.errors import Conflict, ErrorDetail, Invalid, NotFound, TooManyRequests
 from dlserve.jobs.interfaces import JobQueue
 from dlserve.records.store import RecordStore
@@ -120,20 +120,38 @@ class DownloadService:
 
     def get(self, account: Account, download_id: int) -> Download:
         """The account's download (one query: row, files and in-flight records together)."""
-        with self._db.read_one() as conn:
-            download = read_download(conn, download_id, account.id)
+        download = self._read(download_id, account.id)
         if download is None:
             raise NotFound(f"Download {download_id} was not found")
         return download
 
     def find(self, download_id: int) -> Download | None:
-        with self._db.read_one() as conn:
-            return read_download(conn, download_id)
+        return self._read(download_id, None)
 
     def list(self, account: Account, *, limit: int = 100, offset: int = 0) -> tuple[int, list[Download]]:
         """(how many the account has, one page of them newest first), in one query."""
+        in_sql = self._queue.in_database
         with self._db.read_one() as conn:
-            return read_page(conn, account.id, limit, offset)
+            total, page = read_page(conn, account.id, limit, offset, jobs_in_sql=in_sql)
+            if not in_sql:
+                page = add_in_flight(page, self._written_by_running_parts(conn, page))
+        return total, page
+
+    def _read(self, download_id: int, account_id: int | None) -> Download | None:
+        in_sql = self._queue.in_database
+        with self._db.read_one() as conn:
+            download = read_download(conn, download_id, account_id, jobs_in_sql=in_sql)
+            if download is not None and not in_sql:
+                download = add_in_flight([download], self._written_by_running_parts(conn, [download]))[0]
+        return download
+
+    def _written_by_running_parts(self, conn: sa.Connection, among: Sequence[Download]) -> dict[int, int]:
+        """For a queue outside the database: records its running parts report, by download."""
+        written: dict[int, int] = {}
+        subjects = [str(d.id) for d in among if d.status.is_active]
+        for subject_id, state in self._queue.running_checkpoints_in(conn, PART_KIND, subjects):
+            written[int(subject_id)] = written.get(int(subject_id), 0) + int(state.get("written", 0))
+        return written
 
     def cancel(self, account: Account, download_id: int) -> Download:
         """Stop the download; files finished before now stay, are listed and were charged.

@@ -102,6 +102,12 @@ class JobQueue(Protocol):
         """How long a claim (or a heartbeat) keeps a job; a worker heartbeats well within it."""
         ...
 
+    @property
+    def in_database(self) -> bool:
+        """Whether the jobs are rows of the database's ``jobs`` table, so that a statement may
+        include what :mod:`dlserve.jobs.subqueries` builds over them (one round trip)."""
+        ...
+
     # -- producers -------------------------------------------------------------------------------
 
     def enqueue_in(

@@ -26,6 +26,8 @@ from dlserve.jobs.queue import LOST_WORKER_ERROR
 
 
 class InMemoryJobQueue(QueueTimings):
+    in_database = False  # callers ask running_checkpoints_in instead of joining the jobs table
+
     def __init__(self, clock: Clock, **timings: Any) -> None:
         """``timings``: see :class:`QueueTimings` (lease, attempts, retry backoff)."""
         super().__init__(**timings)

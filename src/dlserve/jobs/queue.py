@@ -73,6 +73,8 @@ def job_from_row(row: RowMapping) -> Job:
 
 
 class SqlJobQueue(QueueTimings):
+    in_database = True  # statements elsewhere may include jobs/subqueries.py's fragments
+
     def __init__(self, db: Database, clock: Clock, **timings: Any) -> None:
         """``timings``: see :class:`QueueTimings` (lease, attempts, retry backoff)."""
         super().__init__(**timings)
