@@ -1,6 +1,7 @@
 """Query text → validated :mod:`nodes` tree: luqum parses, this module checks it against the schema.
 
-Operators: ``AND``, ``OR``, ``NOT``, ``-x`` (= NOT x), ``+x`` (= x) and parentheses. Terms written
+Operators: ``AND`` (``&&``), ``OR`` (``||``), ``NOT`` (``!``), ``-x`` (= NOT x), ``+x`` (= x) and
+parentheses; the symbols become their words in :mod:`.rewrite`. ``_exists_:f`` means ``f:*``. Terms written
 next to each other without an operator are joined by AND (Datafiniti's default), and that
 implicit AND binds loosest: ``a b OR c`` is ``a AND (b OR c)``; ``a OR b AND c`` is
 ``a OR (b AND c)``. Lower-case ``and``/``or`` are ordinary words.
@@ -28,6 +29,7 @@ from dlserve.records.schema import DataTypeSchema, ResolvedField
 
 # Deeper than any hand-written query; stops a pathological one before Python's recursion limit.
 MAX_DEPTH = 100
+EXISTS_FIELD = "_exists_"
 _MATCH_ALL_TEXTS = frozenset({"", "*", "*:*"})
 _LUQUM_UNEXPECTED = re.compile(r"unexpected\s+'(?P<token>.*)' at position (?P<pos>\d+)!?$", re.DOTALL)
 _LUQUM_ILLEGAL = re.compile(r"at position (?P<pos>\d+)$")
@@ -116,6 +118,8 @@ class _TreeReader:
             )
         if item.name == "*" and isinstance(item.expr, tree.Word) and item.expr.value == "*":
             return nodes.MatchAll()
+        if item.name == EXISTS_FIELD:
+            return self._exists(item)
         resolved = self.schema.resolve(item.name)
         if resolved is None:
             message = f"unknown field {item.name!r} at position {position}"
@@ -123,6 +127,21 @@ class _TreeReader:
                 message += f": {self.schema.name} have no latitude/longitude"
             raise invalid(item.name, message)
         return self.read(item.expr, resolved, depth)
+
+    def _exists(self, item: tree.SearchField) -> nodes.Query:
+        """``_exists_:field`` (Elasticsearch's spelling of ``field:*``)."""
+        expr = item.expr
+        if not isinstance(expr, tree.Word) or self.rewritten.literal(expr.value) is not None:
+            self._fail(
+                None,
+                f"{EXISTS_FIELD} at position {self._position(item)} takes one field name, "
+                "e.g. _exists_:websites",
+            )
+        term = self._term_value(expr)
+        resolved = self.schema.resolve(term.text)
+        if term.wildcards or resolved is None:
+            raise invalid(term.text, f"unknown field {term.text!r} at position {term.position}")
+        return nodes.Exists(resolved)
 
     def _term(self, item: tree.Word | tree.Phrase, field: ResolvedField | None) -> nodes.Query:
         term = self._term_value(item)

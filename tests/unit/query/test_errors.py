@@ -194,3 +194,21 @@ def test_long_flat_queries_are_fine() -> None:
 
 def test_a_lone_quote_is_a_syntax_error() -> None:
     assert error_of("city:'") == ("query", 'syntax error at position 5: unexpected character "\'"')
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("name:joe!s", "query", "syntax error at position 8: '!' (NOT) must start a clause"),
+        ('"a"!b', "query", "syntax error at position 3: '!' (NOT) must start a clause"),
+        ("_exists_:nmae", "nmae", "unknown field 'nmae' at position 9"),
+        ("_exists_:name*", "name*", "unknown field 'name*' at position 9"),
+        ("_exists_:(name OR city)", "query", "_exists_ at position 0 takes one field name"),
+        ("a && && b", "query", "syntax error at position 5"),
+        ("|| a", "query", "syntax error at position 0"),
+        ("name:hilton !", "query", "syntax error at position 13: unexpected end of query"),
+    ],
+)
+def test_operator_symbols_and_exists_errors(query: str, field: str, message: str) -> None:
+    found_field, found_message = error_of(query)
+    assert (found_field, found_message[: len(message)]) == (field, message)
