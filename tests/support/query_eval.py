@@ -12,11 +12,12 @@ lists and lists of dicts, any of them missing or None.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from dlserve.query import nodes
+from dlserve.query import nodes, patterns
 from dlserve.query.parse import parse_query
 from dlserve.records.schema import LIST_KINDS, DataTypeSchema, Kind, ResolvedField, tokenize
 
@@ -41,13 +42,24 @@ def matches(schema: DataTypeSchema, query: nodes.Query, record: Record) -> bool:
         return not matches(schema, query.part, record)
     if isinstance(query, nodes.TokenMatch):
         return any(
-            _has_phrase(tokenize(text), query.tokens, query.prefix) for text in _texts(schema, query, record)
+            _has_phrase(tokenize(text), query.tokens, query.prefix)
+            for text in _texts(schema, query.field, record)
         )
     if isinstance(query, nodes.KeywordMatch):
         return any(
             value.lower().startswith(query.value) if query.prefix else value.lower() == query.value
             for value in _present(values_of(record, query.field))
         )
+    if isinstance(query, nodes.TokenPattern):
+        matcher = re.compile(patterns.render(query.pattern, "python"))
+        return any(
+            matcher.fullmatch(token)
+            for text in _texts(schema, query.field, record)
+            for token in tokenize(text)
+        )
+    if isinstance(query, nodes.KeywordPattern):
+        matcher = re.compile(patterns.render(query.pattern, "python"))
+        return any(matcher.fullmatch(value.lower()) for value in _present(values_of(record, query.field)))
     if isinstance(query, nodes.Equals):
         return any(
             _typed(query.field, value) == query.value for value in _present(values_of(record, query.field))
@@ -84,9 +96,9 @@ def _present(values: Iterable[Any]) -> list[Any]:
     return [value for value in values if value is not None]
 
 
-def _texts(schema: DataTypeSchema, query: nodes.TokenMatch, record: Record) -> list[str]:
-    if query.field is not None:
-        return _present(values_of(record, query.field))
+def _texts(schema: DataTypeSchema, field: ResolvedField | None, record: Record) -> list[str]:
+    if field is not None:
+        return _present(values_of(record, field))
     texts: list[str] = []
     for spec in schema.text_fields():
         resolved = schema.resolve(spec.name)

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dlserve.query import nodes
+from dlserve.query import nodes, patterns
 from dlserve.query.parse import parse_query
 from dlserve.records.layout import quote_ident
 from dlserve.records.schema import (
     ALL_TEXT_COLUMN,
+    ELEMENT_SEPARATOR,
     LIST_KINDS,
     DataTypeSchema,
     Kind,
@@ -72,6 +73,12 @@ def _compile(query: nodes.Query) -> Fragment:
             if prefix:
                 return _on_field(field, lambda v: f"starts_with(lower({v}), ?)"), [value]
             return _on_field(field, lambda v: f"lower({v}) = ?"), [value]
+        case nodes.TokenPattern(field, pattern):
+            column = ALL_TEXT_COLUMN if field is None else token_column(field.path)
+            return _null_safe(f"regexp_matches({quote_ident(column)}, ?)"), [token_regex(pattern)]
+        case nodes.KeywordPattern(field, pattern):
+            regex = patterns.render(pattern, "re2")
+            return _on_field(field, lambda v: f"regexp_full_match(lower({v}), ?)"), [regex]
         case nodes.Equals(field, value):
             return _on_field(field, lambda v: f"{v} = ?"), [value]
         case nodes.Range(field, low, high):
@@ -81,6 +88,12 @@ def _compile(query: nodes.Query) -> Fragment:
         case nodes.GeoDistance():
             return _geo(query)
     raise AssertionError(f"unknown query node {query!r}")
+
+
+def token_regex(pattern: patterns.Node) -> str:
+    """An RE2 search for a token of a token column that matches ``pattern`` whole: the token's
+    surrounding spaces anchor it, and no ``.`` may cross a space or an element separator."""
+    return " " + patterns.render(pattern, "re2", excluded=" " + ELEMENT_SEPARATOR) + " "
 
 
 def _range(field: ResolvedField, low: nodes.Bound | None, high: nodes.Bound | None) -> Fragment:

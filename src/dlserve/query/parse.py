@@ -7,7 +7,8 @@ implicit AND binds loosest: ``a b OR c`` is ``a AND (b OR c)``; ``a OR b AND c``
 ``a OR (b AND c)``. Lower-case ``and``/``or`` are ordinary words.
 
 Boosts (``name:hilton^2``) are accepted and ignored: a download filters, it does not rank.
-Fuzzy (``hilton~``), proximity (``"a b"~3``) and regular expressions (``/h.*/``) are refused.
+Regular expressions (``/hil.*/``) use Lucene's syntax (:mod:`.patterns`). Fuzzy (``hilton~``)
+and proximity (``"a b"~3``) are refused.
 
 Every problem raises :class:`~dlserve.errors.Invalid` with one detail whose ``field`` is the field
 concerned (``"query"`` when none is), and whose message gives a position in the original text.
@@ -22,10 +23,10 @@ from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseError
 from luqum.thread import parse as luqum_parse
 
-from dlserve.query import nodes
+from dlserve.query import nodes, patterns
 from dlserve.query.leaves import Term, field_leaf, field_range, invalid, text_leaf
 from dlserve.query.rewrite import PLACEHOLDER_MARK, LiteralKind, Rewritten, rewrite
-from dlserve.records.schema import DataTypeSchema, ResolvedField
+from dlserve.records.schema import DataTypeSchema, Kind, ResolvedField
 
 # Deeper than any hand-written query; stops a pathological one before Python's recursion limit.
 MAX_DEPTH = 100
@@ -106,6 +107,8 @@ class _TreeReader:
             return self._range(item, field)
         if isinstance(item, tree.From | tree.To):
             return self._comparison(item, field)
+        if isinstance(item, tree.Regex):
+            return self._regex(item, field)
         return self._unsupported(item, field)
 
     def _search_field(self, item: tree.SearchField, outer: ResolvedField | None, depth: int) -> nodes.Query:
@@ -206,6 +209,25 @@ class _TreeReader:
             text.append(raw[i])
             i += 1
         return Term("".join(text), position, quoted=False, wildcards=tuple(wildcards))
+
+    def _regex(self, item: tree.Regex, field: ResolvedField | None) -> nodes.Query:
+        """``/pattern/``: Lucene regex syntax, on keywords (the whole value) and on the tokens of
+        text fields (one whole token); see :mod:`.patterns`."""
+        position = self._position(item)
+        try:
+            pattern = patterns.parse_regex(item.value[1:-1])
+        except patterns.PatternError as exc:
+            at = self.rewritten.original_position(item.pos + 1 + exc.offset)
+            self._fail(field, f"invalid regular expression at position {at}: {exc}")
+        if field is None or field.kind in (Kind.TEXT, Kind.TEXT_LIST):
+            return nodes.TokenPattern(field, pattern, item.value)
+        if field.kind in (Kind.KEYWORD, Kind.KEYWORD_LIST):
+            return nodes.KeywordPattern(field, pattern, item.value)
+        self._fail(
+            field,
+            f"regular expression at position {position} on {field.kind.value} field {field.path}: "
+            "regular expressions work on text and keyword fields",
+        )
 
     def _unsupported(self, item: tree.Item, field: ResolvedField | None) -> NoReturn:
         position = self._position(item)

@@ -36,6 +36,7 @@ _NEGATIVE_NUMBER = re.compile(r"-\.?\d[^\s:^~(){}\[\]\\\"]*")
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?"
 )
+_REGEX = re.compile(r"/(?:[^\\/]|\\.)*/", re.DOTALL)  # luqum's REGEX token
 # What may follow a literal for it to be a whole term (luqum ends a term at these too).
 _LITERAL_END = re.compile(r"$|[\s)\]}^~]")
 # luqum's TERM: first character not one of these, later characters not one of the shorter set.
@@ -114,6 +115,8 @@ class _Scanner:
             char = query[self.i]
             if char == '"':
                 self._copy_phrase()
+            elif char == "/":
+                self._copy_regex()
             elif char == "\\":
                 self._copy(min(2, len(query) - self.i))
             elif char in "[{":
@@ -224,6 +227,11 @@ class _Scanner:
         self.out.append(word)
         self.result._origins.extend([self.i] * len(word))
         self.i = end
+
+    def _copy_regex(self) -> None:
+        """A ``/regex/`` is copied as it is (as luqum's lexer reads it); a lone ``/`` is one character."""
+        match = _REGEX.match(self.query, self.i)
+        self._copy(match.end() - self.i if match else 1)
 
     def _copy_phrase(self) -> None:
         query, i = self.query, self.i + 1
