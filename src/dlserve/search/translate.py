@@ -75,6 +75,7 @@ class Translator:
                 return self._tokens(ALL_TEXT_COLUMN if field is None else field_for(field), tokens, prefix)
             case nodes.KeywordMatch(field, value, prefix):
                 if prefix:
+                    self._check_prefix(field_for(field), value)
                     return self._regex(field_for(field), regex.prefix(value))
                 return tantivy.Query.term_query(self._schema, field_for(field), value)
             case nodes.TokenPattern(field, pattern, text):
@@ -97,11 +98,16 @@ class Translator:
             if len(tokens) == 1:
                 return tantivy.Query.term_query(self._schema, name, tokens[0])
             return tantivy.Query.phrase_query(self._schema, name, list(tokens))
+        self._check_prefix(name, tokens[-1])
         if len(tokens) == 1:
             return self._regex(name, regex.prefix(tokens[0]))
         words: list[str | tuple[int, str]] = [regex.literal(token) for token in tokens[:-1]]
         words.append(regex.prefix(tokens[-1]))
         return tantivy.Query.regex_phrase_query(self._schema, name, words)
+
+    def _check_prefix(self, name: str, prefix: str) -> None:
+        if self._expansions is not None:
+            self._expansions(name, patterns.wildcard(prefix + "*", frozenset({len(prefix)})), prefix + "*")
 
     def _pattern(self, name: str, pattern: patterns.Node, text: str) -> tantivy.Query:
         if self._expansions is not None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from dlserve.errors import Invalid
+from dlserve.query.parse import parse_query
+from dlserve.search.tantivy_index import TantivySearchIndex
 from tests.support.query_eval import matching_ids
 from tests.unit.query.conftest import Dataset
 
@@ -89,3 +92,33 @@ def test_regular_expressions(businesses: Dataset, query: str, expected: list[str
 )
 def test_escaped_characters_are_literal(businesses: Dataset, query: str, expected: list[str]) -> None:
     check(businesses, query, expected)
+
+
+@pytest.mark.parametrize(
+    ("query", "term"),
+    [
+        ("name:h*", "h*"),  # hilton, hampton, harbour, hotel: 4 words
+        ("name:*o*", "*o*"),
+        ("name:/.*o.*/", "/.*o.*/"),
+        ("city:*", None),  # field:* is a presence test, not an expansion
+        ("city:*n", "*n"),  # austin, houston, san antonio
+        ("name:hilton-h*", "h*"),
+    ],
+)
+def test_expansions_are_bounded_on_the_index(businesses: Dataset, query: str, term: str | None) -> None:
+    index = TantivySearchIndex(businesses.index.path, max_expansions=2)
+    tree = parse_query(businesses.schema, query)
+    if term is None:
+        assert index.count(tree) == len(businesses.ids(query))
+        return
+    with pytest.raises(Invalid) as caught:
+        index.count(tree)
+    assert caught.value.status_code == 400
+    assert caught.value.message == (
+        f"the term {term!r} matches more than 2 distinct words of the index "
+        "(DLSERVE_QUERY_MAX_EXPANSIONS): make it more specific"
+    )
+    # within the bound, the same query is answered
+    assert TantivySearchIndex(businesses.index.path, max_expansions=10).count(tree) == len(
+        businesses.ids(query)
+    )
