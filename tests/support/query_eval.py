@@ -60,6 +60,13 @@ def matches(schema: DataTypeSchema, query: nodes.Query, record: Record) -> bool:
     if isinstance(query, nodes.KeywordPattern):
         matcher = re.compile(patterns.render(query.pattern, "python"))
         return any(matcher.fullmatch(value.lower()) for value in _present(values_of(record, query.field)))
+    if isinstance(query, nodes.Fuzzy):
+        if query.tokens:
+            candidates = [token for text in _texts(schema, query.field, record) for token in tokenize(text)]
+        else:
+            assert query.field is not None
+            candidates = [value.lower() for value in _present(values_of(record, query.field))]
+        return any(_edits(query.value, candidate) <= query.distance for candidate in candidates)
     if isinstance(query, nodes.Equals):
         return any(
             _typed(query.field, value) == query.value for value in _present(values_of(record, query.field))
@@ -162,3 +169,19 @@ def _within(record: Record, circle: nodes.GeoDistance) -> bool:
     a = math.sin(d_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2) ** 2
     distance = 2 * nodes.EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
     return distance <= circle.radius_km
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance (restricted Damerau-Levenshtein), the textbook table."""
+    table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        table[i][0] = i
+    for j in range(len(b) + 1):
+        table[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                table[i][j] = min(table[i][j], table[i - 2][j - 2] + 1)
+    return table[len(a)][len(b)]

@@ -79,6 +79,14 @@ def _compile(query: nodes.Query) -> Fragment:
         case nodes.KeywordPattern(field, pattern):
             regex = patterns.render(pattern, "re2")
             return _on_field(field, lambda v: f"regexp_full_match(lower({v}), ?)"), [regex]
+        case nodes.Fuzzy(field, value, distance, tokens):
+            pattern = patterns.fuzzy(value, distance)
+            if tokens:
+                column = ALL_TEXT_COLUMN if field is None else token_column(field.path)
+                return _null_safe(f"regexp_matches({quote_ident(column)}, ?)"), [token_regex(pattern)]
+            assert field is not None
+            regex = patterns.render(pattern, "re2")
+            return _on_field(field, lambda v: f"regexp_full_match(lower({v}), ?)"), [regex]
         case nodes.Equals(field, value):
             return _on_field(field, lambda v: f"{v} = ?"), [value]
         case nodes.Range(field, low, high):

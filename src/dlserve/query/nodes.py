@@ -84,6 +84,19 @@ class KeywordPattern:
 
 
 @dataclass(frozen=True)
+class Fuzzy:
+    """Some token of a text field (``tokens``; field ``None``: every top-level text field), or the
+    whole lower-cased value of a keyword, is within ``distance`` edits of ``value``: restricted
+    Damerau-Levenshtein, see :func:`dlserve.query.patterns.fuzzy`."""
+
+    field: ResolvedField | None
+    value: str
+    distance: int
+    tokens: bool
+    text: str  # the term as written, for messages
+
+
+@dataclass(frozen=True)
 class Equals:
     """A number, bool or exact timestamp."""
 
@@ -132,6 +145,7 @@ Query = (
     | KeywordMatch
     | TokenPattern
     | KeywordPattern
+    | Fuzzy
     | Equals
     | Range
     | Exists

@@ -7,8 +7,9 @@ implicit AND binds loosest: ``a b OR c`` is ``a AND (b OR c)``; ``a OR b AND c``
 ``a OR (b AND c)``. Lower-case ``and``/``or`` are ordinary words.
 
 Boosts (``name:hilton^2``) are accepted and ignored: a download filters, it does not rank.
-Regular expressions (``/hil.*/``) use Lucene's syntax (:mod:`.patterns`). Fuzzy (``hilton~``)
-and proximity (``"a b"~3``) are refused.
+Regular expressions (``/hil.*/``) use Lucene's syntax (:mod:`.patterns`); fuzzy terms
+(``hilton~``, ``hilton~1``) count restricted Damerau-Levenshtein edits. Proximity (``"a b"~3``)
+is refused.
 
 Every problem raises :class:`~dlserve.errors.Invalid` with one detail whose ``field`` is the field
 concerned (``"query"`` when none is), and whose message gives a position in the original text.
@@ -26,10 +27,13 @@ from luqum.thread import parse as luqum_parse
 from dlserve.query import nodes, patterns
 from dlserve.query.leaves import Term, field_leaf, field_range, invalid, text_leaf
 from dlserve.query.rewrite import PLACEHOLDER_MARK, LiteralKind, Rewritten, rewrite
-from dlserve.records.schema import DataTypeSchema, Kind, ResolvedField
+from dlserve.records.schema import DataTypeSchema, Kind, ResolvedField, tokenize
 
 # Deeper than any hand-written query; stops a pathological one before Python's recursion limit.
 MAX_DEPTH = 100
+DEFAULT_FUZZY_DISTANCE = 2  # Lucene's for a bare ``~``
+# The SQL path matches a fuzzy term with a regex whose size grows as the cube of its length.
+MAX_FUZZY_LENGTH = 20
 EXISTS_FIELD = "_exists_"
 _MATCH_ALL_TEXTS = frozenset({"", "*", "*:*"})
 _LUQUM_UNEXPECTED = re.compile(r"unexpected\s+'(?P<token>.*)' at position (?P<pos>\d+)!?$", re.DOTALL)
@@ -109,6 +113,8 @@ class _TreeReader:
             return self._comparison(item, field)
         if isinstance(item, tree.Regex):
             return self._regex(item, field)
+        if isinstance(item, tree.Fuzzy) and isinstance(item.term, tree.Word):
+            return self._fuzzy(item, field)
         return self._unsupported(item, field)
 
     def _search_field(self, item: tree.SearchField, outer: ResolvedField | None, depth: int) -> nodes.Query:
@@ -227,6 +233,39 @@ class _TreeReader:
             field,
             f"regular expression at position {position} on {field.kind.value} field {field.path}: "
             "regular expressions work on text and keyword fields",
+        )
+
+    def _fuzzy(self, item: tree.Fuzzy, field: ResolvedField | None) -> nodes.Query:
+        """``term~`` (2 edits) or ``term~N`` (N = 0, 1 or 2), as in Lucene."""
+        tilde = self.rewritten.original_position(item.term.pos + item.term.size)
+        degree = re.match(r"~([0-9.]*)", self.rewritten.text[item.term.pos + item.term.size :])
+        written = degree[1] if degree else ""
+        if written and written not in ("0", "1", "2"):
+            self._fail(field, f"fuzzy search at position {tilde}: the edit distance must be 0, 1 or 2")
+        distance = int(written) if written else DEFAULT_FUZZY_DISTANCE
+        term = self._term_value(item.term)
+        if term.literal_kind is not None or term.wildcards:
+            self._fail(field, f"fuzzy search at position {tilde} needs a plain word, without wildcards")
+        if len(term.text) > MAX_FUZZY_LENGTH:
+            self._fail(
+                field,
+                f"fuzzy term at position {term.position} is longer than {MAX_FUZZY_LENGTH} characters",
+            )
+        written_term = f"{item.term.value}~{written}"
+        if field is None or field.kind in (Kind.TEXT, Kind.TEXT_LIST):
+            tokens = tokenize(term.text)
+            if len(tokens) != 1:
+                self._fail(
+                    field,
+                    f"fuzzy term {term.text!r} at position {term.position} must be one word",
+                )
+            return nodes.Fuzzy(field, tokens[0], distance, True, written_term)
+        if field.kind in (Kind.KEYWORD, Kind.KEYWORD_LIST):
+            return nodes.Fuzzy(field, term.text.lower(), distance, False, written_term)
+        self._fail(
+            field,
+            f"fuzzy search at position {tilde} on {field.kind.value} field {field.path}: "
+            "fuzzy terms work on text and keyword fields",
         )
 
     def _unsupported(self, item: tree.Item, field: ResolvedField | None) -> NoReturn:

@@ -274,11 +274,9 @@ class _Renderer:
             case Char(code):
                 return self.char(code) if not chr(code).isascii() or not chr(code).isalnum() else chr(code)
             case AnyChar():
-                return self.ranges(_complement(self.excluded_ranges()))
+                return self.negated([])
             case CharClass(ranges, negated):
-                if negated:
-                    return self.ranges(_complement(list(ranges) + self.excluded_ranges()))
-                return self.ranges(list(ranges))
+                return self.negated(list(ranges)) if negated else self.ranges(list(ranges))
             case Seq(items):
                 return "(?:" + "".join(self.node(item) for item in items) + ")"
             case Alt(options):
@@ -288,24 +286,65 @@ class _Renderer:
                 return f"(?:{self.node(item)}){bounds}"
         raise AssertionError(node)
 
-    def excluded_ranges(self) -> list[tuple[int, int]]:
-        return [(code, code) for code in self.excluded]
+    def negated(self, ranges: list[tuple[int, int]]) -> str:
+        """Any character outside ``ranges`` and the excluded characters."""
+        ranges = ranges + [(code, code) for code in self.excluded]
+        if not ranges:
+            return "(?s:.)"
+        return "[^" + "".join(f"{self.char(low)}-{self.char(high)}" for low, high in ranges) + "]"
 
     def ranges(self, ranges: list[tuple[int, int]]) -> str:
-        if not ranges:  # a class of nothing (e.g. [^\s\S]-like): matches no character
-            return "(?!)" if self.dialect == "python" else "[^\\x{0}-\\x{10FFFF}]"
         return "[" + "".join(f"{self.char(low)}-{self.char(high)}" for low, high in ranges) + "]"
 
 
-def _complement(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The code points (surrogates excluded: no engine matches them) outside ``ranges``."""
-    taken = sorted([*ranges, (0xD800, 0xDFFF)])
-    out: list[tuple[int, int]] = []
-    next_free = 0
-    for low, high in taken:
-        if low > next_free:
-            out.append((next_free, low - 1))
-        next_free = max(next_free, high + 1)
-    if next_free <= _MAX_CODE_POINT:
-        out.append((next_free, _MAX_CODE_POINT))
-    return out
+# --- fuzzy terms -------------------------------------------------------------------------------
+
+
+def fuzzy(text: str, distance: int) -> Node:
+    """Every string within ``distance`` edits of ``text``: Damerau-Levenshtein in its restricted
+    form (optimal string alignment), as Lucene's and Tantivy's automata count: an insertion,
+    deletion, substitution or swap of two adjacent characters costs 1, and a swapped pair is not
+    edited again. Built as the alignment of ``text`` with a candidate, position by position."""
+    codes = [ord(char) for char in text]
+    memo: dict[tuple[int, int], Node] = {}
+
+    def rest(i: int, budget: int) -> Node:
+        key = (i, budget)
+        if key in memo:
+            return memo[key]
+        node: Node
+        if i == len(codes):
+            node = Repeat(AnyChar(), 0, budget) if budget else Seq(())
+        else:
+            options: list[Node] = [Seq((Char(codes[i]), rest(i + 1, budget)))]
+            if budget:
+                after = rest(i + 1, budget - 1)
+                options.append(Seq((Repeat(AnyChar(), 0, 1), after)))  # substitute or delete
+                options.append(Seq((AnyChar(), rest(i, budget - 1))))  # insert
+                if i + 1 < len(codes) and codes[i] != codes[i + 1]:
+                    swapped = (Char(codes[i + 1]), Char(codes[i]))
+                    options.append(Seq((*swapped, rest(i + 2, budget - 1))))
+            node = Alt(tuple(options))
+        memo[key] = node
+        return node
+
+    return rest(0, distance)
+
+
+def within_edits(a: str, b: str, distance: int) -> bool:
+    """Whether the restricted Damerau-Levenshtein distance of ``a`` and ``b`` is at most ``distance``."""
+    if abs(len(a) - len(b)) > distance:
+        return False
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > distance:
+            return False
+        previous2, previous = previous, current
+    return previous[len(b)] <= distance

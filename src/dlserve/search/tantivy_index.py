@@ -4,12 +4,12 @@ index never changes: snapshots are immutable)."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from pathlib import Path
 
 import tantivy
 
-from dlserve.query import nodes, patterns
+from dlserve.query import nodes
 from dlserve.query.leaves import too_many_expansions
 from dlserve.search.geo import circle_query
 from dlserve.search.layout import ID, RECORD, SEQ, match_count, open_index
@@ -110,14 +110,15 @@ class TantivySearchIndex:
     def _geo(self, circle: nodes.GeoDistance) -> tantivy.Query:
         return circle_query(self._searcher, self._schema, circle)
 
-    def _check_expansions(self, field_name: str, pattern: patterns.Node, text: str) -> None:
-        """Refuse a pattern that matches more than ``max_expansions`` terms of the field: walks the
-        term dictionary from the pattern's literal prefix (the whole of it for a leading wildcard)."""
-        matcher = re.compile(patterns.render(pattern, "python"))
-        prefix = patterns.literal_prefix(pattern)
+    def _check_expansions(
+        self, field_name: str, prefix: str, matches: Callable[[str], bool], text: str
+    ) -> None:
+        """Refuse a term that matches more than ``max_expansions`` terms of the field: walks the
+        term dictionary from the term's literal prefix (all of it for a leading wildcard or a
+        fuzzy term)."""
         expanded = 0
         for term, _ in self._searcher.terms_with_prefix(field_name, prefix):
-            if matcher.fullmatch(term):
+            if matches(term):
                 expanded += 1
                 if expanded > self.max_expansions:
                     raise too_many_expansions(text, self.max_expansions)

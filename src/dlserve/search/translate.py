@@ -18,8 +18,10 @@ Leaf by leaf, the same meaning as :mod:`dlserve.query.compile` gives in SQL (see
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 import tantivy
 
@@ -30,8 +32,9 @@ from dlserve.search.layout import PRESENT, field_for
 
 Occur = tantivy.Occur
 GeoResolver = Callable[[nodes.GeoDistance], tantivy.Query]
-# Raises Invalid when a pattern (on a Tantivy field; as written) expands to too many index terms.
-ExpansionCheck = Callable[[str, patterns.Node, str], None]
+# (Tantivy field, literal prefix of every match, whether a term matches, the term as written):
+# raises Invalid when the term would expand to too many index terms.
+ExpansionCheck = Callable[[str, str, Callable[[str], bool], str], None]
 _EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = 1e-6
 
@@ -83,6 +86,13 @@ class Translator:
                 return self._pattern(name, pattern, text)
             case nodes.KeywordPattern(field, pattern, text):
                 return self._pattern(field_for(field), pattern, text)
+            case nodes.Fuzzy(field, value, distance, tokens, text):
+                name = ALL_TEXT_COLUMN if field is None else field_for(field)
+                if self._expansions is not None:
+                    self._expansions(name, "", partial(patterns.within_edits, value, distance=distance), text)
+                return tantivy.Query.fuzzy_term_query(
+                    self._schema, name, value, distance, transposition_cost_one=True, prefix=False
+                )
             case nodes.Equals(field, value):
                 return self._equals(field, value)
             case nodes.Range(field, low, high):
@@ -107,11 +117,14 @@ class Translator:
 
     def _check_prefix(self, name: str, prefix: str) -> None:
         if self._expansions is not None:
-            self._expansions(name, patterns.wildcard(prefix + "*", frozenset({len(prefix)})), prefix + "*")
+            self._expansions(name, prefix, lambda term: True, prefix + "*")
 
     def _pattern(self, name: str, pattern: patterns.Node, text: str) -> tantivy.Query:
         if self._expansions is not None:
-            self._expansions(name, pattern, text)
+            matcher = re.compile(patterns.render(pattern, "python"))
+            self._expansions(
+                name, patterns.literal_prefix(pattern), lambda term: bool(matcher.fullmatch(term)), text
+            )
         return self._regex(name, patterns.render(pattern, "rust"))
 
     def _regex(self, name: str, pattern: str | None) -> tantivy.Query:

@@ -122,3 +122,30 @@ def test_expansions_are_bounded_on_the_index(businesses: Dataset, query: str, te
     assert TantivySearchIndex(businesses.index.path, max_expansions=10).count(tree) == len(
         businesses.ids(query)
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("name:hilton~", HILTONS),  # default: 2 edits
+        ("name:hilotn~1", HILTONS),  # a swap of adjacent letters is one edit
+        ("name:hlton~1", HILTONS),  # a deletion
+        ("name:hiltonn~1", HILTONS),  # an insertion
+        ("name:hiltom~1", HILTONS),  # a substitution
+        ("name:hlotn~1", []),  # two edits
+        ("name:hlotn~2", HILTONS),
+        ("name:hilton~0", HILTONS),
+        ("name:hampten~1", ["b02"]),
+        ("name:muller~1", ["b04"]),  # ü for u: one edit (characters, not bytes)
+        ("name:HILTOM~1", HILTONS),
+        ("hampten~1", ["b02"]),  # bare term
+        ("name:inn~1", ["b01", "b02"]),  # not "s" of Joe's: two edits
+        ("city:austn~1", AUSTIN),
+        ("city:austim~", AUSTIN),
+        (r"city:san\ antoni~1", ["b12"]),
+        ("city:austin~1 AND name:hilton~1", ["b01", "b09"]),
+        ("NOT name:hilton~1", ["b02", "b04", "b05", "b06", "b07", "b08", "b11"]),
+    ],
+)
+def test_fuzzy_terms(businesses: Dataset, query: str, expected: list[str]) -> None:
+    check(businesses, query, expected)
