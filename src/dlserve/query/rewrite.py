@@ -43,7 +43,7 @@ _LITERAL_END = re.compile(r"$|[\s)\]}^~]")
 _NOT_TERM_START = frozenset(" \t\r\n\f\v:^~(){}[]/\"'+-\\<>")
 _NOT_TERM_PART = frozenset(" \t\r\n\f\v:^~(){}[]\\")
 # Where a clause, hence an operator symbol, may start; and what may follow ``&&``/``||``.
-_CLAUSE_START = frozenset(" \t\r\n\f\v()+-!:")
+_CLAUSE_START = frozenset(" \t\r\n\f\v()+-!:&|")
 _OPERATOR_END = frozenset(' \t\r\n\f\v()+-!"')
 
 
