@@ -44,6 +44,14 @@ SHAPES = [
     "name:hilt*",
     "NOT categories:hotels",
     "websites:*",
+    # the query_string dialect (issue 17): one shape per construct
+    "city:austin && province:TX",
+    "!city:austin",
+    "_exists_:websites",
+    "name:hil?on",
+    "name:*ton",
+    "name:hilton~1",
+    "name:/hil.*/",
 ]
 Timings = dict[str, list[float]]
 
