@@ -33,12 +33,20 @@ from dlserve.accounts import holds
 from dlserve.accounts.services import AccountService
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
-from dlserve.db.tables import download_files, downloads, jobs
+from dlserve.db.tables import download_files, downloads
+from dlserve.downloads import typed_csv
 from dlserve.downloads.models import Download, DownloadStatus, result_file_name, storage_key
-from dlserve.downloads.services import PART_KIND, PLAN_KIND
-from dlserve.downloads.sql_render import csv_header, csv_line_select, json_line_select, records_between
+from dlserve.downloads.services import EXPORT_KINDS, PART_KIND, PLAN_KIND
+from dlserve.downloads.sql_render import (
+    csv_header,
+    csv_line_select,
+    json_line_select,
+    records_between,
+    typed_records_between,
+)
 from dlserve.downloads.writers import PartWriter
-from dlserve.jobs.queue import Job, JobQueue
+from dlserve.jobs.interfaces import Job, JobQueue, LeaseLost
+from dlserve.jobs.interfaces import JobStopped as Stopped
 from dlserve.logs import get_logger
 from dlserve.query import compile_query
 from dlserve.records.render import project
@@ -49,17 +57,9 @@ from dlserve.storage.interfaces import Storage
 
 log = get_logger("dlserve.export")
 
-EXPORT_KINDS = (PLAN_KIND, PART_KIND)
+__all__ = ["EXPORT_KINDS", "ExportRunner", "ExportSettings", "LeaseLost", "Stopped", "finish_if_done"]
 BATCH_ROWS = 5_000  # lines per Arrow batch: small, so the Python side stays small
 PROGRESS_EVERY_S = 1.0
-
-
-class LeaseLost(Exception):
-    """Another worker owns the job now (ours expired); stop without touching anything."""
-
-
-class Stopped(Exception):
-    """The download was cancelled, or this worker is shutting down."""
 
 
 @dataclass(frozen=True)
@@ -140,26 +140,21 @@ class ExportRunner:
         """Mark the download in progress; None when there is nothing (more) to do for it."""
         now = self.clock.now()
         started = False
+        download_id = int(job.subject_id or 0)
         with self.db.write() as conn:
-            row = (
-                conn.execute(sa.select(downloads).where(downloads.c.id == job.download_id)).mappings().first()
-            )
+            row = conn.execute(sa.select(downloads).where(downloads.c.id == download_id)).mappings().first()
             if row is None or row["status"] not in (DownloadStatus.QUEUED, DownloadStatus.IN_PROGRESS):
                 return None
             if row["status"] == DownloadStatus.QUEUED:
                 conn.execute(
                     downloads.update()
-                    .where(downloads.c.id == job.download_id)
+                    .where(downloads.c.id == download_id)
                     .values(status=DownloadStatus.IN_PROGRESS.value, started_at=now, updated_at=now)
                 )
-                row = (
-                    conn.execute(sa.select(downloads).where(downloads.c.id == job.download_id))
-                    .mappings()
-                    .one()
-                )
+                row = conn.execute(sa.select(downloads).where(downloads.c.id == download_id)).mappings().one()
                 started = True
         if started:
-            self.on_change(int(row["id"]))
+            self.on_change(download_id)
         return Download.from_row(row, [])
 
     # -- plan --------------------------------------------------------------------------------------
@@ -168,11 +163,11 @@ class ExportRunner:
         plans = self._cut_into_parts(download)
         with self.db.write() as conn:
             for plan in plans:
-                self.queue.enqueue_in(conn, PART_KIND, download.id, plan.as_dict())
+                self.queue.enqueue_in(conn, PART_KIND, str(download.id), plan.as_dict())
             if not self.queue.complete_in(conn, job, worker_id):
                 raise LeaseLost()  # rolls the parts back: the next owner plans again
             if not plans:
-                finish_if_done(conn, self.clock, download.id)
+                finish_if_done(conn, self.clock, self.queue, download.id)
         log.info("export planned", download_id=download.id, parts=len(plans))
 
     def _cut_into_parts(self, download: Download) -> list[PartPlan]:
@@ -245,15 +240,18 @@ class _Part:
 
     def _write(self) -> None:
         is_csv = self.download.format == "csv"
+        typed = is_csv and self._typed_csv_possible()
         writer = PartWriter(
             self.r.settings.scratch_dir,
             gzip=self.download.compress == "gzip",
-            header=csv_header(self.view, self.schema) if is_csv else None,
+            header=csv_header(self.view, self.schema) if is_csv and not typed else None,
         )
         last_seq = self.plan.after_seq
         try:
-            for seqs, lines in self._lines():
-                writer.write_text("".join(line + ("\r\n" if is_csv else "\n") for line in lines))
+            if typed:
+                self._write_typed_csv(writer)
+            for seqs, chunk in [] if typed else self._chunks("\r\n" if is_csv else "\n"):
+                writer.write_bytes(chunk)
                 writer.records += _records_in(seqs, last_seq)
                 last_seq = int(seqs[-1].as_py())
                 self._beat(writer.records)
@@ -277,7 +275,75 @@ class _Part:
             "part committed", download_id=self.download.id, part_no=self.plan.part_no, records=writer.records
         )
 
-    def _lines(self) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str]]]:
+    def _chunks(self, newline: str) -> Iterator[tuple[pa.ChunkedArray | pa.Array, bytes | memoryview]]:
+        """(``_seq`` per line, the lines' UTF-8 bytes) in batches. Lines rendered by DuckDB are
+        handed over as the Arrow batch's own buffer: no Python string per line."""
+        for seqs, lines in self._lines(newline):
+            if isinstance(lines, list):
+                yield seqs, "".join(line + newline for line in lines).encode("utf-8")
+            else:
+                yield seqs, _utf8_buffer(lines)
+
+    def _typed_csv_possible(self) -> bool:
+        """A part is written by DuckDB from the typed columns when all its records are exact."""
+        cursor = self.r.cursor()
+        try:
+            scan = str(self.snapshot_dir / PART_GLOB)
+            if not typed_csv.has_exact_column(cursor, scan):
+                return False
+            records, exact = typed_csv.part_summary(
+                cursor, typed_records_between(self.compiled.sql), self._params()
+            )
+        finally:
+            cursor.close()
+        return exact and records == self.plan.records
+
+    def _params(self) -> list[object]:
+        return [
+            str(self.snapshot_dir / PART_GLOB),
+            *self.compiled.params,
+            self.plan.after_seq,
+            self.plan.through_seq,
+        ]
+
+    def _write_typed_csv(self, writer: PartWriter) -> None:
+        """DuckDB writes the whole file (in a thread); this thread keeps the lease and progress
+        beating, and interrupts DuckDB on a cancel, a shutdown or a lost lease."""
+        select = typed_csv.cells_select(self.view, self.schema, typed_records_between(self.compiled.sql))
+        target = writer.sibling("duckdb")
+        cursor = self.r.cursor()
+        outcome: list[BaseException | None] = []
+
+        def copy() -> None:
+            try:
+                typed_csv.copy_csv(cursor, select, self._params(), target)
+                outcome.append(None)
+            except BaseException as exc:  # handed to the waiting thread
+                outcome.append(exc)
+
+        thread = threading.Thread(target=copy, name=f"csv-part-{self.plan.part_no}", daemon=True)
+        thread.start()
+
+        def tick() -> None:
+            thread.join(0.05)  # DuckDB writes on: wait a little for more of the file
+            progress = max(0.0, cursor.query_progress())
+            self._beat(min(self.plan.records - 1, int(self.plan.records * progress / 100)))
+
+        try:
+            writer.follow(target, lambda: not thread.is_alive(), tick)
+        except BaseException:
+            cursor.interrupt()
+            thread.join()
+            target.unlink(missing_ok=True)
+            raise
+        finally:
+            if not thread.is_alive():
+                cursor.close()
+        if outcome and outcome[0] is not None:
+            raise outcome[0]
+        writer.records = self.plan.records
+
+    def _lines(self, newline: str) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str] | pa.Array]]:
         """(``_seq`` per line, the lines) in batches, for this part's records."""
         records = records_between(self.compiled.sql)
         python_view: View | None = None
@@ -288,25 +354,22 @@ class _Part:
             if in_sql is None:  # a field list: projected in Python, record by record
                 python_view = self.view
             select = in_sql or f"SELECT _seq, _record AS line FROM {records}"
+        if python_view is None:  # DuckDB ends the lines too
+            select = f"SELECT _seq, line || {_sql_literal(newline)} AS line FROM ({select})"
         cursor = self.r.cursor()
         try:
-            directory = self.snapshot_dir
-            params = [
-                str(directory / PART_GLOB),
-                *self.compiled.params,
-                self.plan.after_seq,
-                self.plan.through_seq,
-            ]
-            relation = cursor.sql(select, params=params)
+            relation = cursor.sql(select, params=self._params())
             assert relation is not None
             for batch in relation.to_arrow_reader(BATCH_ROWS):
                 if batch.num_rows == 0:
                     continue
-                lines: list[str] = batch.column(1).to_pylist()
-                if python_view is not None:
-                    lines = [
-                        orjson.dumps(project(python_view, orjson.loads(line))).decode() for line in lines
-                    ]
+                if python_view is None:
+                    yield batch.column(0), batch.column(1)
+                    continue
+                lines = [
+                    orjson.dumps(project(python_view, orjson.loads(line))).decode()
+                    for line in batch.column(1).to_pylist()
+                ]
                 yield batch.column(0), lines
         finally:
             cursor.close()
@@ -360,12 +423,12 @@ class _Part:
             self.r.accounts.settle_hold_in(
                 conn, self.download.account_id, self.download.id, self.plan.part_no, records
             )
-            finish_if_done(conn, self.r.clock, self.download.id)
+            finish_if_done(conn, self.r.clock, self.r.queue, self.download.id)
         self.r.on_change(self.download.id)
         return True
 
 
-def finish_if_done(conn: sa.Connection, clock: Clock, download_id: int) -> bool:
+def finish_if_done(conn: sa.Connection, clock: Clock, queue: JobQueue, download_id: int) -> bool:
     """Recount what is committed; when no export job of the download is left, it is completed."""
     now = clock.now()
     delivered = conn.execute(
@@ -373,11 +436,7 @@ def finish_if_done(conn: sa.Connection, clock: Clock, download_id: int) -> bool:
             download_files.c.download_id == download_id
         )
     ).scalar_one()
-    pending = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(jobs)
-        .where(jobs.c.download_id == download_id, jobs.c.status.in_(("queued", "running")))
-    ).scalar_one()
+    pending = queue.pending_in(conn, EXPORT_KINDS, str(download_id))
     values: dict[str, Any] = {"num_downloaded": int(delivered), "updated_at": now}
     if pending == 0:
         values.update(status=DownloadStatus.COMPLETED.value, completed_at=now)
@@ -390,6 +449,27 @@ def finish_if_done(conn: sa.Connection, clock: Clock, download_id: int) -> bool:
         holds.release_in(conn, download_id, now)  # nothing is left to charge against it
         log.info("export completed", download_id=download_id, records=int(delivered))
     return pending == 0
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _utf8_buffer(lines: pa.Array) -> memoryview:
+    """The UTF-8 bytes of a string array's values, back to back: a view of its data buffer."""
+    if lines.null_count:
+        raise RuntimeError("a rendered line is NULL")
+    if pa.types.is_large_string(lines.type):
+        width = 8
+    elif pa.types.is_string(lines.type):
+        width = 4
+    else:
+        return memoryview("".join(lines.to_pylist()).encode("utf-8"))
+    offsets = memoryview(lines.buffers()[1]).cast("B")
+    first = int.from_bytes(offsets[lines.offset * width : (lines.offset + 1) * width], "little")
+    end = (lines.offset + len(lines)) * width
+    last = int.from_bytes(offsets[end : end + width], "little")
+    return memoryview(lines.buffers()[2])[first:last]
 
 
 def _records_in(seqs: pa.ChunkedArray | pa.Array, previous_seq: int) -> int:

@@ -10,6 +10,7 @@ import hashlib
 import os
 import tempfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -43,7 +44,11 @@ class PartWriter:
     def write_text(self, text: str) -> None:
         self._emit(text.encode("utf-8"))
 
-    def _emit(self, data: bytes) -> None:
+    def write_bytes(self, data: bytes | memoryview) -> None:
+        """Already encoded UTF-8 (e.g. an Arrow string buffer), written without a copy."""
+        self._emit(data)
+
+    def _emit(self, data: bytes | memoryview) -> None:
         if self._gzip is not None:
             data = self._gzip.compress(data)
         if data:
@@ -62,6 +67,45 @@ class PartWriter:
         os.fsync(self._file.fileno())
         self._file.close()
         return FinishedPart(self._path, self._bytes, self._hash.hexdigest())
+
+    def sibling(self, tag: str) -> Path:
+        """A fresh path beside this part's temp file, for a file someone else creates (see follow)."""
+        handle, name = tempfile.mkstemp(prefix=f"part-{tag}-", suffix=".tmp", dir=self._path.parent)
+        os.close(handle)
+        os.unlink(name)  # a unique name: the writer creates the file itself
+        return Path(name)
+
+    def follow(self, written: Path, writer_done: Callable[[], bool], tick: Callable[[], None]) -> None:
+        """Take in a file someone else (DuckDB) is writing, appending only, as it grows: hashed
+        (and gzip'd) while it is written, ``tick`` called between reads. Uncompressed into an
+        empty part, the file itself becomes the part (hashed, not copied); else it is removed."""
+        own = self._gzip is None and self._bytes == 0
+        if own:
+            self._file.close()
+            self._path.unlink(missing_ok=True)
+            self._path = written
+        try:
+            while not written.exists():  # the writer creates it
+                if writer_done():
+                    raise RuntimeError(f"{written} was never written")
+                tick()
+            with written.open("rb") as source:
+                while True:
+                    done = writer_done()  # before reading: a done writer has written everything
+                    while chunk := source.read(_BUFFER):
+                        if own:
+                            self._hash.update(chunk)
+                            self._bytes += len(chunk)
+                        else:
+                            self._emit(chunk)
+                    if done:
+                        break
+                    tick()
+        finally:
+            if own:
+                self._file = written.open("ab")
+            else:
+                written.unlink(missing_ok=True)
 
     def discard(self) -> None:
         if not self._file.closed:

@@ -13,9 +13,10 @@ from typing import Any
 from yt_dlp.utils import DownloadError, ExtractorError, PostProcessingError
 
 from dlserve.logs import get_logger
+from dlserve.media.direct import fetch_plain_file, only_generic_claims
 from dlserve.media.errors import Cancelled, FetchError, Refused
-from dlserve.media.ffmpeg import FfmpegTools
-from dlserve.media.formats import selection_options
+from dlserve.media.ffmpeg import FfmpegTools, MediaInfo
+from dlserve.media.formats import is_audio_only, selection_options
 from dlserve.media.guard import AddressPolicy, ConnectionGate
 from dlserve.media.interfaces import FetchedMedia, FetchRequest
 from dlserve.media.progress import ProgressTracker, refuse_text_file
@@ -69,6 +70,10 @@ class YtDlpFetcher:
         if tracker.cancel_reason is not None:
             gate.close()
         try:
+            plain = self._plain_file(request, tracker, gate)
+            if plain is not None:
+                return plain
+            tracker.check()
             with GuardedYoutubeDL(self._params(request, tracker), gate) as ydl:
                 return self._run(ydl, request, tracker)
         except FetchError:
@@ -106,6 +111,16 @@ class YtDlpFetcher:
             params["ffmpeg_location"] = self._tools.ffmpeg
         return params
 
+    def _plain_file(
+        self, request: FetchRequest, tracker: ProgressTracker, gate: ConnectionGate
+    ) -> FetchedMedia | None:
+        """A plain media file in one guarded request (:mod:`dlserve.media.direct`); None when the
+        URL is anything else. Audio is extracted by ffmpeg: that stays yt-dlp's business."""
+        if is_audio_only(request.quality) or not only_generic_claims(request.url):
+            return None
+        with GuardedYoutubeDL(self._params(request, tracker), gate, extractors=False) as light:
+            return fetch_plain_file(light, request.url, request.workdir, tracker)
+
     def _run(self, ydl: GuardedYoutubeDL, request: FetchRequest, tracker: ProgressTracker) -> FetchedMedia:
         info = ydl.extract_info(request.url, download=False)
         if info is None:
@@ -130,7 +145,12 @@ class YtDlpFetcher:
         if path is None or not path.is_file():
             raise FetchError("the download produced no file", retryable=True)
         refuse_text_file(path)
-        return FetchedMedia(path=path, title=tracker.title, ext=path.suffix.lstrip(".").lower() or "bin")
+        return FetchedMedia(
+            path=path,
+            title=tracker.title,
+            ext=path.suffix.lstrip(".").lower() or "bin",
+            known=known_media_info(result),
+        )
 
     @staticmethod
     def _explain(error: Exception, gate: ConnectionGate, tracker: ProgressTracker) -> FetchError:
@@ -157,6 +177,23 @@ class YtDlpFetcher:
         if isinstance(error, DownloadError | ExtractorError):
             return FetchError(message, retryable=transient and "http error 4" not in message.lower())
         return FetchError(f"{type(error).__name__}: {message}", retryable=True)
+
+
+def known_media_info(info: dict[str, Any]) -> MediaInfo | None:
+    """What yt-dlp already knows of the downloaded format (dimensions and duration), so that no
+    ffprobe has to measure it; None unless it knows all of it. Audio-only: no picture to measure."""
+    duration = info.get("duration")
+    if not isinstance(duration, int | float) or duration <= 0:
+        return None
+    vcodec, acodec = info.get("vcodec"), info.get("acodec")
+    width, height = info.get("width"), info.get("height")
+    if vcodec == "none":
+        return MediaInfo(None, None, float(duration), has_video=False, has_audio=acodec not in (None, "none"))
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0 and vcodec:
+        return MediaInfo(
+            width, height, float(duration), has_video=True, has_audio=acodec not in (None, "none")
+        )
+    return None
 
 
 def warm_up() -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from dlserve.media.ffmpeg import MediaInfo
 from dlserve.media.progress import ProgressTracker
 
 
@@ -27,6 +28,8 @@ class FetchedMedia:
     path: Path
     title: str
     ext: str
+    # What the source said about the file, when it said all of it (then nothing probes the file).
+    known: MediaInfo | None = None
 
 
 class Fetcher(Protocol):

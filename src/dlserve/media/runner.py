@@ -13,8 +13,10 @@ gives the job back (``pending``) so the next start resumes it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import sqlalchemy as sa
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import media_downloads
-from dlserve.jobs.queue import Job, JobQueue, JobStatus
+from dlserve.jobs.interfaces import Job, JobQueue, JobStatus
 from dlserve.logs import get_logger
 from dlserve.media.errors import Cancelled, FetchError
 from dlserve.media.ffmpeg import FfmpegTools, MediaInfo, probe
@@ -32,6 +34,7 @@ from dlserve.media.interfaces import FetchedMedia, Fetcher, FetchRequest
 from dlserve.media.models import MediaDownload, MediaStatus, storage_prefix
 from dlserve.media.monitor import SHUTDOWN, ProgressMonitor
 from dlserve.media.progress import ProgressTracker
+from dlserve.media.quota import byte_limit_in
 from dlserve.storage.interfaces import Storage
 
 log = get_logger("dlserve.media.runner")
@@ -42,6 +45,7 @@ class MediaRunSettings:
     scratch_dir: Path
     max_bytes: int | None
     tools: FfmpegTools | None
+    quota_bytes: int | None = None  # per caller, see dlserve.media.quota
 
 
 class MediaRunner:
@@ -72,7 +76,7 @@ class MediaRunner:
         workdir = self.workdir_for(download.id)
         shutil.rmtree(workdir, ignore_errors=True)  # an earlier attempt killed mid-way
         workdir.mkdir(parents=True)
-        tracker = ProgressTracker(self._settings.max_bytes)
+        tracker = ProgressTracker(self._byte_limit(download))
         monitor = ProgressMonitor(
             self._queue, job, worker_id, lambda: self.publish(download.id, tracker), tracker, stop
         )
@@ -94,6 +98,12 @@ class MediaRunner:
         finally:
             monitor.finish()
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def _byte_limit(self, download: MediaDownload) -> int | None:
+        with self._db.read() as conn:
+            return byte_limit_in(
+                conn, download.account_id, download.id, self._settings.quota_bytes, self._settings.max_bytes
+            )
 
     # -- the row's life -------------------------------------------------------------------------
 
@@ -155,12 +165,13 @@ class MediaRunner:
             )
 
     def _store(self, job: Job, worker_id: str, download: MediaDownload, fetched: FetchedMedia) -> None:
-        info = self._probe(fetched.path)
+        measured = self._measure(fetched)  # ffprobe runs while the file is stored
         filename = filename_for(fetched.title, fetched.ext)
         # One key per attempt: a late, abandoned attempt can never overwrite or delete another's file.
         key = f"{storage_prefix(download.id)}attempt-{job.attempts}.{fetched.ext}"
         size = fetched.path.stat().st_size
         self._storage.put_file(key, fetched.path)
+        info = measured()
         now = self._clock.now()
         try:
             with self._db.write() as conn:
@@ -201,6 +212,27 @@ class MediaRunner:
             if stale != key:  # left by an attempt that was killed after storing its file
                 self._storage.delete(stale)
         log.info("media download completed", download_id=download.id, bytes=size, height=info and info.height)
+
+    def _measure(self, fetched: FetchedMedia) -> Callable[[], MediaInfo | None]:
+        """The file's dimensions: what the source said, else ffprobe of a hard link to it, started
+        now in a thread so that it overlaps storing the file (which moves or uploads it)."""
+        if fetched.known is not None or self._settings.tools is None:
+            return lambda: fetched.known
+        link = fetched.path.with_name(f"probe-{fetched.path.name}")  # in the attempt's folder
+        try:
+            os.link(fetched.path, link)
+        except OSError:  # no hard links here: probe first, then store
+            info = self._probe(fetched.path)
+            return lambda: info
+        result: list[MediaInfo | None] = []
+        thread = threading.Thread(target=lambda: result.append(self._probe(link)), daemon=True)
+        thread.start()
+
+        def wait() -> MediaInfo | None:
+            thread.join()
+            return result[0] if result else None
+
+        return wait
 
     def _probe(self, path: Path) -> MediaInfo | None:
         if self._settings.tools is None:

@@ -14,8 +14,9 @@ What would bypass it, and is shut here:
   (``dl``), and every external downloader refuses to start for a guarded instance — including
   the one ``HlsFD`` falls back to internally.
 - ffmpeg opening URLs *inside* a downloaded file (an HLS playlist served as "video.mp4" and handed to
-  the merger): every ffmpeg postprocessor input gets ``-protocol_whitelist file,pipe``, and the
-  fetcher refuses downloaded files that are text (see :mod:`dlserve.media.progress`).
+  the merger): every ffmpeg postprocessor input gets :mod:`dlserve.media.ffmpeg_inputs`' options
+  (no network protocol, no playlist demuxer), and the fetcher refuses downloaded files that are
+  playlists or text (see :mod:`dlserve.media.sniff`).
 
 yt-dlp's private modules are used here; ``pyproject.toml`` pins its version, and each bypass has a test.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 import functools
 import http.client
 import re
+import threading
 import urllib.error
 import urllib.request
 from typing import Any
@@ -38,10 +40,12 @@ from yt_dlp.downloader.hls import HlsFD
 from yt_dlp.downloader.http import HttpFD
 from yt_dlp.networking._urllib import HTTPHandler, RedirectHandler, UrllibRH
 
+from dlserve.media import ytdlp_probes  # noqa: F401 - guards yt-dlp's own ffprobe runs on import
+from dlserve.media.ffmpeg_inputs import SAFE_INPUT_OPTIONS
 from dlserve.media.guard import ALLOWED_SCHEMES, ConnectionGate
 
 NATIVE_DOWNLOADERS = (HttpFD, HlsFD, DashSegmentsFD)
-LOCAL_FILES_ONLY = ["-protocol_whitelist", "file,pipe"]
+LOCAL_FILES_ONLY = SAFE_INPUT_OPTIONS
 
 
 class TransportRefused(Exception):
@@ -109,6 +113,20 @@ class DlserveGuardedRH(UrllibRH):  # type: ignore[misc]
         super().__init__(**kwargs)
         self._gate = gate
 
+    def _make_sslcontext(self, legacy_ssl_support: bool | None = None) -> Any:
+        # Loading the CA bundle takes ~0.1-0.3 s; a context is immutable once made and thread-safe,
+        # so one per set of options serves every fetch of the process.
+        legacy = legacy_ssl_support if legacy_ssl_support is not None else self.legacy_ssl_support
+        options = (
+            self.verify,
+            bool(legacy),
+            not self.prefer_system_certs,
+            *sorted(self._client_cert.items()),
+        )
+        return _ssl_context(
+            options, lambda: super(DlserveGuardedRH, self)._make_sslcontext(legacy_ssl_support)
+        )
+
     def _create_instance(
         self, proxies: Any, cookiejar: Any, legacy_ssl_support: bool | None = None
     ) -> urllib.request.OpenerDirector:
@@ -124,6 +142,17 @@ class DlserveGuardedRH(UrllibRH):  # type: ignore[misc]
             opener.add_handler(handler)
         opener.addheaders = []
         return opener
+
+
+_SSL_CONTEXTS: dict[tuple[Any, ...], Any] = {}
+_SSL_LOCK = threading.Lock()
+
+
+def _ssl_context(options: tuple[Any, ...], make: Any) -> Any:
+    with _SSL_LOCK:
+        if options not in _SSL_CONTEXTS:
+            _SSL_CONTEXTS[options] = make()
+        return _SSL_CONTEXTS[options]
 
 
 class _FfmpegInputOptions(dict[str, list[str]]):
@@ -144,7 +173,8 @@ class _FfmpegInputOptions(dict[str, list[str]]):
 class GuardedYoutubeDL(YoutubeDL):  # type: ignore[misc]
     """A ``YoutubeDL`` whose every request goes through ``gate``."""
 
-    def __init__(self, params: dict[str, Any], gate: ConnectionGate) -> None:
+    def __init__(self, params: dict[str, Any], gate: ConnectionGate, *, extractors: bool = True) -> None:
+        """``extractors=False``: no info extractors loaded (~0.5 s), for plain requests only."""
         self.dlserve_gate = gate
         guarded = {
             **params,
@@ -154,7 +184,7 @@ class GuardedYoutubeDL(YoutubeDL):  # type: ignore[misc]
             "hls_prefer_native": True,
             "postprocessor_args": _FfmpegInputOptions(),
         }
-        super().__init__(guarded)
+        super().__init__(guarded, auto_init=extractors)
 
     def build_request_director(self, handlers: Any, preferences: Any = None) -> Any:
         # Whatever handlers yt-dlp has registered (urllib, requests, curl_cffi, websockets), only ours.

@@ -35,6 +35,7 @@ from dlserve.records.extra_fields import fill_derived_fields, refuse_undeclared,
 from dlserve.records.layout import column_type, quote_ident, snapshot_select_sql
 from dlserve.records.schema import SCHEMAS, DataTypeSchema, Kind
 from dlserve.records.snapshots import INDEX_DIR, PART_GLOB, Snapshot, SnapshotCatalog, part_name
+from dlserve.records.typed_cells import EXACT_COLUMN
 from dlserve.records.validation import find_bad_line, open_binary
 from dlserve.search.build import BuildResult, build_index
 
@@ -191,6 +192,22 @@ def _convert(target: Path, records: Iterator[tuple[int, dict[str, Any]]]) -> lis
             out.write(b"\n")
             source_lines.append(line_no)
     return source_lines
+
+
+def read_json_lines(con: duckdb.DuckDBPyConnection, schema: DataTypeSchema, paths: list[Path]) -> int:
+    """Read JSON Lines files into ``raw`` and ``typed`` exactly as a load does (see
+    :func:`loaded_rows_sql`); tests build their small snapshot tables this way."""
+    return _read_into_table(con, schema, [_Input(path, path) for path in paths])
+
+
+def loaded_rows_sql(schema: DataTypeSchema, first_seq: int, where: str = "") -> str:
+    """The rows read by :func:`read_json_lines` (``where`` picks a range of ``rowid``), each with its
+    ``_seq``, its JSON and its typed columns: what :func:`~layout.snapshot_select_sql` tokenises."""
+    return (
+        f"(SELECT _rid + {first_seq} AS _seq, _record, {typed_columns(schema)} "
+        f"FROM (SELECT rowid AS _rid, _record FROM raw {where}) "
+        f"POSITIONAL JOIN (SELECT * FROM typed {where}))"
+    )
 
 
 def _read_into_table(con: duckdb.DuckDBPyConnection, schema: DataTypeSchema, inputs: list[_Input]) -> int:
@@ -422,6 +439,7 @@ def _write_parts(
     workers: int,
     progress: ProgressCallback,
 ) -> None:
+    with_exact = _parts_record_exactness(staged)
     per_part = max(min(MIN_ROWS_PER_PART, ROWS_PER_PART), min(ROWS_PER_PART, -(-count // max(1, workers))))
     starts = list(range(0, count, per_part))
     done = 0
@@ -430,12 +448,7 @@ def _write_parts(
         nonlocal done
         start = starts[index]
         in_part = f"WHERE rowid >= {start} AND rowid < {start + per_part}"
-        rows = (
-            f"(SELECT _rid + {first_seq} AS _seq, _record, {typed_columns(schema)} "
-            f"FROM (SELECT rowid AS _rid, _record FROM raw {in_part}) "
-            f"POSITIONAL JOIN (SELECT * FROM typed {in_part}))"
-        )
-        select = snapshot_select_sql(schema, rows)
+        select = snapshot_select_sql(schema, loaded_rows_sql(schema, first_seq, in_part), exact=with_exact)
         target = staged / part_name(first_part + index)
         cursor = con.cursor()
         try:
@@ -451,6 +464,20 @@ def _write_parts(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for future in [pool.submit(write, index) for index in range(len(starts))]:
             future.result()
+
+
+def _parts_record_exactness(staged: Path) -> bool:
+    """New parts get the exactness column unless the parts they join (an append to a snapshot
+    loaded before it existed) lack it: every part of a snapshot has the same columns."""
+    earlier = sorted(staged.glob("*.parquet"))
+    if not earlier:
+        return True
+    con = duckdb.connect()
+    try:
+        rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(earlier[0])]).fetchall()
+    finally:
+        con.close()
+    return any(row[0] == EXACT_COLUMN for row in rows)
 
 
 def typed_columns(schema: DataTypeSchema) -> str:

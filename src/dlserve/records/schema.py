@@ -15,6 +15,9 @@ Snapshot layout (the contract between the loader, the query compiler and the exp
 - ``_seq`` BIGINT: load order, the one deterministic order of the dataset;
 - ``_record`` VARCHAR: the record exactly as loaded, as JSON (fields beyond the schema included);
 - one typed column per declared field, named like the field;
+- ``_typed_exact`` BOOLEAN (not in snapshots loaded by earlier versions): whether the typed columns spell the
+  record exactly as ``_record`` (see :mod:`dlserve.records.typed_cells`), so the exporter may
+  render CSV from them;
 - ``_tok_<path>`` VARCHAR for every text field, text list and nested text sub-field: its
   normalised tokens, see :func:`token_text`; ``_tok__all`` joins the top-level text fields and is
   what a bare term searches.
