@@ -3,7 +3,8 @@
 The datasets are generated deterministically (a seeded ``random.Random``); the queries by
 hypothesis from the values present in them, covering every field kind, phrases, prefixes,
 ranges with negative numbers, comparisons, day and instant dates (with offsets), geo circles,
-``field:*``, field groups, and NOT/AND/OR/-/+ nesting.
+``field:*``, field groups, wildcards anywhere, fuzzy terms, regular expressions, and
+NOT/AND/OR/-/+/&&/||/! nesting.
 """
 
 from __future__ import annotations
