@@ -133,7 +133,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         accounts,
         preview_max=settings.preview_max_records,
         page_max=settings.paginate_max_limit,
-        search=RecordSearch(store, snapshots, use_index=settings.search_index),
+        search=RecordSearch(
+            store,
+            snapshots,
+            use_index=settings.search_index,
+            max_expansions=settings.query_max_expansions,
+        ),
     )
     storage = storage_from_url(settings.storage_url, settings.files_dir(), settings)
     queue = SqlJobQueue(

@@ -138,6 +138,13 @@ class Settings(BaseSettings):
     health_refresh_seconds: float = Field(
         default=1.0, description="How often the background health state is refreshed (/v4/health)."
     )
+    # Query dialect (issue 17, docs/query-language.md).
+    query_max_expansions: int = Field(
+        default=10_000,
+        ge=1,
+        description="How many distinct index words one wildcard, fuzzy or regex term may match; "
+        "past it the query is a 400 naming the term.",
+    )
     processes: int = Field(
         default=1, description="API processes `dlserve serve` runs on one port (job workers run once)."
     )

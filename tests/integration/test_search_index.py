@@ -13,7 +13,7 @@ import pytest
 from dlserve.accounts.services import Account
 from dlserve.catalog.services import CatalogService, prepare
 from dlserve.container import Services, build_services
-from dlserve.errors import NotFound
+from dlserve.errors import Invalid, NotFound
 from dlserve.records.loader import load_files
 from dlserve.records.snapshots import INDEX_DIR
 from dlserve.search.service import RecordSearch
@@ -36,6 +36,17 @@ QUERIES = [
     "websites:*",
     "NOT websites:*",
     "name:hilton AND NOT city:austin",
+    # the query_string dialect of issue 17
+    "city:austin && province:TX",
+    "city:austin || city:houston",
+    "!city:austin",
+    "_exists_:websites",
+    "name:hil?on",
+    "name:*ton",
+    "name:h*n",
+    "name:hilton~1",
+    "name:/hil.*/",
+    "city:/aus.*/ OR city:san\\ a*o",
 ]
 
 
@@ -172,3 +183,12 @@ def test_the_index_travels_with_its_snapshot_through_s3(
         )
     finally:
         reader.close()
+
+
+def test_the_expansion_bound_comes_from_the_settings(database_url: str, tmp_path: Path) -> None:
+    with loaded_services(tmp_path, database_url, BUSINESS_RECORDS, query_max_expansions=2) as services:
+        for query, term in [("name:*n", "*n"), ("name:h*", "h*"), ("hotel~1", "hotel~1")]:
+            with pytest.raises(Invalid) as caught:
+                services.catalog.count(prepare("businesses", query, None, "json"))
+            assert caught.value.message.startswith(f"the term {term!r} matches more than 2 distinct words")
+        assert services.catalog.count(prepare("businesses", "name:hil?on", None, "json")) == 5

@@ -12,11 +12,12 @@ lists and lists of dicts, any of them missing or None.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from dlserve.query import nodes
+from dlserve.query import nodes, patterns
 from dlserve.query.parse import parse_query
 from dlserve.records.schema import LIST_KINDS, DataTypeSchema, Kind, ResolvedField, tokenize
 
@@ -41,13 +42,31 @@ def matches(schema: DataTypeSchema, query: nodes.Query, record: Record) -> bool:
         return not matches(schema, query.part, record)
     if isinstance(query, nodes.TokenMatch):
         return any(
-            _has_phrase(tokenize(text), query.tokens, query.prefix) for text in _texts(schema, query, record)
+            _has_phrase(tokenize(text), query.tokens, query.prefix)
+            for text in _texts(schema, query.field, record)
         )
     if isinstance(query, nodes.KeywordMatch):
         return any(
             value.lower().startswith(query.value) if query.prefix else value.lower() == query.value
             for value in _present(values_of(record, query.field))
         )
+    if isinstance(query, nodes.TokenPattern):
+        matcher = re.compile(patterns.render(query.pattern, "python"))
+        return any(
+            matcher.fullmatch(token)
+            for text in _texts(schema, query.field, record)
+            for token in tokenize(text)
+        )
+    if isinstance(query, nodes.KeywordPattern):
+        matcher = re.compile(patterns.render(query.pattern, "python"))
+        return any(matcher.fullmatch(value.lower()) for value in _present(values_of(record, query.field)))
+    if isinstance(query, nodes.Fuzzy):
+        if query.tokens:
+            candidates = [token for text in _texts(schema, query.field, record) for token in tokenize(text)]
+        else:
+            assert query.field is not None
+            candidates = [value.lower() for value in _present(values_of(record, query.field))]
+        return any(_edits(query.value, candidate) <= query.distance for candidate in candidates)
     if isinstance(query, nodes.Equals):
         return any(
             _typed(query.field, value) == query.value for value in _present(values_of(record, query.field))
@@ -84,9 +103,9 @@ def _present(values: Iterable[Any]) -> list[Any]:
     return [value for value in values if value is not None]
 
 
-def _texts(schema: DataTypeSchema, query: nodes.TokenMatch, record: Record) -> list[str]:
-    if query.field is not None:
-        return _present(values_of(record, query.field))
+def _texts(schema: DataTypeSchema, field: ResolvedField | None, record: Record) -> list[str]:
+    if field is not None:
+        return _present(values_of(record, field))
     texts: list[str] = []
     for spec in schema.text_fields():
         resolved = schema.resolve(spec.name)
@@ -150,3 +169,19 @@ def _within(record: Record, circle: nodes.GeoDistance) -> bool:
     a = math.sin(d_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2) ** 2
     distance = 2 * nodes.EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
     return distance <= circle.radius_km
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance (restricted Damerau-Levenshtein), the textbook table."""
+    table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        table[i][0] = i
+    for j in range(len(b) + 1):
+        table[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                table[i][j] = min(table[i][j], table[i - 2][j - 2] + 1)
+    return table[len(a)][len(b)]

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dlserve.query import nodes
+from dlserve.query import nodes, patterns
 from dlserve.query.parse import parse_query
 from dlserve.records.layout import quote_ident
 from dlserve.records.schema import (
     ALL_TEXT_COLUMN,
+    ELEMENT_SEPARATOR,
     LIST_KINDS,
     DataTypeSchema,
     Kind,
@@ -72,6 +73,18 @@ def _compile(query: nodes.Query) -> Fragment:
             if prefix:
                 return _on_field(field, lambda v: f"starts_with(lower({v}), ?)"), [value]
             return _on_field(field, lambda v: f"lower({v}) = ?"), [value]
+        case nodes.TokenPattern(field, pattern):
+            return _token_pattern(field, pattern)
+        case nodes.KeywordPattern(field, pattern):
+            regex = patterns.render(pattern, "re2")
+            return _on_field(field, lambda v: f"regexp_full_match(lower({v}), ?)"), [regex]
+        case nodes.Fuzzy(field, value, distance, tokens):
+            pattern = patterns.fuzzy(value, distance)
+            if tokens:
+                return _token_pattern(field, pattern)
+            assert field is not None
+            regex = patterns.render(pattern, "re2")
+            return _on_field(field, lambda v: f"regexp_full_match(lower({v}), ?)"), [regex]
         case nodes.Equals(field, value):
             return _on_field(field, lambda v: f"{v} = ?"), [value]
         case nodes.Range(field, low, high):
@@ -81,6 +94,20 @@ def _compile(query: nodes.Query) -> Fragment:
         case nodes.GeoDistance():
             return _geo(query)
     raise AssertionError(f"unknown query node {query!r}")
+
+
+def _token_pattern(field: ResolvedField | None, pattern: patterns.Node) -> Fragment:
+    """Some token of a token column matches ``pattern`` whole; no ``.`` may match a space or an
+    element separator. Usually one RE2 search, the token's surrounding spaces anchoring it; a
+    pattern that matches the empty string would also match between two spaces, so then the
+    column is split into its tokens."""
+    column = quote_ident(ALL_TEXT_COLUMN if field is None else token_column(field.path))
+    regex = patterns.render(pattern, "re2", excluded=" " + ELEMENT_SEPARATOR)
+    if not patterns.nullable(pattern):
+        return _null_safe(f"regexp_matches({column}, ?)"), [f" {regex} "]
+    tokens = f"string_split({column}, ' ')"
+    condition = "t <> '' AND regexp_full_match(t, ?)"
+    return _null_safe(f"len(list_filter({tokens}, lambda t: {condition})) > 0"), [regex]
 
 
 def _range(field: ResolvedField, low: nodes.Bound | None, high: nodes.Bound | None) -> Fragment:

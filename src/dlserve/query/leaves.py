@@ -4,6 +4,8 @@ Decisions the brief left open, taken here:
 
 - ``field:*`` on a list means "has at least one non-empty element"; on a nested list
   (``reviews:*``) "has at least one element"; ``[* TO *]`` means the same as ``field:*``.
+- ``?`` and ``*`` anywhere else make a wildcard pattern: on text it must match one whole token
+  (``name:hil?on``, ``name:*ton``), on keywords the whole lower-cased value (``city:*tin``).
 - A trailing ``*`` is a prefix: on text it applies to the last token (``name:hilton-gar*`` is the
   phrase "hilton" followed by a token starting with "gar"), on keywords to the whole lower-cased
   value. A value reduced to ``*`` (``name:**``) means ``field:*``.
@@ -18,11 +20,12 @@ Decisions the brief left open, taken here:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import NoReturn
 
 from dlserve.errors import ErrorDetail, Invalid
-from dlserve.query import nodes
+from dlserve.query import nodes, patterns
 from dlserve.query.rewrite import LiteralKind
 from dlserve.query.values import BadValueError, DateValue, parse_bool, parse_date, parse_geo, parse_number
 from dlserve.records.schema import Kind, ResolvedField, tokenize
@@ -30,10 +33,19 @@ from dlserve.records.schema import Kind, ResolvedField, tokenize
 _RANGE_KINDS = frozenset({Kind.NUMBER, Kind.DATE, Kind.KEYWORD, Kind.KEYWORD_LIST})
 _KEYWORD_KINDS = frozenset({Kind.KEYWORD, Kind.KEYWORD_LIST})
 _TEXT_KINDS = frozenset({Kind.TEXT, Kind.TEXT_LIST})
+_TOKEN_CHAR = re.compile(r"[^\W_]")  # a character tokenize() keeps
 
 
 def invalid(field: str, message: str) -> Invalid:
     return Invalid(message, details=[ErrorDetail(field=field, message=message)])
+
+
+def too_many_expansions(text: str, limit: int) -> Invalid:
+    return invalid(
+        "query",
+        f"the term {text!r} matches more than {limit} distinct words of the index "
+        "(DLSERVE_QUERY_MAX_EXPANSIONS): make it more specific",
+    )
 
 
 @dataclass(frozen=True)
@@ -52,20 +64,16 @@ class Term:
         """``*`` alone, or only wildcard stars: the field's "present" test."""
         return bool(self.text) and len(self.wildcards) == len(self.text) and set(self.text) == {"*"}
 
-    def prefix_split(self, field_name: str) -> tuple[str, bool]:
-        """(value, is_prefix): a trailing run of ``*`` is a prefix search; any other wildcard is refused."""
+    def prefix_split(self) -> tuple[str, bool] | None:
+        """(value, is_prefix) when the only wildcards are a trailing run of ``*`` (a prefix search);
+        None when there are others (a wildcard pattern)."""
         trailing = len(self.text)
         for index, _ in reversed(self.wildcards):
             if index != trailing - 1 or self.text[index] != "*":
                 break
             trailing = index
-        for index, position in self.wildcards:
-            if index < trailing:
-                raise invalid(
-                    field_name,
-                    f"wildcard {self.text[index]!r} at position {position} is not supported: "
-                    "only a trailing '*' (prefix search) is",
-                )
+        if any(index < trailing for index, _ in self.wildcards):
+            return None
         return self.text[:trailing], trailing < len(self.text)
 
 
@@ -73,13 +81,38 @@ def text_leaf(field: ResolvedField | None, term: Term) -> nodes.Query:
     """Tokens of a text field (``None``: every top-level text field)."""
     if field is None and term.is_star:
         return nodes.MatchAll()
-    base, prefix = term.prefix_split(field.path if field else "query")
+    split = term.prefix_split()
+    if split is None:
+        return _token_pattern(field, term)
+    base, prefix = split
     tokens = tokenize(base)
     if not tokens:
         return nodes.MatchNothing()
     # "hilton-*" ends between tokens: nothing is left to be a prefix of.
     prefix = prefix and base.lower().endswith(tokens[-1])
     return nodes.TokenMatch(field, tuple(tokens), prefix)
+
+
+def _token_pattern(field: ResolvedField | None, term: Term) -> nodes.Query:
+    """A wildcard term on a text field: it has to match one token (``hil?on``, ``*ton``)."""
+    wildcard_at = {index for index, _ in term.wildcards}
+    pieces: list[list[int]] = [[]]  # the term's characters, split where a token would end
+    for index, char in enumerate(term.text):
+        if index in wildcard_at or _TOKEN_CHAR.fullmatch(char):
+            pieces[-1].append(index)
+        elif pieces[-1]:
+            pieces.append([])
+    pieces = [piece for piece in pieces if piece]
+    if len(pieces) != 1:
+        raise invalid(
+            field.path if field else "query",
+            f"wildcard term {term.text!r} at position {term.position} spans several words: "
+            "a wildcard matches within one word (a '*' at the end of a phrase-like term is a prefix)",
+        )
+    piece = pieces[0]
+    text = "".join(term.text[index] for index in piece)
+    inside = frozenset(position for position, index in enumerate(piece) if index in wildcard_at)
+    return nodes.TokenPattern(field, patterns.wildcard(text, inside), term.text)
 
 
 def field_leaf(field: ResolvedField, term: Term) -> nodes.Query:
@@ -100,7 +133,11 @@ def field_leaf(field: ResolvedField, term: Term) -> nodes.Query:
     if kind in _TEXT_KINDS:
         return text_leaf(field, term)
     if kind in _KEYWORD_KINDS:
-        base, prefix = term.prefix_split(field.path)
+        split = term.prefix_split()
+        if split is None:
+            wildcard_at = frozenset(index for index, _ in term.wildcards)
+            return nodes.KeywordPattern(field, patterns.wildcard(term.text, wildcard_at), term.text)
+        base, prefix = split
         if prefix and not base:
             return nodes.Exists(field)
         return nodes.KeywordMatch(field, base.lower(), prefix)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from dlserve.query.patterns import Node as Pattern
 from dlserve.records.schema import ResolvedField
 
 # A value compared with a column: a number, a timestamp, or a lower-cased keyword.
@@ -64,6 +65,38 @@ class KeywordMatch:
 
 
 @dataclass(frozen=True)
+class TokenPattern:
+    """Some token of a text field (``None``: every top-level text field) matches the pattern
+    (a wildcard term or a regular expression, see :mod:`.patterns`) as a whole."""
+
+    field: ResolvedField | None
+    pattern: Pattern
+    text: str  # the term as written, for messages
+
+
+@dataclass(frozen=True)
+class KeywordPattern:
+    """The whole lower-cased value of a keyword matches the pattern."""
+
+    field: ResolvedField
+    pattern: Pattern
+    text: str
+
+
+@dataclass(frozen=True)
+class Fuzzy:
+    """Some token of a text field (``tokens``; field ``None``: every top-level text field), or the
+    whole lower-cased value of a keyword, is within ``distance`` edits of ``value``: restricted
+    Damerau-Levenshtein, see :func:`dlserve.query.patterns.fuzzy`."""
+
+    field: ResolvedField | None
+    value: str
+    distance: int
+    tokens: bool
+    text: str  # the term as written, for messages
+
+
+@dataclass(frozen=True)
 class Equals:
     """A number, bool or exact timestamp."""
 
@@ -110,6 +143,9 @@ Query = (
     | Not
     | TokenMatch
     | KeywordMatch
+    | TokenPattern
+    | KeywordPattern
+    | Fuzzy
     | Equals
     | Range
     | Exists

@@ -1,12 +1,15 @@
 """Query text → validated :mod:`nodes` tree: luqum parses, this module checks it against the schema.
 
-Operators: ``AND``, ``OR``, ``NOT``, ``-x`` (= NOT x), ``+x`` (= x) and parentheses. Terms written
+Operators: ``AND`` (``&&``), ``OR`` (``||``), ``NOT`` (``!``), ``-x`` (= NOT x), ``+x`` (= x) and
+parentheses; the symbols become their words in :mod:`.rewrite`. ``_exists_:f`` means ``f:*``. Terms written
 next to each other without an operator are joined by AND (Datafiniti's default), and that
 implicit AND binds loosest: ``a b OR c`` is ``a AND (b OR c)``; ``a OR b AND c`` is
 ``a OR (b AND c)``. Lower-case ``and``/``or`` are ordinary words.
 
 Boosts (``name:hilton^2``) are accepted and ignored: a download filters, it does not rank.
-Fuzzy (``hilton~``), proximity (``"a b"~3``) and regular expressions (``/h.*/``) are refused.
+Regular expressions (``/hil.*/``) use Lucene's syntax (:mod:`.patterns`); fuzzy terms
+(``hilton~``, ``hilton~1``) count restricted Damerau-Levenshtein edits. Proximity (``"a b"~3``)
+is refused.
 
 Every problem raises :class:`~dlserve.errors.Invalid` with one detail whose ``field`` is the field
 concerned (``"query"`` when none is), and whose message gives a position in the original text.
@@ -21,13 +24,17 @@ from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseError
 from luqum.thread import parse as luqum_parse
 
-from dlserve.query import nodes
+from dlserve.query import nodes, patterns
 from dlserve.query.leaves import Term, field_leaf, field_range, invalid, text_leaf
 from dlserve.query.rewrite import PLACEHOLDER_MARK, LiteralKind, Rewritten, rewrite
-from dlserve.records.schema import DataTypeSchema, ResolvedField
+from dlserve.records.schema import DataTypeSchema, Kind, ResolvedField, tokenize
 
 # Deeper than any hand-written query; stops a pathological one before Python's recursion limit.
 MAX_DEPTH = 100
+DEFAULT_FUZZY_DISTANCE = 2  # Lucene's for a bare ``~``
+# The SQL path matches a fuzzy term with a regex whose size grows as the cube of its length.
+MAX_FUZZY_LENGTH = 20
+EXISTS_FIELD = "_exists_"
 _MATCH_ALL_TEXTS = frozenset({"", "*", "*:*"})
 _LUQUM_UNEXPECTED = re.compile(r"unexpected\s+'(?P<token>.*)' at position (?P<pos>\d+)!?$", re.DOTALL)
 _LUQUM_ILLEGAL = re.compile(r"at position (?P<pos>\d+)$")
@@ -104,6 +111,10 @@ class _TreeReader:
             return self._range(item, field)
         if isinstance(item, tree.From | tree.To):
             return self._comparison(item, field)
+        if isinstance(item, tree.Regex):
+            return self._regex(item, field)
+        if isinstance(item, tree.Fuzzy) and isinstance(item.term, tree.Word):
+            return self._fuzzy(item, field)
         return self._unsupported(item, field)
 
     def _search_field(self, item: tree.SearchField, outer: ResolvedField | None, depth: int) -> nodes.Query:
@@ -116,6 +127,8 @@ class _TreeReader:
             )
         if item.name == "*" and isinstance(item.expr, tree.Word) and item.expr.value == "*":
             return nodes.MatchAll()
+        if item.name == EXISTS_FIELD:
+            return self._exists(item)
         resolved = self.schema.resolve(item.name)
         if resolved is None:
             message = f"unknown field {item.name!r} at position {position}"
@@ -123,6 +136,21 @@ class _TreeReader:
                 message += f": {self.schema.name} have no latitude/longitude"
             raise invalid(item.name, message)
         return self.read(item.expr, resolved, depth)
+
+    def _exists(self, item: tree.SearchField) -> nodes.Query:
+        """``_exists_:field`` (Elasticsearch's spelling of ``field:*``)."""
+        expr = item.expr
+        if not isinstance(expr, tree.Word) or self.rewritten.literal(expr.value) is not None:
+            self._fail(
+                None,
+                f"{EXISTS_FIELD} at position {self._position(item)} takes one field name, "
+                "e.g. _exists_:websites",
+            )
+        term = self._term_value(expr)
+        resolved = self.schema.resolve(term.text)
+        if term.wildcards or resolved is None:
+            raise invalid(term.text, f"unknown field {term.text!r} at position {term.position}")
+        return nodes.Exists(resolved)
 
     def _term(self, item: tree.Word | tree.Phrase, field: ResolvedField | None) -> nodes.Query:
         term = self._term_value(item)
@@ -187,6 +215,58 @@ class _TreeReader:
             text.append(raw[i])
             i += 1
         return Term("".join(text), position, quoted=False, wildcards=tuple(wildcards))
+
+    def _regex(self, item: tree.Regex, field: ResolvedField | None) -> nodes.Query:
+        """``/pattern/``: Lucene regex syntax, on keywords (the whole value) and on the tokens of
+        text fields (one whole token); see :mod:`.patterns`."""
+        position = self._position(item)
+        try:
+            pattern = patterns.parse_regex(item.value[1:-1])
+        except patterns.PatternError as exc:
+            at = self.rewritten.original_position(item.pos + 1 + exc.offset)
+            self._fail(field, f"invalid regular expression at position {at}: {exc}")
+        if field is None or field.kind in (Kind.TEXT, Kind.TEXT_LIST):
+            return nodes.TokenPattern(field, pattern, item.value)
+        if field.kind in (Kind.KEYWORD, Kind.KEYWORD_LIST):
+            return nodes.KeywordPattern(field, pattern, item.value)
+        self._fail(
+            field,
+            f"regular expression at position {position} on {field.kind.value} field {field.path}: "
+            "regular expressions work on text and keyword fields",
+        )
+
+    def _fuzzy(self, item: tree.Fuzzy, field: ResolvedField | None) -> nodes.Query:
+        """``term~`` (2 edits) or ``term~N`` (N = 0, 1 or 2), as in Lucene."""
+        tilde = self.rewritten.original_position(item.term.pos + item.term.size)
+        degree = re.match(r"~([0-9.]*)", self.rewritten.text[item.term.pos + item.term.size :])
+        written = degree[1] if degree else ""
+        if written and written not in ("0", "1", "2"):
+            self._fail(field, f"fuzzy search at position {tilde}: the edit distance must be 0, 1 or 2")
+        distance = int(written) if written else DEFAULT_FUZZY_DISTANCE
+        term = self._term_value(item.term)
+        if term.literal_kind is not None or term.wildcards:
+            self._fail(field, f"fuzzy search at position {tilde} needs a plain word, without wildcards")
+        if len(term.text) > MAX_FUZZY_LENGTH:
+            self._fail(
+                field,
+                f"fuzzy term at position {term.position} is longer than {MAX_FUZZY_LENGTH} characters",
+            )
+        written_term = f"{item.term.value}~{written}"
+        if field is None or field.kind in (Kind.TEXT, Kind.TEXT_LIST):
+            tokens = tokenize(term.text)
+            if len(tokens) != 1:
+                self._fail(
+                    field,
+                    f"fuzzy term {term.text!r} at position {term.position} must be one word",
+                )
+            return nodes.Fuzzy(field, tokens[0], distance, True, written_term)
+        if field.kind in (Kind.KEYWORD, Kind.KEYWORD_LIST):
+            return nodes.Fuzzy(field, term.text.lower(), distance, False, written_term)
+        self._fail(
+            field,
+            f"fuzzy search at position {tilde} on {field.kind.value} field {field.path}: "
+            "fuzzy terms work on text and keyword fields",
+        )
 
     def _unsupported(self, item: tree.Item, field: ResolvedField | None) -> NoReturn:
         position = self._position(item)

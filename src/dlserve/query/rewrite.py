@@ -36,11 +36,15 @@ _NEGATIVE_NUMBER = re.compile(r"-\.?\d[^\s:^~(){}\[\]\\\"]*")
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?"
 )
+_REGEX = re.compile(r"/(?:[^\\/]|\\.)*/", re.DOTALL)  # luqum's REGEX token
 # What may follow a literal for it to be a whole term (luqum ends a term at these too).
 _LITERAL_END = re.compile(r"$|[\s)\]}^~]")
 # luqum's TERM: first character not one of these, later characters not one of the shorter set.
 _NOT_TERM_START = frozenset(" \t\r\n\f\v:^~(){}[]/\"'+-\\<>")
 _NOT_TERM_PART = frozenset(" \t\r\n\f\v:^~(){}[]\\")
+# Where a clause, hence an operator symbol, may start; and what may follow ``&&``/``||``.
+_CLAUSE_START = frozenset(" \t\r\n\f\v()+-!:&|")
+_OPERATOR_END = frozenset(' \t\r\n\f\v()+-!"')
 
 
 class LiteralKind(Enum):
@@ -80,6 +84,19 @@ def rewrite(query: str) -> Rewritten:
     return _Scanner(query).run()
 
 
+def _unescaped_bang(word: str) -> int:
+    """Index of the first ``!`` in ``word`` that no backslash escapes, or -1."""
+    i = 0
+    while i < len(word):
+        if word[i] == "\\":
+            i += 2
+        elif word[i] == "!":
+            return i
+        else:
+            i += 1
+    return -1
+
+
 def _syntax_error(message: str) -> Invalid:
     return Invalid(message, details=[ErrorDetail(field="query", message=message)])
 
@@ -98,6 +115,8 @@ class _Scanner:
             char = query[self.i]
             if char == '"':
                 self._copy_phrase()
+            elif char == "/":
+                self._copy_regex()
             elif char == "\\":
                 self._copy(min(2, len(query) - self.i))
             elif char in "[{":
@@ -111,6 +130,8 @@ class _Scanner:
                 # a comparison (field:>-5, or field:(>-5 AND <0) in a group) is followed by a value
                 self._copy(2 if query.startswith("=", self.i + 1) else 1)
                 self._value_position()
+            elif self._operator():
+                pass
             elif char not in _NOT_TERM_START:
                 self._term()
             else:
@@ -118,12 +139,42 @@ class _Scanner:
         self.result.text = "".join(self.out)
         return self.result
 
+    def _operator(self) -> bool:
+        """``&&``, ``||`` and ``!`` (Lucene's symbols for AND, OR, NOT) → their words.
+
+        As in Lucene, ``&&``/``||`` are operators when they stand alone (``a&&b`` is one term),
+        ``!`` whenever it starts a clause (``!city:austin``, ``!(a OR b)``). The word is padded
+        with spaces so that luqum reads it as an operator wherever the symbol stood.
+        """
+        query, i = self.query, self.i
+        if i > 0 and query[i - 1] not in _CLAUSE_START:
+            return False
+        if query.startswith(("&&", "||"), i) and (i + 2 == len(query) or query[i + 2] in _OPERATOR_END):
+            self._emit(" AND " if query[i] == "&" else " OR ", 2)
+            return True
+        if query[i] == "!":
+            self._emit(" NOT ", 1)
+            return True
+        return False
+
+    def _emit(self, text: str, consumed: int) -> None:
+        """Replace the next ``consumed`` characters by ``text`` (which points back at them)."""
+        self.out.append(text)
+        self.result._origins.extend([self.i] * len(text))
+        self.i += consumed
+
     def _term(self) -> None:
         if self._placeholder_at(_TIMESTAMP, LiteralKind.VALUE):
             return
         start = self.i
         end = self._term_end(start)
         word = self.query[start:end]
+        bang = _unescaped_bang(word)
+        if bang >= 0:
+            raise _syntax_error(
+                f"syntax error at position {start + bang}: '!' (NOT) must start a clause; "
+                "put a space before it, or escape it as \\!"
+            )
         self._copy(end - start)
         if word == "TO" and self.in_range:
             self._value_position()
@@ -176,6 +227,11 @@ class _Scanner:
         self.out.append(word)
         self.result._origins.extend([self.i] * len(word))
         self.i = end
+
+    def _copy_regex(self) -> None:
+        """A ``/regex/`` is copied as it is (as luqum's lexer reads it); a lone ``/`` is one character."""
+        match = _REGEX.match(self.query, self.i)
+        self._copy(match.end() - self.i if match else 1)
 
     def _copy_phrase(self) -> None:
         query, i = self.query, self.i + 1

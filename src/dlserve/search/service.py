@@ -20,7 +20,7 @@ from dlserve.query import CompiledQuery, nodes
 from dlserve.records.snapshots import INDEX_DIR, Snapshot, SnapshotCatalog
 from dlserve.records.store import RecordStore
 from dlserve.search.interfaces import SearchIndex
-from dlserve.search.tantivy_index import TantivySearchIndex
+from dlserve.search.tantivy_index import DEFAULT_MAX_EXPANSIONS, TantivySearchIndex
 from dlserve.search.translate import Untranslatable
 
 log = structlog.get_logger(__name__)
@@ -28,7 +28,15 @@ OPEN_INDEXES = 8
 
 
 class RecordSearch:
-    def __init__(self, store: RecordStore, catalog: SnapshotCatalog, *, use_index: bool = True) -> None:
+    def __init__(
+        self,
+        store: RecordStore,
+        catalog: SnapshotCatalog,
+        *,
+        use_index: bool = True,
+        max_expansions: int = DEFAULT_MAX_EXPANSIONS,
+    ) -> None:
+        self._max_expansions = max_expansions
         self._store = store
         self._catalog = catalog
         self._use_index = use_index
@@ -94,7 +102,7 @@ class RecordSearch:
                     return index
             if not (path / "meta.json").is_file():
                 return None
-            opened = TantivySearchIndex(path)
+            opened = TantivySearchIndex(path, self._max_expansions)
             with self._lock:
                 index = self._open.setdefault(path, opened)
                 while len(self._open) > OPEN_INDEXES:

@@ -4,11 +4,13 @@ index never changes: snapshots are immutable)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import tantivy
 
 from dlserve.query import nodes
+from dlserve.query.leaves import too_many_expansions
 from dlserve.search.geo import circle_query
 from dlserve.search.layout import ID, RECORD, SEQ, match_count, open_index
 from dlserve.search.translate import Translator
@@ -16,13 +18,18 @@ from dlserve.search.translate import Translator
 _ASC = tantivy.Order.Asc
 
 
+# How many index terms one wildcard, fuzzy or regex term may expand to (DLSERVE_QUERY_MAX_EXPANSIONS).
+DEFAULT_MAX_EXPANSIONS = 10_000
+
+
 class TantivySearchIndex:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_expansions: int = DEFAULT_MAX_EXPANSIONS) -> None:
         self.path = path
+        self.max_expansions = max_expansions
         self._index = open_index(path)
         self._schema = self._index.schema
         self._searcher = self._index.searcher()
-        self._translator = Translator(self._schema, self._geo)
+        self._translator = Translator(self._schema, self._geo, self._check_expansions)
         self._first_seq = self._contiguous_seqs()
 
     @property
@@ -102,3 +109,16 @@ class TantivySearchIndex:
 
     def _geo(self, circle: nodes.GeoDistance) -> tantivy.Query:
         return circle_query(self._searcher, self._schema, circle)
+
+    def _check_expansions(
+        self, field_name: str, prefix: str, matches: Callable[[str], bool], text: str
+    ) -> None:
+        """Refuse a term that matches more than ``max_expansions`` terms of the field: walks the
+        term dictionary from the term's literal prefix (all of it for a leading wildcard or a
+        fuzzy term)."""
+        expanded = 0
+        for term, _ in self._searcher.terms_with_prefix(field_name, prefix):
+            if matches(term):
+                expanded += 1
+                if expanded > self.max_expansions:
+                    raise too_many_expansions(text, self.max_expansions)

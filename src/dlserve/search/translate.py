@@ -12,24 +12,29 @@ Leaf by leaf, the same meaning as :mod:`dlserve.query.compile` gives in SQL (see
 - ``NOT x``: everything but x (missing fields included, as SQL's ``NOT coalesce(x, false)``);
 - geo circles: delegated to a callback that knows the searcher (:mod:`.geo`).
 
-New leaf kinds (fuzzy, regex, wildcards anywhere, proximity: issue 17) plug in as new cases of
-:func:`Translator.leaf`.
+- wildcard and regex patterns: ``regex_query`` with the pattern spelled for Rust's regex
+  (:mod:`dlserve.query.patterns`), after a check of how many index terms it expands to.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 import tantivy
 
-from dlserve.query import nodes
+from dlserve.query import nodes, patterns
 from dlserve.records.schema import ALL_TEXT_COLUMN, Kind, ResolvedField
 from dlserve.search import regex
 from dlserve.search.layout import PRESENT, field_for
 
 Occur = tantivy.Occur
 GeoResolver = Callable[[nodes.GeoDistance], tantivy.Query]
+# (Tantivy field, literal prefix of every match, whether a term matches, the term as written):
+# raises Invalid when the term would expand to too many index terms.
+ExpansionCheck = Callable[[str, str, Callable[[str], bool], str], None]
 _EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = 1e-6
 
@@ -44,9 +49,12 @@ def epoch_micros(value: datetime) -> int:
 
 
 class Translator:
-    def __init__(self, schema: tantivy.Schema, geo: GeoResolver) -> None:
+    def __init__(
+        self, schema: tantivy.Schema, geo: GeoResolver, expansions: ExpansionCheck | None = None
+    ) -> None:
         self._schema = schema
         self._geo = geo
+        self._expansions = expansions
 
     def translate(self, query: nodes.Query) -> tantivy.Query:
         match query:
@@ -70,8 +78,21 @@ class Translator:
                 return self._tokens(ALL_TEXT_COLUMN if field is None else field_for(field), tokens, prefix)
             case nodes.KeywordMatch(field, value, prefix):
                 if prefix:
+                    self._check_prefix(field_for(field), value)
                     return self._regex(field_for(field), regex.prefix(value))
                 return tantivy.Query.term_query(self._schema, field_for(field), value)
+            case nodes.TokenPattern(field, pattern, text):
+                name = ALL_TEXT_COLUMN if field is None else field_for(field)
+                return self._pattern(name, pattern, text)
+            case nodes.KeywordPattern(field, pattern, text):
+                return self._pattern(field_for(field), pattern, text)
+            case nodes.Fuzzy(field, value, distance, tokens, text):
+                name = ALL_TEXT_COLUMN if field is None else field_for(field)
+                if self._expansions is not None:
+                    self._expansions(name, "", partial(patterns.within_edits, value, distance=distance), text)
+                return tantivy.Query.fuzzy_term_query(
+                    self._schema, name, value, distance, transposition_cost_one=True, prefix=False
+                )
             case nodes.Equals(field, value):
                 return self._equals(field, value)
             case nodes.Range(field, low, high):
@@ -87,11 +108,24 @@ class Translator:
             if len(tokens) == 1:
                 return tantivy.Query.term_query(self._schema, name, tokens[0])
             return tantivy.Query.phrase_query(self._schema, name, list(tokens))
+        self._check_prefix(name, tokens[-1])
         if len(tokens) == 1:
             return self._regex(name, regex.prefix(tokens[0]))
         words: list[str | tuple[int, str]] = [regex.literal(token) for token in tokens[:-1]]
         words.append(regex.prefix(tokens[-1]))
         return tantivy.Query.regex_phrase_query(self._schema, name, words)
+
+    def _check_prefix(self, name: str, prefix: str) -> None:
+        if self._expansions is not None:
+            self._expansions(name, prefix, lambda term: True, prefix + "*")
+
+    def _pattern(self, name: str, pattern: patterns.Node, text: str) -> tantivy.Query:
+        if self._expansions is not None:
+            matcher = re.compile(patterns.render(pattern, "python"))
+            self._expansions(
+                name, patterns.literal_prefix(pattern), lambda term: bool(matcher.fullmatch(term)), text
+            )
+        return self._regex(name, patterns.render(pattern, "rust"))
 
     def _regex(self, name: str, pattern: str | None) -> tantivy.Query:
         if pattern is None:

@@ -3,7 +3,8 @@
 The datasets are generated deterministically (a seeded ``random.Random``); the queries by
 hypothesis from the values present in them, covering every field kind, phrases, prefixes,
 ranges with negative numbers, comparisons, day and instant dates (with offsets), geo circles,
-``field:*``, field groups, and NOT/AND/OR/-/+ nesting.
+``field:*``, field groups, wildcards anywhere, fuzzy terms, regular expressions, and
+NOT/AND/OR/-/+/&&/||/! nesting.
 """
 
 from __future__ import annotations
@@ -144,6 +145,32 @@ def paths_by_kind(schema: DataTypeSchema) -> dict[Kind, list[str]]:
     return paths
 
 
+def wildcard_at(value: str, at: int, wildcard: str) -> str:
+    at %= len(value)
+    return value[:at] + wildcard + value[at + 1 :]
+
+
+def misspelled(value: str, at: int) -> str:
+    """One or two edits of ``value``: a swap, a dropped or a doubled character."""
+    at %= len(value)
+    if at + 1 < len(value) and at % 3 == 0:
+        return value[:at] + value[at + 1] + value[at] + value[at + 2 :]
+    if at % 3 == 1 and len(value) > 1:
+        return value[:at] + value[at + 1 :]
+    return value[:at] + value[at] * 2 + value[at + 1 :]
+
+
+def regex_of(first: str, second: str, style: int) -> str:
+    head = first[:2]
+    return [
+        f"/{head}.*/",
+        f"/{first[0]}[a-zé]+/",
+        f"/.{{{len(first)}}}/",
+        f"/({first}|{second})/",
+        "/.*/" if len(first) % 2 else "/x*/",
+    ][style]
+
+
 word = st.sampled_from(WORDS).map(lambda w: w.upper() if len(w) % 3 == 0 else w)
 text_value = st.one_of(
     word,
@@ -151,10 +178,24 @@ text_value = st.one_of(
     st.tuples(word, word).map(lambda ws: f"{ws[0]}-{ws[1]}"),
     st.tuples(word, st.integers(1, 4)).map(lambda wk: wk[0][: wk[1]] + "*"),
     st.tuples(word, word, st.integers(1, 3)).map(lambda t: f"{t[0]}-{t[1][: t[2]]}*"),
+    st.tuples(word, st.integers(0, 6)).map(lambda wk: wildcard_at(wk[0], wk[1], "?")),
+    st.tuples(word, st.integers(0, 6)).map(lambda wk: "*" + wk[0][wk[1] % len(wk[0]) :]),
+    st.tuples(word, st.integers(0, 6)).map(lambda wk: wildcard_at(wk[0], wk[1], "*")),
+    st.tuples(word, st.integers(0, 6), st.sampled_from(["~", "~0", "~1", "~2"])).map(
+        lambda t: misspelled(t[0], t[1]) + t[2]
+    ),
+    st.tuples(word, word, st.integers(0, 4)).map(lambda t: regex_of(t[0], t[1], t[2])),
 )
 keyword_literal = st.sampled_from(KEYWORDS).map(lambda v: v if v.isalnum() else quoted(v))
+alnum_keyword = st.sampled_from([k for k in KEYWORDS if k.isalnum()])
 keyword_value = st.one_of(
     keyword_literal,
+    st.tuples(alnum_keyword, st.integers(0, 6)).map(lambda kk: wildcard_at(kk[0], kk[1], "?")),
+    st.tuples(alnum_keyword, st.integers(0, 6)).map(lambda kk: "*" + kk[0][kk[1] % len(kk[0]) :]),
+    st.tuples(alnum_keyword, st.integers(0, 6), st.sampled_from(["~", "~1"])).map(
+        lambda t: misspelled(t[0], t[1]) + t[2]
+    ),
+    st.tuples(alnum_keyword, alnum_keyword, st.integers(0, 4)).map(lambda t: regex_of(t[0], t[1], t[2])),
     st.sampled_from(KEYWORDS).map(str.swapcase).map(quoted),
     st.tuples(st.sampled_from([k for k in KEYWORDS if k.isalnum()]), st.integers(1, 4)).map(
         lambda kv: kv[0][: kv[1]] + "*"
@@ -237,6 +278,9 @@ def queries(schema: DataTypeSchema) -> st.SearchStrategy[str]:
             pair.map(lambda p: f"({p[0]} OR {p[1]})"),
             pair.map(lambda p: f"{p[0]} OR {p[1]}"),
             pair.map(lambda p: f"{p[0]} {p[1]}"),
+            pair.map(lambda p: f"{p[0]} && {p[1]}"),
+            pair.map(lambda p: f"({p[0]} || {p[1]})"),
+            inner.map(lambda q: f"!({q})"),
             inner.map(lambda q: f"NOT {q}"),
             inner.map(lambda q: f"-({q})"),
             inner.map(lambda q: f"+{q}"),

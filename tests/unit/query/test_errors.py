@@ -118,11 +118,26 @@ def test_syntax_errors(query: str, message: str) -> None:
         ),
         ("[1 TO 5]", "query", "a range needs a field"),
         (">5", "query", "a range needs a field"),
-        ("name:h*lton", "name", "wildcard '*' at position 6 is not supported: only a trailing '*'"),
-        ("name:hilt?n", "name", "wildcard '?' at position 9 is not supported"),
-        ("h*lton", "query", "wildcard '*' at position 1 is not supported"),
-        ("city:a*b*", "city", "wildcard '*' at position 6 is not supported"),
-        ("name:*hilton", "name", "wildcard '*' at position 5 is not supported"),
+        (
+            "name:hilton-g*n",
+            "name",
+            "wildcard term 'hilton-g*n' at position 5 spans several words",
+        ),
+        ("name:/a&b/", "name", "invalid regular expression at position 7: the regex operator intersection"),
+        ("name:/a~b/", "name", "invalid regular expression at position 7: the regex operator complement"),
+        ("name:/<1-5>/", "name", "invalid regular expression at position 6: the regex operator numeric"),
+        ("city:/a@/", "city", "invalid regular expression at position 7: the regex operator any-string"),
+        ("city:/#/", "city", "invalid regular expression at position 6: the regex operator empty-language"),
+        ("city:/(a/", "city", "invalid regular expression at position 6: unclosed group"),
+        ("city:/[a/", "city", "invalid regular expression at position 6: unclosed character class"),
+        ("city:/*a/", "city", "invalid regular expression at position 6: nothing to repeat"),
+        ("city:/a{200}/", "city", "invalid regular expression at position 7: repetition bounds"),
+        (
+            "city:/[z-a]/",
+            "city",
+            "invalid regular expression at position 6: a character range runs backwards",
+        ),
+        ("latitude:/1/", "latitude", "regular expression at position 9 on number field latitude"),
         ("latitude:3*", "latitude", "wildcard '*' at position 10 is not supported on number field latitude"),
         (
             "dateAdded:2017*",
@@ -130,10 +145,13 @@ def test_syntax_errors(query: str, message: str) -> None:
             "wildcard '*' at position 14 is not supported on date field dateAdded",
         ),
         ("city:[a* TO b]", "city", "wildcard '*' at position 7 is not supported in a range"),
-        ("name:hilton~", "name", "fuzzy search '~' at position 11 is not supported"),
-        ("hilton~2", "query", "fuzzy search '~' at position 6 is not supported"),
+        ("name:hilton~3", "name", "fuzzy search at position 11: the edit distance must be 0, 1 or 2"),
+        ("hilton~0.5", "query", "fuzzy search at position 6: the edit distance must be 0, 1 or 2"),
+        ("latitude:1~", "latitude", "fuzzy search at position 10 on number field latitude"),
+        ("name:hil*~1", "name", "fuzzy search at position 9 needs a plain word, without wildcards"),
+        ("name:hilton-garden~1", "name", "fuzzy term 'hilton-garden' at position 5 must be one word"),
+        ("name:" + "a" * 21 + "~1", "name", "fuzzy term at position 5 is longer than 20 characters"),
         ('name:"a b"~2', "name", "proximity search '~' at position 10 is not supported"),
-        ("name:/hil.*/", "name", "regular expression at position 5 is not supported"),
         ("reviews:great", "reviews", "'reviews' at position 8 is a list of objects"),
         (
             "name:(hilton OR city:austin)",
@@ -194,3 +212,21 @@ def test_long_flat_queries_are_fine() -> None:
 
 def test_a_lone_quote_is_a_syntax_error() -> None:
     assert error_of("city:'") == ("query", 'syntax error at position 5: unexpected character "\'"')
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("name:joe!s", "query", "syntax error at position 8: '!' (NOT) must start a clause"),
+        ('"a"!b', "query", "syntax error at position 3: '!' (NOT) must start a clause"),
+        ("_exists_:nmae", "nmae", "unknown field 'nmae' at position 9"),
+        ("_exists_:name*", "name*", "unknown field 'name*' at position 9"),
+        ("_exists_:(name OR city)", "query", "_exists_ at position 0 takes one field name"),
+        ("a && && b", "query", "syntax error at position 5"),
+        ("|| a", "query", "syntax error at position 0"),
+        ("name:hilton !", "query", "syntax error at position 13: unexpected end of query"),
+    ],
+)
+def test_operator_symbols_and_exists_errors(query: str, field: str, message: str) -> None:
+    found_field, found_message = error_of(query)
+    assert (found_field, found_message[: len(message)]) == (field, message)

@@ -15,13 +15,15 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from dlserve.query.parse import parse_query
 from dlserve.records.schema import BUSINESSES, PRODUCTS, DataTypeSchema
+from dlserve.search.layout import exists_paths
 from dlserve.search.tantivy_index import TantivySearchIndex
 from tests.support.query_eval import matching_ids
 from tests.support.search_index import build_test_index
-from tests.unit.query.test_against_evaluator import PROPERTY, RandomDataset, queries
+from tests.unit.query.test_against_evaluator import PROPERTY, RandomDataset, clauses, queries
 
 
 class IndexedDataset(RandomDataset):
@@ -70,6 +72,55 @@ def test_businesses_index_agrees_with_sql_and_evaluator(
 @given(query=queries(PRODUCTS))
 def test_products_index_agrees_with_sql_and_evaluator(indexed_products: IndexedDataset, query: str) -> None:
     check(indexed_products, query)
+
+
+Spelled = tuple[str, str]  # (the query with AND/OR/NOT, the same with some &&/||/! instead)
+
+
+def spellings(schema: DataTypeSchema) -> st.SearchStrategy[Spelled]:
+    """Random queries written twice: with the operator words, and with a random mix of the symbols."""
+
+    def extend(inner: st.SearchStrategy[Spelled]) -> st.SearchStrategy[Spelled]:
+        pair = st.tuples(inner, inner, st.booleans())
+        return st.one_of(
+            pair.map(
+                lambda p: (f"{p[0][0]} AND {p[1][0]}", f"{p[0][1]} {'&&' if p[2] else 'AND'} {p[1][1]}")
+            ),
+            pair.map(
+                lambda p: (f"({p[0][0]} OR {p[1][0]})", f"({p[0][1]} {'||' if p[2] else 'OR'} {p[1][1]})")
+            ),
+            pair.map(lambda p: (f"{p[0][0]} OR {p[1][0]}", f"{p[0][1]} || {p[1][1]}")),
+            pair.map(lambda p: (f"{p[0][0]} AND NOT {p[1][0]}", f"{p[0][1]} && !{p[1][1]}")),
+            pair.map(
+                lambda p: (
+                    f"({p[0][0]}) OR NOT {p[1][0]}",
+                    f"({p[0][1]})||!{p[1][1]}",
+                )
+            ),
+            inner.map(lambda q: (f"NOT {q[0]}", f"!{q[1]}")),
+            inner.map(lambda q: (f"NOT ({q[0]})", f"!({q[1]})")),
+            inner.map(lambda q: (f"NOT NOT {q[0]}", f"!!{q[1]}")),
+        )
+
+    leaves = st.one_of(
+        clauses(schema),
+        st.sampled_from([path for path in _exists_paths(schema)]).map(lambda p: f"{p}:*"),
+    ).map(lambda clause: (clause, clause))
+    exists = st.sampled_from(_exists_paths(schema)).map(lambda p: (f"{p}:*", f"_exists_:{p}"))
+    return st.recursive(st.one_of(leaves, exists), extend, max_leaves=6)
+
+
+def _exists_paths(schema: DataTypeSchema) -> list[str]:
+    return [field.path for field in exists_paths(schema)]
+
+
+@PROPERTY
+@given(spelled=spellings(BUSINESSES))
+def test_operator_symbols_mean_their_words(indexed_businesses: IndexedDataset, spelled: Spelled) -> None:
+    worded, symbols = spelled
+    assert parse_query(BUSINESSES, symbols) == parse_query(BUSINESSES, worded), spelled
+    check(indexed_businesses, symbols)
+    assert indexed_businesses.sql_ids(symbols) == indexed_businesses.sql_ids(worded)
 
 
 def test_pages_and_lookups_match_sql(indexed_businesses: IndexedDataset) -> None:
