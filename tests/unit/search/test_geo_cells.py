@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from dlserve.query import compile_query
+from dlserve.query.nodes import GeoDistance
 from dlserve.query.parse import parse_query
 from dlserve.records.schema import BUSINESSES
 from dlserve.search.geo import _covering_cells
@@ -58,10 +59,9 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Indexed]:
 
 
 def test_small_circles_take_the_cells() -> None:
-    index_schema = tantivy_schema(BUSINESSES)
-    assert (
-        _covering_cells(index_schema, parse_query(BUSINESSES, "geoLocation:[-97.74,30.27,10,mi]")) is not None
-    )  # type: ignore[arg-type]
+    circle = parse_query(BUSINESSES, "geoLocation:[-97.74,30.27,10,mi]")
+    assert isinstance(circle, GeoDistance)
+    assert _covering_cells(tantivy_schema(BUSINESSES), circle) is not None
 
 
 @pytest.mark.parametrize("radius", ["0.01,km", "3,km", "5.56,km", "10,mi", "100,km", "2000,km", "20000,km"])
