@@ -43,9 +43,7 @@ from dlserve.search.layout import (
 )
 
 BATCH_ROWS = 10_000
-# One big in-memory segment per indexing thread rather than many small ones: each flushed segment
-# is merged again at the end, and at 256 MB a 1M-record build spent a third of its time merging.
-WRITER_HEAP_BYTES = 1_000_000_000
+WRITER_HEAP_BYTES = 256_000_000
 ProgressCallback = Callable[[int], None]
 
 
