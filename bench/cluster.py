@@ -65,9 +65,12 @@ def wrk(url: str, headers: dict[str, str] | None = None, seconds: int = 10) -> t
     for name, value in (headers or {}).items():
         command[1:1] = ["-H", f"{name}: {value}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-    return rate, float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p99 = re.search(r"99%\s+(\S+)", out)
+    if rate is None or p99 is None:
+        raise RuntimeError(f"wrk printed no rate or latency:\n{out}")
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", p99.group(1)).groups()  # type: ignore[union-attr]
+    return float(rate.group(1)), float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
 def api_throughput(data_dir: Path, env: dict[str, str]) -> None:

@@ -49,7 +49,7 @@ def main() -> None:
         started = time.perf_counter()
         download_id = 0
         while (job := services.queue.claim("bench", EXPORT_KINDS)) is not None:
-            download_id = job.download_id or 0
+            download_id = int(job.subject_id or 0)
             services.runner.run(job, "bench", threading.Event())
         seconds = time.perf_counter() - started
         download = services.downloads.find(download_id)

@@ -149,7 +149,12 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(params=DATABASE_KINDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """URL of a migrated, empty database: a fresh SQLite file, or the session's PostgreSQL database."""
-    if request.param == "sqlite":
+    return database_url_for(request.param, request, tmp_path)
+
+
+def database_url_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """:func:`database_url` for one kind (``sqlite`` or ``postgresql``), for fixtures that choose."""
+    if kind == "sqlite":
         template: Path = request.getfixturevalue("_sqlite_template")
         path = tmp_path / "dlserve.db"
         shutil.copyfile(template, path)

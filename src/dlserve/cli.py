@@ -48,7 +48,9 @@ def _services(settings: Settings) -> Services:
     # client commands of this same CLI need none of it.
     from dlserve.container import build_services
     from dlserve.db.migrate import upgrade
+    from dlserve.private_files import make_private
 
+    make_private(settings)
     upgrade(settings.resolved_database_url())
     return build_services(settings)
 
@@ -64,8 +66,10 @@ def _fail(exc: DlserveError) -> None:
 def migrate() -> None:
     """Create or upgrade the database schema."""
     from dlserve.db.migrate import upgrade
+    from dlserve.private_files import make_private
 
     settings = _settings()
+    make_private(settings)
     upgrade(settings.resolved_database_url())
     err.print("database is up to date")
 
@@ -95,8 +99,7 @@ def serve(
 
     settings = _settings(host=host, port=port, workers=workers, processes=processes)
     services = _services(settings)
-    pool = services.worker_pool(settings.workers)
-    media_pool = services.media.worker_pool(settings.media_workers)
+    runtime = services.worker_runtime(settings.workers, settings.media_workers)
     options: dict[str, object] = {
         "host": settings.host,
         "port": settings.port,
@@ -105,8 +108,7 @@ def serve(
         "ssl_certfile": str(settings.ssl_certfile) if settings.ssl_certfile else None,
         "ssl_keyfile": str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
     }
-    pool.start()
-    media_pool.start()
+    runtime.start()
     get_logger("dlserve.serve").info(
         "job workers started",
         pid=os.getpid(),
@@ -129,9 +131,7 @@ def serve(
         else:
             uvicorn.run(create_app(settings, services), **options)  # type: ignore[arg-type]
     finally:
-        media_pool.stop_event.set()  # both pools wind down at once
-        pool.stop()
-        media_pool.stop()
+        runtime.stop()
         services.close()
 
 
@@ -147,24 +147,20 @@ def worker(
 
     settings = _settings()
     services = _services(settings)
-    pool = services.worker_pool(threads)
-    media_pool = services.media.worker_pool(
-        settings.media_workers if media_threads is None else media_threads
+    runtime = services.worker_runtime(
+        threads, settings.media_workers if media_threads is None else media_threads
     )
 
     def shutdown(signum: int, _frame: object) -> None:
         err.print(f"signal {signum}: finishing up")
-        media_pool.stop_event.set()
-        pool.stop_event.set()
+        runtime.stop_event.set()
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     err.print(f"worker running with {threads} thread(s)")
-    media_pool.start()
     try:
-        pool.run_forever()
+        runtime.run_forever()
     finally:
-        media_pool.stop()
         services.close()
 
 

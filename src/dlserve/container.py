@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import anyio.to_thread
 
+from dlserve.accounts.login_gate import LoginGate
 from dlserve.accounts.services import Account, AccountService
+from dlserve.accounts.throttle import LoginThrottle, ThrottlePolicy
 from dlserve.accounts.token_cache import TokenCache
 from dlserve.catalog.services import CatalogService
 from dlserve.clock import Clock, SystemClock
 from dlserve.db.engine import Database
 from dlserve.downloads.changes import DownloadChanges
+from dlserve.downloads.handlers import export_handler, export_upkeep
 from dlserve.downloads.janitor import Janitor
 from dlserve.downloads.runner import ExportRunner, ExportSettings
-from dlserve.downloads.services import DownloadService
-from dlserve.downloads.worker import WorkerPool
-from dlserve.jobs.queue import JobQueue
+from dlserve.downloads.services import EXPORT_KINDS, DownloadService
+from dlserve.jobs.interfaces import JobQueue
+from dlserve.jobs.queue import SqlJobQueue
+from dlserve.jobs.worker import WorkerRuntime
+from dlserve.limits.admission import AdmissionLimits, QueryAdmission
+from dlserve.limits.query_cost import QueryCostLimits
+from dlserve.media.models import JOB_KIND as MEDIA_KIND
 from dlserve.media.wiring import MediaComponents, build_media
 from dlserve.records.snapshots import RemoteSnapshots, SnapshotCatalog
 from dlserve.records.store import RecordStore
@@ -48,6 +55,10 @@ class Services:
     # Hot paths (issue 13): verified tokens, and "download N changed" for long polls.
     token_cache: TokenCache[Account]
     changes: DownloadChanges
+    # Hardening (issue 12): login throttling and hashing pool, query cost limits and admission.
+    logins: LoginGate
+    query_limits: QueryCostLimits = field(default_factory=QueryCostLimits)
+    admission: QueryAdmission = field(default_factory=lambda: QueryAdmission(AdmissionLimits()))
 
     def authenticate(self, token: str) -> Account:
         """The token's account, trusting a verification made here in the last few seconds."""
@@ -65,10 +76,22 @@ class Services:
         """Revoke a token; at once in this process, within the cache's bound in the others."""
         return self.accounts.revoke_token(token)  # the revocation listener forgets it here
 
-    def worker_pool(self, threads: int) -> WorkerPool:
-        return WorkerPool(self.queue, self.runner, self.janitor, threads)
+    def worker_runtime(self, export_threads: int, media_threads: int) -> WorkerRuntime:
+        """This process's one worker runtime: every domain's handlers and upkeep registered, and
+        threads for each kind of work (none at all: no upkeep either)."""
+        runtime = WorkerRuntime(self.queue, wakeup=self.media.wakeup)
+        runtime.register(export_handler(self.runner, self.janitor))
+        runtime.register(self.media.handler())
+        runtime.add_upkeep(export_upkeep(self.janitor))
+        for task in self.media.upkeep_tasks(warm_up=media_threads > 0):
+            runtime.add_upkeep(task)
+        runtime.add_threads("export", export_threads, EXPORT_KINDS)
+        runtime.add_threads("media", media_threads, (MEDIA_KIND,))
+        return runtime
 
     def close(self) -> None:
+        self.admission.close()
+        self.logins.close()
         self.runner.close()
         self.store.close()
         self.db.dispose()
@@ -98,10 +121,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     accounts = AccountService(
         db, clock, token_ttl=timedelta(days=settings.token_ttl_days) if settings.token_ttl_days else None
     )
-    token_cache: TokenCache[Account] = TokenCache(settings.token_cache_seconds)
+    # The services' clock, so a token past its expiry is re-verified (within the cache bound).
+    token_cache: TokenCache[Account] = TokenCache(
+        settings.token_cache_seconds, clock=lambda: clock.now().timestamp()
+    )
     accounts.add_revocation_listener(token_cache.forget_digests)  # at once in this process
     snapshots = SnapshotCatalog(db, settings.snapshots_dir(), clock, remote_snapshots(settings))
-    store = RecordStore(snapshots)
+    store = RecordStore(snapshots, query_timeout=settings.query_timeout_seconds or None)
     catalog = CatalogService(
         store,
         accounts,
@@ -110,7 +136,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         search=RecordSearch(store, snapshots, use_index=settings.search_index),
     )
     storage = storage_from_url(settings.storage_url, settings.files_dir(), settings)
-    queue = JobQueue(
+    queue = SqlJobQueue(
         db, clock, lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
     )
     changes = DownloadChanges()
@@ -145,7 +171,27 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         downloads=downloads,
         runner=runner,
         janitor=Janitor(db, clock, queue, storage),
-        media=build_media(settings, db, clock, storage),
+        media=build_media(settings, db, clock, queue, storage),
         token_cache=token_cache,
         changes=changes,
+        logins=LoginGate(
+            accounts,
+            LoginThrottle(
+                db,
+                clock,
+                ThrottlePolicy(
+                    settings.login_free_attempts,
+                    settings.login_backoff_seconds,
+                    settings.login_backoff_max_seconds,
+                    settings.login_address_free_attempts,
+                ),
+            ),
+            settings.password_hash_concurrency,
+        ),
+        query_limits=QueryCostLimits(settings.query_max_length, settings.query_max_clauses),
+        admission=QueryAdmission(
+            AdmissionLimits(
+                settings.query_rate_per_minute, settings.query_concurrency_per_account, settings.query_threads
+            )
+        ),
     )

@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         default=3, description="Tries per media download for network errors before it fails."
     )
     media_retention_hours: float = Field(
-        default=0, description="Remove finished media downloads (entry and file) after this long; 0 = keep."
+        default=24, description="Remove finished media downloads (entry and file) after this long; 0 = keep."
     )
     media_socket_timeout: float = Field(default=30.0, description="Seconds a media connection may stall.")
     media_ffmpeg: str | None = Field(
@@ -140,6 +140,51 @@ class Settings(BaseSettings):
     )
     processes: int = Field(
         default=1, description="API processes `dlserve serve` runs on one port (job workers run once)."
+    )
+    # Hardening limits (see docs/deploy.md, "Limits").
+    query_max_length: int = Field(
+        default=8192, description="Longest query accepted, in characters (400 above)."
+    )
+    query_max_clauses: int = Field(
+        default=256, description="Most clauses (terms, phrases, ranges...) in one query (400 above)."
+    )
+    query_timeout_seconds: float = Field(
+        default=30.0, description="Interactive queries (search, count, paginate) stop after this; 0 = never."
+    )
+    query_rate_per_minute: float = Field(
+        default=120.0, description="Searches, counts, pages and download creations per account per minute."
+    )
+    query_concurrency_per_account: int = Field(
+        default=4,
+        description="Heavy requests (search, count, paginate, download creation) at once per account.",
+    )
+    query_threads: int = Field(
+        default=4, description="Threads that run heavy requests, apart from those serving cheap ones."
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, description="Largest request body, in bytes (413 above, before auth)."
+    )
+    login_free_attempts: int = Field(
+        default=5, description="Failed logins per email or client address before backoff starts."
+    )
+    login_address_free_attempts: int = Field(
+        default=50, description="Failed logins from one client address (any emails) before backoff starts."
+    )
+    login_backoff_seconds: float = Field(
+        default=2.0, description="First backoff after the free attempts; doubles with each failure."
+    )
+    login_backoff_max_seconds: float = Field(default=900.0, description="Longest login backoff.")
+    password_hash_concurrency: int = Field(
+        default=4, description="Password hashes computed at once (each takes argon2's memory)."
+    )
+    media_quota_bytes: int = Field(
+        default=10 * 1024**3,
+        description="Media storage per account (anonymous callers share one); 0 = no limit.",
+    )
+    allowed_hosts: list[str] | None = Field(
+        default=None,
+        description="Host headers accepted; unset = any, except when the media API is anonymous: "
+        "then only loopback names and the host of public_url (DNS-rebinding protection).",
     )
 
     def resolved_database_url(self) -> str:

@@ -19,7 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from dlserve.client import Client
 from tests.acceptance.conftest import DLSERVE, cli, start_server, stop
@@ -164,6 +166,25 @@ class Terminal:
             time.sleep(0.1)
         os.kill(self.pid, signal.SIGKILL)
         raise AssertionError(f"still running; the terminal shows:\n{self.text}")
+
+
+def download_polls(server: CliServer) -> float:
+    """How many ``GET /v4/downloads/{id}`` the server has answered (its Prometheus metrics)."""
+    text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "dlserve_http_request_duration_seconds_count"
+        and sample.labels.get("method") == "GET"
+        and sample.labels.get("route", "").startswith("/v4/downloads/{")
+    )
+
+
+def wait_until_polled(server: CliServer, before: float, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while download_polls(server) <= before:
+        assert time.monotonic() < deadline, "the CLI never polled its download"
 
 
 def sha256(path: Path) -> str:
@@ -314,6 +335,7 @@ def test_ctrl_c_without_a_terminal_leaves_the_download_running(
     idle_server: CliServer, tmp_path: Path
 ) -> None:
     env = client_env(idle_server, tmp_path)
+    polls_before = download_polls(idle_server)
     process = subprocess.Popen(
         [*DLSERVE, "download", "businesses", "*", "--out", str(tmp_path)],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -321,8 +343,10 @@ def test_ctrl_c_without_a_terminal_leaves_the_download_running(
     try:
         assert process.stderr is not None
         first = process.stderr.readline()
-        download_id = re.match(r"download (\d+): ", first)[1]  # type: ignore[index]
-        time.sleep(1)  # polling now
+        created = re.match(r"download (\d+): ", first)
+        assert created is not None, first
+        download_id = created[1]
+        wait_until_polled(idle_server, polls_before)  # the CLI is following the download now
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     finally:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -107,9 +108,9 @@ def wait_all(cluster: Cluster, ids: list[str], seconds: float = 180) -> list[dic
     raise AssertionError(f"downloads did not complete: {[b['status'] for b in bodies]}")
 
 
-def check_download(cluster: Cluster, body: dict[str, object], query: str) -> list[str]:
+def check_download(cluster: Cluster, body: dict[str, Any], query: str) -> list[str]:
     ids: list[str] = []
-    for result in body["results"]:  # type: ignore[attr-defined]
+    for result in body["results"]:
         content = httpx.get(result["url"], timeout=60).content  # a presigned S3 URL
         assert hashlib.sha256(content).hexdigest() == result["sha256"]
         if body["format"] == "CSV":
@@ -120,7 +121,7 @@ def check_download(cluster: Cluster, body: dict[str, object], query: str) -> lis
         else:
             ids.extend(json.loads(line)["id"] for line in content.splitlines())
     assert ids == expected_ids(query), f"download {body['id']}: records lost, repeated or out of order"
-    return [str(result["name"]) for result in body["results"]]  # type: ignore[attr-defined]
+    return [str(result["name"]) for result in body["results"]]
 
 
 def assert_no_orphans(cluster: Cluster, names_by_download: dict[str, list[str]]) -> None:
@@ -184,15 +185,21 @@ def test_api_killed_and_restarted_while_clients_poll(cluster: Cluster) -> None:
                 events.append("up" if response.status_code == 200 else f"http {response.status_code}")
             except httpx.TransportError:
                 events.append("down")
-            time.sleep(0.1)
+            stop_polling.wait(0.1)  # a client's polling interval
+
+    def seen(event: str) -> None:
+        deadline = time.monotonic() + 60
+        while event not in events:
+            assert time.monotonic() < deadline, f"the poller never saw the API {event}: {events}"
+            stop_polling.wait(0.05)
 
     poller = threading.Thread(target=poll)
     poller.start()
     try:
-        time.sleep(1.0)
+        seen("up")
         cluster.api.send_signal(signal.SIGKILL)
         cluster.api.wait()
-        time.sleep(1.0)
+        seen("down")
         _, cluster.api = start_server(cluster.env, cluster.data_dir, "--workers", "0", port=cluster.port)
         (body,) = wait_all(cluster, [download_id])
     finally:

@@ -9,12 +9,18 @@ import re
 import shutil
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
+if TYPE_CHECKING:
+    from playwright import sync_api
+
 from tests.acceptance.conftest import cli, start_server, start_worker, stop
+from tests.support.media import MediaServer, shared_media
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -26,7 +32,12 @@ sync_api = pytest.importorskip("playwright.sync_api")
 @pytest.fixture(scope="module")
 def dashboard_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str], Path]]:
     data_dir = tmp_path_factory.mktemp("web")
-    env = {**os.environ, "DLSERVE_DATA_DIR": str(data_dir), "DLSERVE_RECORDS_PER_FILE": "400"}
+    env = {
+        **os.environ,
+        "DLSERVE_DATA_DIR": str(data_dir),
+        "DLSERVE_RECORDS_PER_FILE": "400",
+        "DLSERVE_MEDIA_ALLOW_PRIVATE": "true",  # the media comes from a loopback test server
+    }
     env.pop("DLSERVE_DATABASE_URL", None)
     cli(env, "demo", "--records", "2000", "--seed", "9", "--type", "businesses")
     cli(env, "accounts", "create", "web@example.com", "--password", "web-password", "--credits", "50000")
@@ -90,8 +101,20 @@ def api_count(base_url: str, token: str, query: str) -> int:
     return int(response.json()["num_found"])
 
 
+@contextmanager
+def media_server(factory: pytest.TempPathFactory) -> Iterator[tuple[MediaServer, Path]]:
+    media_dir = shared_media(factory.getbasetemp())
+    server = MediaServer(media_dir).start()
+    try:
+        yield server, media_dir
+    finally:
+        server.stop()
+
+
 def test_dashboard_search_download_cancel_and_fetch(
-    page: sync_api.Page, dashboard_server: tuple[str, dict[str, str], Path]
+    page: sync_api.Page,
+    dashboard_server: tuple[str, dict[str, str], Path],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     base_url, env, data_dir = dashboard_server
     expect = sync_api.expect
@@ -150,6 +173,30 @@ def test_dashboard_search_download_cancel_and_fetch(
     page.keyboard.press("ArrowRight")
     expect(page.get_by_role("tab", name="Media")).to_have_attribute("aria-selected", "true")
     expect(page.get_by_label("Video or audio URL")).to_be_visible()
+
+    # A signed-in user's media file: the link fetches it with the token (a bare link answered 404).
+    with media_server(tmp_path_factory) as (server, media_dir):
+        page.get_by_label("Video or audio URL").fill(server.url("/v360.mp4"))
+        page.get_by_label("Quality").select_option("best")
+        page.get_by_role("button", name="Fetch").click()
+        item = page.locator("#media-list li").first
+        expect(item.locator(".status")).to_have_text("completed", timeout=60_000)
+        with page.expect_download() as downloading:
+            item.locator("a").click()
+        saved = tmp_path_factory.mktemp("saved") / "media.mp4"
+        downloading.value.save_as(saved)
+        assert saved.read_bytes() == (media_dir / "v360.mp4").read_bytes()
+        assert downloading.value.suggested_filename == "v360.mp4"
+
+    # Everything the server wrote in its data dir is private: database, snapshots, results, media.
+    written = [p for p in data_dir.rglob("*") if not p.name.endswith(".log")]  # logs: the test's own
+    assert {p.name for p in written} >= {"dlserve.db", "snapshots", "files", "secret_key"}
+    loose = {
+        str(p.relative_to(data_dir)): oct(p.stat().st_mode & 0o777)
+        for p in written
+        if p.stat().st_mode & 0o077
+    }
+    assert loose == {}
 
     # Phone-sized screen: nothing overflows sideways.
     page.set_viewport_size({"width": 390, "height": 844})

@@ -128,7 +128,6 @@ def test_a_restart_keeps_a_queued_request_and_resumes_it(media: MediaServer, tmp
             f"{base_url}/api/download", json={"url": media.url("/dash.mpd"), "quality": "720p"}
         )
         download_id = response.json()["download_id"]
-        time.sleep(1)
         assert poll(base_url, download_id, ("pending",))["status"] == "pending"
     finally:
         stop(process)  # SIGTERM: a graceful stop while the request is queued

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -86,9 +86,13 @@ def _storage_under_test(request: pytest.FixtureRequest) -> Iterator[None]:
     STORAGE_UNDER_TEST.clear()
 
 
+TEST_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+
 def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Settings:
     """Settings of a test app; explicit ``extra`` wins over the storage under test."""
-    values = {**STORAGE_UNDER_TEST, **extra}
+    # TestClient's Host is "testserver"; the default allowlist (anonymous media) only has loopback names.
+    values = {"allowed_hosts": TEST_HOSTS, **STORAGE_UNDER_TEST, **extra}
     return Settings(data_dir=tmp_path / "data", database_url=database_url, log_json=False, **values)  # type: ignore[arg-type]
 
 
@@ -96,7 +100,7 @@ def make_settings(tmp_path: Path, database_url: str, **extra: object) -> Setting
 def loaded_services(
     tmp_path: Path,
     database_url: str,
-    businesses: list[dict[str, object]],
+    businesses: Sequence[Mapping[str, object]],
     clock: Clock | None = None,
     **settings: object,
 ) -> Iterator[Services]:

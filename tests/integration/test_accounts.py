@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -291,14 +292,14 @@ def test_charge_in_rolls_back_with_the_callers_transaction(
 # -- concurrency ---------------------------------------------------------------------------------
 
 
-def run_threads(count: int, target: object) -> list[BaseException]:
+def run_threads(count: int, target: Callable[[], object]) -> list[BaseException]:
     errors: list[BaseException] = []
     start = threading.Barrier(count)
 
     def body() -> None:
         try:
             start.wait()
-            target()  # type: ignore[operator]
+            target()
         except BaseException as error:
             errors.append(error)
 

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from dlserve.container import Services
 
 
-def assert_envelope(response: object, status: int, field: str | None = None) -> dict[str, object]:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    body = response.json()  # type: ignore[attr-defined]
+def assert_envelope(response: httpx.Response, status: int, field: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
     assert set(body) == {"error", "message", "code", "details"}, body
     assert body["code"] == status
     assert isinstance(body["message"], str)
     assert body["message"]
     if field is not None:
         assert field in [d["field"] for d in body["details"]], body
-    return body  # type: ignore[no-any-return]
+    return body
 
 
 def test_auth_returns_a_working_token(client: TestClient, token: str) -> None:
@@ -173,7 +176,7 @@ def test_validation_errors_use_the_envelope_never_422(client: TestClient, auth: 
 
 
 def test_405_404_and_500_use_the_envelope(
-    client: TestClient, auth: dict[str, str], services: Services
+    client: TestClient, auth: dict[str, str], services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert_envelope(client.put("/v4/businesses/search", headers=auth), 405)
     assert_envelope(client.get("/v4/nothing/here/at/all", headers=auth), 404)
@@ -181,7 +184,7 @@ def test_405_404_and_500_use_the_envelope(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internal detail")
 
-    services.catalog.preview = explode  # type: ignore[method-assign]
+    monkeypatch.setattr(services.catalog, "preview", explode)
     response = client.post("/v4/businesses/search", json={"query": "*"}, headers=auth)
     body = assert_envelope(response, 500)
     assert "secret" not in response.text

@@ -31,7 +31,16 @@ PARALLEL = 12
 @pytest.fixture
 def services(database_url: str, tmp_path: Path) -> Iterator[Services]:
     with loaded_services(
-        tmp_path, database_url, RECORDS, FrozenClock(), records_per_file=30, max_active_downloads=50
+        tmp_path,
+        database_url,
+        RECORDS,
+        FrozenClock(),
+        records_per_file=30,
+        max_active_downloads=50,
+        # The race is about credits: let every parallel request reach them (admission is tested
+        # in test_query_limits.py).
+        query_concurrency_per_account=4 * PARALLEL,
+        query_threads=PARALLEL,
     ) as built:
         yield built
 
@@ -97,7 +106,7 @@ def test_concurrent_v4_downloads_never_overdraw(services: Services) -> None:
             )
         if response.status_code == 402:
             assert response.json()["code"] == 402
-        return response.status_code
+        return int(response.status_code)
 
     statuses = all_at_once(PARALLEL, create)
     assert statuses == [202] + [402] * (PARALLEL - 1)
@@ -125,7 +134,7 @@ def test_eight_concurrent_downloads_against_100_credits_end_at_zero(services: Se
     def create() -> int:
         with TestClient(app) as client:
             body = {"query": "*", "download": True, "num_records": 100}
-            return client.post("/v4/businesses/search", json=body, headers=headers).status_code
+            return int(client.post("/v4/businesses/search", json=body, headers=headers).status_code)
 
     assert all_at_once(8, create) == [202] + [402] * 7
     run_jobs(services)
@@ -149,7 +158,7 @@ def test_concurrent_v3_downloads_never_overdraw(services: Services) -> None:
             )
         if response.status_code == 402:
             assert set(response.json()) == {"error", "message", "code"}
-        return response.status_code
+        return int(response.status_code)
 
     assert all_at_once(PARALLEL, create) == [303] + [402] * (PARALLEL - 1)
     run_jobs(services)
@@ -173,7 +182,7 @@ def test_previews_racing_a_download_never_overdraw(services: Services) -> None:
             else {"query": "*", "num_records": 30}
         )
         with TestClient(app) as client:
-            return client.post("/v4/businesses/search", json=body, headers=headers).status_code
+            return int(client.post("/v4/businesses/search", json=body, headers=headers).status_code)
 
     statuses = all_at_once(PARALLEL, create_or_preview)
     assert set(statuses) <= {200, 202, 402}

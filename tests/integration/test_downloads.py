@@ -9,6 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -22,7 +23,7 @@ from dlserve.downloads.runner import EXPORT_KINDS
 from tests.integration.conftest import loaded_services
 
 # 23 businesses; "even" ones are hotels with one review per odd index.
-RECORDS = [
+RECORDS: list[dict[str, Any]] = [
     {
         "id": f"b{i:02d}",
         "name": f"Hotel {i}" if i % 2 == 0 else f'Cafe {i}, "the" best',
@@ -65,13 +66,15 @@ def fetch(client: TestClient, url: str) -> bytes:
     parts = urlsplit(url)
     response = client.get(f"{parts.path}?{parts.query}")
     assert response.status_code == 200, response.text
-    return response.content
+    content: bytes = response.content
+    return content
 
 
-def start(client: TestClient, headers: dict[str, str], **body: object) -> dict[str, object]:
+def start(client: TestClient, headers: dict[str, str], **body: object) -> dict[str, Any]:
     response = client.post("/v4/businesses/search", json={"download": True, **body}, headers=headers)
     assert response.status_code == 202, response.text
-    return response.json()  # type: ignore[no-any-return]
+    created: dict[str, Any] = response.json()
+    return created
 
 
 def test_json_download_splits_files_and_holds_exactly_the_matches(
@@ -201,8 +204,8 @@ def test_cancel_mid_export_keeps_whole_files_and_charges_them(
     original_commit = runner_module._Part._commit
     commits = {"n": 0}
 
-    def commit_then_cancel(self: runner_module._Part, *args: object) -> bool:
-        result = original_commit(self, *args)  # type: ignore[arg-type]
+    def commit_then_cancel(self: runner_module._Part, *args: Any) -> bool:
+        result = original_commit(self, *args)
         commits["n"] += 1
         if commits["n"] == 2:
             services.downloads.cancel(owner, download_id)  # lands while part 3 is being written
@@ -299,7 +302,9 @@ def test_parts_of_one_download_run_on_several_workers_at_once(client: TestClient
     second = services.queue.claim("w2", EXPORT_KINDS)
     assert first is not None
     assert second is not None
-    assert {first.checkpoint["part_no"], second.checkpoint["part_no"]} == {1, 2}  # type: ignore[index]
+    assert first.checkpoint is not None
+    assert second.checkpoint is not None
+    assert {first.checkpoint["part_no"], second.checkpoint["part_no"]} == {1, 2}
     threads = [
         threading.Thread(target=services.runner.run, args=(job, name, threading.Event()))
         for job, name in ((second, "w2"), (first, "w1"))

@@ -13,14 +13,17 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from dlserve.api import files
+from dlserve.api import file_response, files
 from dlserve.api.errors import install_error_handlers
+from dlserve.api.files import FileSource
 from dlserve.clock import FrozenClock
 from dlserve.storage import LinkSigner, LocalStorage, ResolvedFile, file_link_path
+from dlserve.storage.content import content_type_for
+from dlserve.storage.interfaces import FileResolver
 
 CSV = b"id,name,city\n" + b"".join(b"%d,Business %d,Austin\n" % (n, n) for n in range(200))
 JSONL = b'{"id": 1, "name": "A"}\n{"id": 2, "name": "B"}\n'
-BIG = hashlib.sha256(b"seed").digest() * (3 * files.CHUNK_SIZE // 32 + 7)  # several chunks, odd tail
+BIG = hashlib.sha256(b"seed").digest() * (3 * file_response.CHUNK_SIZE // 32 + 7)  # several chunks, odd tail
 
 
 class Harness:
@@ -34,10 +37,10 @@ class Harness:
         app = FastAPI()
         install_error_handlers(app)
         app.include_router(files.router)
-        app.state.storage = self.storage
-        app.state.link_signer = self.signer
-        app.state.clock = self.clock
-        app.state.file_resolver = lambda download_id, name: self.files.get((download_id, name))
+        self.resolver: FileResolver = lambda download_id, name: self.files.get((download_id, name))
+        app.dependency_overrides[files.file_source] = lambda: FileSource(
+            self.signer, self.clock, self.storage, self.resolver
+        )
         self.app = app
         self.client = TestClient(app)
 
@@ -172,7 +175,7 @@ def test_single_ranges_are_206_with_content_range(
 
 
 def test_a_range_across_chunk_boundaries(harness: Harness) -> None:
-    start, end = files.CHUNK_SIZE - 3, 2 * files.CHUNK_SIZE + 5
+    start, end = file_response.CHUNK_SIZE - 3, 2 * file_response.CHUNK_SIZE + 5
     response = harness.client.get(
         harness.link("12", "12_4.csv"), headers={"Range": f"bytes={start}-{end - 1}"}
     )
@@ -297,7 +300,7 @@ def test_a_file_deleted_while_being_served_is_still_sent_whole(harness: Harness)
             self.delete(key)
             return handle
 
-    harness.app.state.storage = DeletingStorage(harness.storage.root)
+    harness.storage = DeletingStorage(harness.storage.root)
     response = harness.client.get(harness.link("12", "12_4.csv"), headers={"Range": "bytes=1-"})
     assert response.status_code == 206
     assert response.content == BIG[1:]
@@ -312,7 +315,7 @@ def test_handles_are_closed_after_every_kind_of_response(harness: Harness) -> No
             opened.append(super().open_read(key))
             return opened[-1]
 
-    harness.app.state.storage = TrackingStorage(harness.storage.root)
+    harness.storage = TrackingStorage(harness.storage.root)
     link = harness.link("12", "12_1.csv")
     harness.client.get(link)
     harness.client.head(link)
@@ -328,7 +331,7 @@ def test_non_ascii_names_are_signed_and_disposed_safely(harness: Harness) -> Non
     assert response.status_code == 200
     assert response.content == CSV
     assert response.headers["content-disposition"] == (
-        "attachment; filename=\"donn_es 1.csv\"; filename*=UTF-8''donn%C3%A9es%201.csv"
+        "attachment; filename*=UTF-8''donn%C3%A9es%201.csv; filename=\"donnees 1.csv\""
     )
 
 
@@ -339,7 +342,7 @@ def test_the_resolver_is_consulted_only_for_valid_links(harness: Harness) -> Non
         calls.append((download_id, name))
         return harness.files.get((download_id, name))
 
-    harness.app.state.file_resolver = resolver
+    harness.resolver = resolver
     harness.client.get("/v4/files/12/12_1.csv?expires=1&signature=" + "0" * 64)
     assert calls == []
     harness.client.get(harness.link("12", "12_1.csv"))
@@ -360,11 +363,11 @@ def test_the_resolver_is_consulted_only_for_valid_links(harness: Harness) -> Non
     ],
 )
 def test_parse_range(header: str | None, size: int, expected: tuple[int, int] | None) -> None:
-    assert files.parse_range(header, size) == expected
+    assert file_response.parse_range(header, size) == expected
 
 
 def test_content_type_fallbacks() -> None:
-    assert files.content_type_for("12_1.CSV") == "text/csv; charset=utf-8"
-    assert files.content_type_for("x.csv.bz2") == "application/octet-stream"
-    assert files.content_type_for("noextension") == "application/octet-stream"
-    assert files.content_type_for("12_3.CSV.GZ") == "application/gzip"
+    assert content_type_for("12_1.CSV") == "text/csv; charset=utf-8"
+    assert content_type_for("x.csv.bz2") == "application/octet-stream"
+    assert content_type_for("noextension") == "application/octet-stream"
+    assert content_type_for("12_3.CSV.GZ") == "application/gzip"

@@ -1,4 +1,8 @@
-"""The job queue against real SQLite and PostgreSQL: claiming, leases, fencing, retries, reaping."""
+"""The job queue's contract, run against every implementation: in memory, SQLite and PostgreSQL.
+
+Claiming, leases, fencing, retries, withdrawing, reaping and the counts the domains ask for. The
+in-memory queue still joins a real (SQLite) transaction for the ``*_in`` methods.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,26 @@ import threading
 import time
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dlserve.clock import FrozenClock, SystemClock
 from dlserve.db.engine import Database
-from dlserve.db.tables import accounts, downloads, jobs
 from dlserve.errors import NotFound
-from dlserve.jobs.queue import Job, JobQueue, JobStatus
+from dlserve.jobs.interfaces import Job, JobQueue, JobStatus
+from dlserve.jobs.memory import InMemoryJobQueue
+from dlserve.jobs.queue import SqlJobQueue
+from tests.conftest import DATABASE_KINDS, database_url_for
 
 LEASE_S = 30.0
+KINDS = ("export",)
+
+_IMPLEMENTATIONS = [
+    pytest.param(("memory", "sqlite"), id="memory"),
+    *(pytest.param(("sql", kind.values[0]), id=kind.id, marks=kind.marks) for kind in DATABASE_KINDS),
+]
 
 
 @pytest.fixture
@@ -25,45 +38,42 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
+@pytest.fixture(params=_IMPLEMENTATIONS)
+def implementation(request: pytest.FixtureRequest) -> tuple[str, str]:
+    chosen: tuple[str, str] = request.param
+    return chosen
+
+
 @pytest.fixture
-def queue(db: Database, clock: FrozenClock) -> JobQueue:
-    return JobQueue(
-        db, clock, lease_seconds=LEASE_S, max_attempts=3, retry_base_seconds=2.0, retry_max_seconds=5.0
-    )
+def database_url(implementation: tuple[str, str], request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The conftest's database for this implementation's kind (the in-memory queue uses SQLite)."""
+    return database_url_for(implementation[1], request, tmp_path)
 
 
-def enqueue(queue: JobQueue, db: Database, count: int = 1, *, kind: str = "export") -> list[int]:
+@pytest.fixture
+def queue(implementation: tuple[str, str], db: Database, clock: FrozenClock) -> JobQueue:
+    settings: dict[str, Any] = {
+        "lease_seconds": LEASE_S,
+        "max_attempts": 3,
+        "retry_base_seconds": 2.0,
+        "retry_max_seconds": 5.0,
+    }
+    if implementation[0] == "memory":
+        return InMemoryJobQueue(clock, **settings)
+    return SqlJobQueue(db, clock, **settings)
+
+
+def enqueue(
+    queue: JobQueue, db: Database, count: int = 1, *, kind: str = "export", subject_id: str | None = None
+) -> list[int]:
     with db.write() as conn:
-        return [queue.enqueue_in(conn, kind, None) for _ in range(count)]
+        return [queue.enqueue_in(conn, kind, subject_id) for _ in range(count)]
 
 
-def claimed(queue: JobQueue, worker_id: str) -> Job:
-    job = queue.claim(worker_id)
+def claimed(queue: JobQueue, worker_id: str, kinds: tuple[str, ...] = KINDS) -> Job:
+    job = queue.claim(worker_id, kinds)
     assert job is not None, f"{worker_id} found no job"
     return job
-
-
-def make_download(db: Database, clock: FrozenClock) -> int:
-    now = clock.now()
-    with db.write() as conn:
-        account_id = conn.execute(
-            accounts.insert()
-            .values(email=f"q{time.monotonic_ns()}@example.com", created_at=now)
-            .returning(accounts.c.id)
-        ).scalar_one()
-        download_id = conn.execute(
-            downloads.insert()
-            .values(
-                account_id=account_id,
-                data_type="businesses",
-                query="*",
-                format="json",
-                created_at=now,
-                updated_at=now,
-            )
-            .returning(downloads.c.id)
-        ).scalar_one()
-    return int(download_id)
 
 
 # -- claiming -------------------------------------------------------------------------------------
@@ -81,27 +91,24 @@ def test_claim_takes_the_oldest_due_job_and_leases_it(
     assert job.lease_expires_at == clock.now() + timedelta(seconds=LEASE_S)
     assert job.checkpoint is None
     assert claimed(queue, "w2").id == second
-    assert queue.claim("w3") is None
+    assert queue.claim("w3", KINDS) is None
 
 
 def test_claim_respects_run_after_and_kinds(queue: JobQueue, db: Database, clock: FrozenClock) -> None:
     (later,) = enqueue(queue, db)
+    assert queue.fail(claimed(queue, "w1"), "w1", "try again in 2 s") == JobStatus.QUEUED
     (sooner,) = enqueue(queue, db)
-    with db.write() as conn:
-        conn.execute(
-            jobs.update().where(jobs.c.id == later).values(run_after=clock.now() + timedelta(seconds=10))
-        )
     enqueue(queue, db, kind="media")
     assert claimed(queue, "w1").id == sooner
-    assert queue.claim("w1") is None  # `later` is not due and `media` is not asked for
-    clock.advance(seconds=10)
+    assert queue.claim("w1", KINDS) is None  # `later` is not due and `media` is not asked for
+    clock.advance(seconds=2)
     assert claimed(queue, "w1").id == later
 
 
 def test_claim_by_kind(queue: JobQueue, db: Database) -> None:
     (media,) = enqueue(queue, db, kind="media")
-    assert queue.claim("w1") is None
-    job = queue.claim("w1", kinds=("export", "media"))
+    assert queue.claim("w1", KINDS) is None
+    job = queue.claim("w1", ("export", "media"))
     assert job is not None
     assert (job.id, job.kind) == (media, "media")
 
@@ -117,7 +124,7 @@ def test_threads_racing_never_claim_a_job_twice(queue: JobQueue, db: Database) -
         got[name] = mine
         try:
             start.wait()
-            while (job := queue.claim(name)) is not None:
+            while (job := queue.claim(name, KINDS)) is not None:
                 mine.append(job.id)
         except BaseException as error:  # surfaced below: a thread's exception would be lost
             errors.append(error)
@@ -144,7 +151,7 @@ def test_heartbeat_extends_the_lease(queue: JobQueue, db: Database, clock: Froze
     assert queue.heartbeat(job, "w1")
     assert queue.get(job.id).lease_expires_at == clock.now() + timedelta(seconds=LEASE_S)
     clock.advance(seconds=LEASE_S - 1)
-    assert queue.claim("w2") is None  # without the heartbeat the lease would have expired by now
+    assert queue.claim("w2", KINDS) is None  # without the heartbeat the lease would have expired by now
     assert not queue.heartbeat(job, "someone-else")
 
 
@@ -156,7 +163,7 @@ def test_an_expired_lease_goes_to_another_worker_with_its_checkpoint(
     with db.write() as conn:
         assert queue.save_checkpoint_in(conn, job, "crashed", {"part_no": 2, "delivered": 200})
     clock.advance(seconds=LEASE_S)
-    assert queue.claim("rescuer") is None  # expires strictly after lease_expires_at
+    assert queue.claim("rescuer", KINDS) is None  # expires strictly after lease_expires_at
     clock.advance(seconds=1)
     taken = claimed(queue, "rescuer")
     assert taken.id == job.id
@@ -254,7 +261,7 @@ def test_fail_retries_with_backoff_then_the_job_is_dead(
     assert failed.run_after == clock.now() + timedelta(seconds=2)  # base * 2**0
 
     clock.advance(seconds=1.9)
-    assert queue.claim("w1") is None
+    assert queue.claim("w1", KINDS) is None
     clock.advance(seconds=0.1)
     job = claimed(queue, "w1")
     assert job.attempts == 2
@@ -268,7 +275,7 @@ def test_fail_retries_with_backoff_then_the_job_is_dead(
     dead = queue.get(job.id)
     assert (dead.status, dead.last_error, dead.lease_owner) == ("dead", "third", None)
     clock.advance(days=1)
-    assert queue.claim("w1") is None
+    assert queue.claim("w1", KINDS) is None
 
 
 def test_retry_delay_doubles_up_to_the_maximum(queue: JobQueue) -> None:
@@ -295,42 +302,86 @@ def test_release_gives_the_job_back_without_counting_the_attempt(
 # -- cancel, lookups, stats -----------------------------------------------------------------------
 
 
-def test_cancel_in_ends_the_downloads_job(queue: JobQueue, db: Database, clock: FrozenClock) -> None:
-    running, waiting, other = (make_download(db, clock) for _ in range(3))
+def test_withdraw_in_ends_the_subjects_pending_jobs(queue: JobQueue, db: Database) -> None:
     with db.write() as conn:
-        queue.enqueue_in(conn, "export", running)
-        waiting_job = queue.enqueue_in(conn, "export", waiting)
-        other_job = queue.enqueue_in(conn, "export", other)
+        running = queue.enqueue_in(conn, "export", "1")
+        waiting = queue.enqueue_in(conn, "export", "2")
+        other_kind = queue.enqueue_in(conn, "media", "2")
+        other = queue.enqueue_in(conn, "export", "3")
     job = claimed(queue, "w1")
-    assert job.download_id == running
+    assert (job.id, job.subject_id) == (running, "1")
 
     with db.write() as conn:
-        queue.cancel_in(conn, waiting)
-        queue.cancel_in(conn, running)
-    assert queue.get(waiting_job).status == JobStatus.DONE
+        assert queue.withdraw_in(conn, KINDS, "2") == 1
+        assert queue.withdraw_in(conn, KINDS, "1") == 1
+        assert queue.withdraw_in(conn, KINDS, "1") == 0  # already withdrawn
+    assert queue.get(waiting).status == JobStatus.DONE
     assert queue.get(job.id).status == JobStatus.DONE
+    assert queue.get(other_kind).status == JobStatus.QUEUED  # another kind's job of the same id
     assert not queue.heartbeat(job, "w1")  # the running worker notices it lost the job
-    assert claimed(queue, "w2").id == other_job
-    assert queue.claim("w2") is None
+    assert claimed(queue, "w2").id == other
+    assert queue.claim("w2", KINDS) is None
 
 
-def test_for_download_and_get(queue: JobQueue, db: Database, clock: FrozenClock) -> None:
-    download_id = make_download(db, clock)
-    assert queue.for_download(download_id) is None
+def test_withdraw_job_in_and_its_rollback(queue: JobQueue, db: Database) -> None:
+    (job_id,) = enqueue(queue, db, kind="media", subject_id="uuid-1")
+
+    def withdraw_then_fail() -> None:
+        with db.write() as conn:
+            assert queue.withdraw_job_in(conn, job_id)
+            raise RuntimeError("deleting the row failed")
+
+    with pytest.raises(RuntimeError, match="deleting"):
+        withdraw_then_fail()
+    assert queue.get(job_id).status == JobStatus.QUEUED
     with db.write() as conn:
-        job_id = queue.enqueue_in(conn, "export", download_id)
-    job = queue.for_download(download_id)
+        assert queue.withdraw_job_in(conn, job_id)
+        assert not queue.withdraw_job_in(conn, job_id)
+    assert queue.get(job_id).status == JobStatus.DONE
+
+
+def test_latest_for_and_get(queue: JobQueue, db: Database) -> None:
+    assert queue.latest_for(KINDS, "7") is None
+    with db.write() as conn:
+        queue.enqueue_in(conn, "export", "7")
+        job_id = queue.enqueue_in(conn, "export", "7", {"part_no": 1}, max_attempts=5)
+    job = queue.latest_for(KINDS, "7")
     assert job is not None
-    assert (job.id, job.download_id, job.status, job.attempts, job.max_attempts) == (
+    assert (job.id, job.subject_id, job.status, job.attempts, job.max_attempts, job.checkpoint) == (
         job_id,
-        download_id,
+        "7",
         "queued",
         0,
-        3,
+        5,
+        {"part_no": 1},
     )
+    assert queue.latest_for(("media",), "7") is None
     assert queue.get(job_id) == job
     with pytest.raises(NotFound):
         queue.get(job_id + 1000)
+
+
+def test_what_a_subject_has_pending(queue: JobQueue, db: Database) -> None:
+    with db.write() as conn:
+        queue.enqueue_in(conn, "export", "1")
+        queue.enqueue_in(conn, "export_part", "1", {"written": 0})
+        queue.enqueue_in(conn, "export_part", "2", {"written": 0})
+        queue.enqueue_in(conn, "media", "3")
+    kinds = ("export", "export_part")
+    assert queue.complete(claimed(queue, "w1"), "w1")  # subject 1's plan
+    part = claimed(queue, "w1", kinds)  # subject 1's part
+    with db.write() as conn:
+        assert queue.save_checkpoint_in(conn, part, "w1", {"written": 40})
+    with db.read() as conn:
+        assert queue.pending_in(conn, kinds, "1") == 1
+        assert queue.pending_in(conn, kinds, "3") == 0
+        assert queue.subjects_pending_in(conn, kinds, ["1", "2", "3", "4"]) == {"1", "2"}
+        assert queue.subjects_pending_in(conn, kinds, []) == set()
+        assert queue.running_checkpoints_in(conn, "export_part", ["1", "2"]) == [("1", {"written": 40})]
+    assert queue.complete(part, "w1")
+    with db.read() as conn:
+        assert queue.pending_in(conn, kinds, "1") == 0
+        assert queue.running_checkpoints_in(conn, "export_part", ["1", "2"]) == []
 
 
 def test_stats_counts_jobs_by_status(queue: JobQueue, db: Database) -> None:
@@ -340,6 +391,24 @@ def test_stats_counts_jobs_by_status(queue: JobQueue, db: Database) -> None:
     claimed(queue, "w1")
     claimed(queue, "w1")
     assert queue.stats() == {"queued": 1, "running": 2, "done": 1, "dead": 0}
+    enqueue(queue, db, kind="media")
+    assert queue.counts() == {
+        ("export", "queued"): 1,
+        ("export", "running"): 2,
+        ("export", "done"): 1,
+        ("media", "queued"): 1,
+    }
+
+
+def test_oldest_queued_at(queue: JobQueue, db: Database, clock: FrozenClock) -> None:
+    assert queue.oldest_queued_at() is None
+    first = clock.now()
+    enqueue(queue, db)
+    clock.advance(seconds=5)
+    enqueue(queue, db)
+    assert queue.oldest_queued_at() == first
+    claimed(queue, "w1")
+    assert queue.oldest_queued_at() == first + timedelta(seconds=5)
 
 
 # -- crashed workers on their last attempt ----------------------------------------------------------
@@ -364,7 +433,7 @@ def test_reap_turns_expired_jobs_without_attempts_left_dead(
     assert [j.id for j in queue.expired_dead()] == [doomed]
     rescued = claimed(queue, "rescuer")
     assert (rescued.id, rescued.attempts) == (healthy, 2)
-    assert queue.claim("rescuer") is None
+    assert queue.claim("rescuer", KINDS) is None
     assert queue.get(doomed).status == JobStatus.RUNNING
 
     reaped = queue.reap()
@@ -376,21 +445,45 @@ def test_reap_turns_expired_jobs_without_attempts_left_dead(
 
 
 def test_reap_in_commits_with_the_callers_writes(queue: JobQueue, db: Database, clock: FrozenClock) -> None:
-    download_id = make_download(db, clock)
-    with db.write() as conn:
-        queue.enqueue_in(conn, "export", download_id)
+    enqueue(queue, db, subject_id="42")
     for _ in range(3):
         claimed(queue, "crasher")
         clock.advance(seconds=LEASE_S + 1)
 
     def reap_then_fail() -> None:
         with db.write() as conn:
-            assert [j.download_id for j in queue.reap_in(conn)] == [download_id]
+            assert [j.subject_id for j in queue.reap_in(conn, KINDS)] == ["42"]
             raise RuntimeError("marking the download failed did not work")
 
     with pytest.raises(RuntimeError, match="marking"):
         reap_then_fail()
-    assert [j.download_id for j in queue.reap()] == [download_id]  # still there to reap
+    assert queue.reap(("media",)) == []  # each domain reaps its own kinds
+    assert [j.subject_id for j in queue.reap()] == ["42"]  # still there to reap
+
+
+def test_abandoned_jobs_are_done_dead_or_expired_without_attempts(
+    queue: JobQueue, db: Database, clock: FrozenClock
+) -> None:
+    done, dead, doomed, retrying, queued = enqueue(queue, db, 5)
+    assert queue.complete(claimed(queue, "w"), "w")
+    job = claimed(queue, "w")
+    while (status := queue.fail(job, "w", "boom")) is not JobStatus.DEAD:
+        assert status is JobStatus.QUEUED
+        clock.advance(seconds=10)
+        job = claimed(queue, "w")
+    for _ in range(3):  # `doomed` ends expired on its last attempt
+        assert claimed(queue, "crasher").id == doomed
+        clock.advance(seconds=LEASE_S + 1)
+    retrying_job = claimed(queue, "slow")
+    assert retrying_job.id == retrying
+    clock.advance(seconds=LEASE_S + 1)  # expired, attempts left: another worker will take it
+    with db.read() as conn:
+        assert queue.abandoned_in(conn, [done, dead, doomed, retrying, queued, 999]) == {
+            done: None,
+            dead: "boom",
+            doomed: None,
+        }
+        assert queue.abandoned_in(conn, []) == {}
 
 
 # -- several processes on one PostgreSQL ------------------------------------------------------------
@@ -399,11 +492,11 @@ def test_reap_in_commits_with_the_callers_writes(queue: JobQueue, db: Database, 
 def _drain(database_url: str, worker_id: str, ready: Any, results: Any) -> None:
     """A worker process: claim, checkpoint and complete until the queue is empty; report the ids."""
     db = Database(database_url)
-    queue = JobQueue(db, SystemClock())
+    queue = SqlJobQueue(db, SystemClock())
     completed: list[int] = []
     try:
         ready.wait(60)  # start together, so the processes really race for the same rows
-        while (job := queue.claim(worker_id)) is not None:
+        while (job := queue.claim(worker_id, KINDS)) is not None:
             with db.write() as conn:
                 assert queue.save_checkpoint_in(conn, job, worker_id, {"by": worker_id})
             time.sleep(0.005)  # some work, so the processes interleave
@@ -418,10 +511,11 @@ def _drain(database_url: str, worker_id: str, ready: Any, results: Any) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # machines share a server, not a file
+@pytest.mark.parametrize("implementation", [("sql", "postgresql")], ids=["postgresql"], indirect=True)
 def test_worker_processes_complete_each_job_exactly_once(database_url: str) -> None:
+    """Machines share a server, not a file: several processes on one PostgreSQL."""
     db = Database(database_url)
-    queue = JobQueue(db, SystemClock())
+    queue = SqlJobQueue(db, SystemClock())
     context = multiprocessing.get_context("spawn")
     ready, results = context.Barrier(3), context.Queue()
     processes = [

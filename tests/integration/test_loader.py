@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -43,13 +45,13 @@ def catalog(db: Database, tmp_path: Path) -> SnapshotCatalog:
 
 
 @pytest.fixture
-def store(catalog: SnapshotCatalog) -> RecordStore:
+def store(catalog: SnapshotCatalog) -> Iterator[RecordStore]:
     record_store = RecordStore(catalog)
-    yield record_store  # type: ignore[misc]
+    yield record_store
     record_store.close()
 
 
-def write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
+def write_jsonl(path: Path, records: Sequence[object]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
 
@@ -80,10 +82,14 @@ def test_a_new_load_replaces_and_append_adds(
     assert ids(store) == ["b3"]
     load_files(catalog, "businesses", [write_jsonl(tmp_path / "c.jsonl", BUSINESS_LINES[:2])], append=True)
     assert ids(store) == ["b3", "b1", "b2"]
-    assert catalog.current("businesses").record_count == 3  # type: ignore[union-attr]
+    current = catalog.current("businesses")
+    assert current is not None
+    assert current.record_count == 3
     # The old snapshot is still readable: exports running on it finish on it.
     assert old is not None
-    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{old.location}')").fetchall() == [(2,)]
+    relation = duckdb.sql(f"SELECT count(*) FROM read_parquet('{old.location}')")
+    assert relation is not None
+    assert relation.fetchall() == [(2,)]
 
 
 def test_append_refuses_an_id_already_loaded(
@@ -186,7 +192,9 @@ def test_many_parts_keep_the_load_order(
     catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("dlserve.records.loader.ROWS_PER_PART", 7)
-    records = [{"id": f"r{i:03d}", "name": f"Place {i}", "reviews": [{"rating": i % 5}]} for i in range(60)]
+    records: list[dict[str, Any]] = [
+        {"id": f"r{i:03d}", "name": f"Place {i}", "reviews": [{"rating": i % 5}]} for i in range(60)
+    ]
     load_files(catalog, "businesses", [write_jsonl(tmp_path / "a.jsonl", records[:45])], workers=3)
     snapshot = catalog.current("businesses")
     assert snapshot is not None

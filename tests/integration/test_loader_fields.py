@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,12 +22,12 @@ from dlserve.records.schema import BUSINESSES, PEOPLE
 from dlserve.records.snapshots import SnapshotCatalog
 from dlserve.records.store import RecordStore
 
-BUSINESSES_WITH_EXTRAS = [
+BUSINESSES_WITH_EXTRAS: list[dict[str, Any]] = [
     {"id": "b1", "name": "Inn", "customField": 1, "reviews": [{"rating": 5, "userCity": "Austin"}]},
     {"id": "b2", "name": "Cafe", "customField": "x", "otherField": [1]},
     {"id": "b3", "name": "Bar", "reviews": [{"rating": 3}, {"rating": 4, "userCity": "Waco"}]},
 ]
-PEOPLE_LINES = [
+PEOPLE_LINES: list[dict[str, Any]] = [
     {"id": "p1", "firstName": "John", "lastName": "Smith", "city": "Austin"},
     {"id": "p2", "name": "Maria de la Cruz", "firstName": "Maria", "lastName": "Cruz"},
     {"id": "p3", "firstName": "Ana", "name": ""},
@@ -40,13 +42,13 @@ def catalog(db: Database, tmp_path: Path) -> SnapshotCatalog:
 
 
 @pytest.fixture
-def store(catalog: SnapshotCatalog) -> RecordStore:
+def store(catalog: SnapshotCatalog) -> Iterator[RecordStore]:
     record_store = RecordStore(catalog)
-    yield record_store  # type: ignore[misc]
+    yield record_store
     record_store.close()
 
 
-def write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
+def write_jsonl(path: Path, records: Sequence[Mapping[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
 

@@ -59,7 +59,9 @@ def test_snapshots_are_stored_in_s3_and_read_on_another_machine(
         query = compile_query(BUSINESSES, "name:hilton OR name:hotel")
         assert reader.store.count(snapshot, query) == 31
         assert json.loads(reader.store.get(snapshot, "extra"))["name"] == "Hilton"
-        cached = reader.snapshots._remote.cache.entries()  # type: ignore[union-attr]
+        remote = reader.snapshots._remote
+        assert remote is not None
+        cached = remote.cache.entries()
         assert [entry.location for entry in cached] == [second.location]  # downloaded once, reused
     finally:
         reader.close()

@@ -1,25 +1,25 @@
-"""Small snapshot tables in an in-memory DuckDB, built with the real snapshot layout code.
+"""Small snapshot tables in an in-memory DuckDB, built with the loader's own reading and typing.
 
 ``snapshot_connection(schema, records)`` gives a connection with table ``t`` in the snapshot
-layout (typed columns, token columns, ``_seq`` in list order). ``BUSINESS_RECORDS`` and
+layout (typed columns, token columns, ``_seq`` in list order from 0), typed exactly as
+``dlserve load`` types records (offset timestamps converted to UTC, for one). ``BUSINESS_RECORDS`` and
 ``PRODUCT_RECORDS`` are a hand-written dataset whose quirks (missing fields, empty strings and
 lists, negative longitudes, nested lists, unicode, quotes) the query tests rely on: change a record
 and the expected ids in ``tests/unit/query`` change with it.
-
-Timestamps are written in UTC (``Z``) or without offset: these tables are typed with the lenient
-``layout.typed_select_sql``, which keeps an offset timestamp's wall-clock time, while the loader
-itself converts offsets to UTC (tests/integration/test_loader.py).
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from dlserve.records import layout
+from dlserve.records.loader import loaded_rows_sql, read_json_lines
 from dlserve.records.schema import DataTypeSchema
 
 Record = dict[str, Any]
@@ -31,17 +31,16 @@ def create_snapshot_table(
     records: Sequence[Record],
     table: str = "t",
 ) -> None:
-    raw = f"{table}_raw"
-    connection.execute(f"CREATE TABLE {layout.quote_ident(raw)} (_seq BIGINT, _record VARCHAR)")
-    if records:
-        connection.executemany(
-            f"INSERT INTO {layout.quote_ident(raw)} VALUES (?, ?)",
-            [(seq, json.dumps(record)) for seq, record in enumerate(records)],
-        )
-    typed = "(" + layout.typed_select_sql(schema, layout.quote_ident(raw)) + ")"
+    with tempfile.TemporaryDirectory(prefix="dlserve-fixture-") as scratch:
+        source = Path(scratch) / "records.jsonl"
+        source.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+        read_json_lines(connection, schema, [source])
     connection.execute(
-        f"CREATE TABLE {layout.quote_ident(table)} AS " + layout.snapshot_select_sql(schema, typed)
+        f"CREATE TABLE {layout.quote_ident(table)} AS "
+        + layout.snapshot_select_sql(schema, loaded_rows_sql(schema, first_seq=0))
     )
+    connection.execute("DROP TABLE raw")
+    connection.execute("DROP TABLE typed")
 
 
 def snapshot_connection(schema: DataTypeSchema, records: Sequence[Record]) -> duckdb.DuckDBPyConnection:

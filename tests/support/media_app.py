@@ -33,6 +33,7 @@ def media_settings(tmp_path: Path, database_url: str, **extra: Any) -> Settings:
         "log_json": False,
         "media_allow_private": True,
         "media_socket_timeout": 10.0,
+        "allowed_hosts": ["testserver", "127.0.0.1", "localhost"],  # TestClient's Host is "testserver"
         **extra,
     }
     return Settings(**values)
@@ -50,12 +51,12 @@ def media_app(settings: Settings, clock: OffsetClock | None = None) -> Iterator[
 
 @contextmanager
 def media_workers(services: Services, threads: int = 1) -> Iterator[None]:
-    pool = services.media.worker_pool(threads)
-    pool.start()
+    runtime = services.worker_runtime(0, threads)  # media threads only
+    runtime.start()
     try:
         yield
     finally:
-        pool.stop()
+        runtime.stop()
 
 
 def wait_for(

@@ -164,12 +164,12 @@ class AccountService:
         if not verify_password(stored_hash, password):
             raise Unauthorized(LOGIN_FAILED)
         account_id = int(row.id)
+        # Hash before taking the write lock: argon2 is slow by design.
+        rehashed = hash_password(password) if needs_rehash(stored_hash) else None
         with self._db.write() as conn:
-            if needs_rehash(stored_hash):
+            if rehashed is not None:
                 conn.execute(
-                    update(accounts)
-                    .where(accounts.c.id == account_id)
-                    .values(password_hash=hash_password(password))
+                    update(accounts).where(accounts.c.id == account_id).values(password_hash=rehashed)
                 )
             return self._issue_token_in(conn, account_id)
 

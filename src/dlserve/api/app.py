@@ -13,6 +13,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dlserve import __version__
 from dlserve.api import files, media, ops, v3, v4, v4_downloads
 from dlserve.api.errors import install_error_handlers
+from dlserve.api.hardening import (
+    BodyLimitMiddleware,
+    HostAllowlistMiddleware,
+    SecurityHeadersMiddleware,
+    allowed_hosts,
+)
 from dlserve.api.responses import install_openapi
 from dlserve.container import Services, build_services
 from dlserve.logs import get_logger
@@ -95,11 +101,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = built
     app.state.health = health
-    # The file route is wired by name (it does not know the downloads domain).
-    app.state.storage = built.storage
-    app.state.link_signer = built.link_signer
-    app.state.clock = built.clock
-    app.state.file_resolver = built.downloads.resolve_file
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(ops.router)
@@ -109,7 +110,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     mount_dashboard(app)
     app.include_router(v3.router)
     app.include_router(media.router)
-    app.state.metrics = Metrics(built.db)
+    app.state.metrics = Metrics(built.db, built.queue)
+    add_hardening(app, settings)
     app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
@@ -125,3 +127,12 @@ def app_from_environment() -> FastAPI:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
     return create_app(settings)
+
+
+def add_hardening(app: FastAPI, settings: Settings) -> None:
+    """Body limit innermost, then headers, then the Host check (the outermost of the three)."""
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    hosts = allowed_hosts(settings, media.anonymous_allowed(settings))
+    if hosts is not None:
+        app.add_middleware(HostAllowlistMiddleware, allowed=hosts)

@@ -1,59 +1,49 @@
 """``GET``/``HEAD /v4/files/{download_id}/{name}``: result files behind signed, expiring links.
 
 No ``Authorization`` header: the link's signature is the credential (see ``dlserve.storage.links``).
-The router needs four things on ``app.state``: ``link_signer`` (``LinkSigner``), ``clock``
-(``Clock``), ``storage`` (``Storage``) and ``file_resolver`` (``FileResolver``: maps
-``(download_id, name)`` to a ``ResolvedFile`` or ``None``), so it knows nothing about downloads.
-
-Files are streamed from an open handle rather than with Starlette's ``FileResponse``, because that
-one answers an unknown range unit with 400 (RFC 9110 §14.2 says such a header MUST be ignored),
-answers range errors with plain-text bodies instead of our envelope, turns a file deleted between
-the check and the send into a 500, and needs a local path. An open handle also keeps serving a file
-that expiry cleanup unlinks mid-transfer (POSIX keeps the inode alive).
+The router depends on a :class:`FileSource` (the link signer, the clock, the storage and a resolver
+from ``(download_id, name)`` to a ``ResolvedFile``), built from the services like every other
+router's dependencies, so it knows nothing about downloads. The response is
+:func:`~dlserve.api.file_response.file_response`, shared with the media API.
 """
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
-import os
-import re
-from collections.abc import AsyncIterator
-from email.utils import formatdate
-from typing import Annotated, Any, BinaryIO
-from urllib.parse import quote
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-import anyio.to_thread
-from fastapi import APIRouter, Query, Request
-from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
 
-from dlserve.api.errors import error_response
+from dlserve.api.deps import ServicesDep
+from dlserve.api.file_response import stored_file_response
 from dlserve.api.responses import success, v4_errors
 from dlserve.clock import Clock
 from dlserve.errors import Gone, NotFound
-from dlserve.storage.interfaces import FileResolver, ResolvedFile, Storage
+from dlserve.storage.interfaces import FileResolver, Storage
 from dlserve.storage.links import LinkSigner, file_link_path
 
 router = APIRouter()
 
 FILE_NOT_FOUND_MESSAGE = "This file does not exist"
 FILE_REMOVED_MESSAGE = "This file has expired and was removed"
-RANGE_NOT_SATISFIABLE_MESSAGE = "The requested range is not satisfiable"
 
-# Big enough that a large download isn't dominated by thread hand-offs, small enough per connection.
-CHUNK_SIZE = 256 * 1024
 
-_CONTENT_TYPES = {
-    ".gz": "application/gzip",
-    ".csv": "text/csv; charset=utf-8",
-    ".txt": "text/plain; charset=utf-8",  # JSON Lines, named .txt as Datafiniti does
-}
+@dataclass(frozen=True)
+class FileSource:
+    """What serving a result file needs (tests override :func:`file_source` with their own)."""
 
-# 30 digits is far beyond any file size, and bounds the work of parsing a hostile header.
-_INT_RANGE = re.compile(r"([0-9]{1,30})-([0-9]{0,30})")
-_SUFFIX_RANGE = re.compile(r"-([0-9]{1,30})")
-_PLAIN_FILENAME = re.compile(r"[\x20-\x7e]+")
+    signer: LinkSigner
+    clock: Clock
+    storage: Storage
+    resolve: FileResolver
+
+
+def file_source(services: ServicesDep) -> FileSource:
+    return FileSource(services.link_signer, services.clock, services.storage, services.downloads.resolve_file)
+
+
+FileSourceDep = Annotated[FileSource, Depends(file_source)]
 
 
 # GET and HEAD as two routes (one api_route would give both operations one OpenAPI id).
@@ -74,188 +64,14 @@ def get_file(
     request: Request,
     download_id: str,
     name: str,
+    source: FileSourceDep,
     expires: Annotated[str | None, Query()] = None,
     signature: Annotated[str | None, Query()] = None,
 ) -> Response:
-    state = request.app.state
-    signer: LinkSigner = state.link_signer
-    clock: Clock = state.clock
-    signer.verify(file_link_path(download_id, name), expires, signature, clock.now())
-
-    resolver: FileResolver = state.file_resolver
-    resolved = resolver(download_id, name)
+    source.signer.verify(file_link_path(download_id, name), expires, signature, source.clock.now())
+    resolved = source.resolve(download_id, name)
     if resolved is None:
         raise NotFound(FILE_NOT_FOUND_MESSAGE)
-    storage: Storage = state.storage
-    try:
-        handle = storage.open_read(resolved.storage_key)
-    except FileNotFoundError:
-        raise Gone(FILE_REMOVED_MESSAGE) from None
-    try:
-        return _file_response(request, storage, resolved, handle)
-    except BaseException:
-        handle.close()
-        raise
-
-
-def _file_response(request: Request, storage: Storage, resolved: ResolvedFile, handle: BinaryIO) -> Response:
-    # The bytes on storage, not the resolver's record, decide lengths and ranges: a Content-Length
-    # that disagrees with the body breaks the connection.
-    stat = _stat_of(handle)
-    size = stat.st_size if stat is not None else storage.size(resolved.storage_key)
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Disposition": content_disposition(resolved.filename),
-        # Customer data: browsers may keep it, shared caches must not; and never sniff a CSV as HTML.
-        "Cache-Control": "private",
-        "X-Content-Type-Options": "nosniff",
-    }
-    if stat is not None:
-        headers.update(_validators(stat))
-
-    byte_range: tuple[int, int] | None = None
-    if _if_range_allows(request.headers.get("if-range"), headers):
-        try:
-            byte_range = parse_range(request.headers.get("range"), size)
-        except RangeNotSatisfiableError:
-            handle.close()
-            return error_response(
-                request,
-                416,
-                RANGE_NOT_SATISFIABLE_MESSAGE,
-                headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"},
-            )
-
-    status, start, end = 200, 0, size
-    if byte_range is not None:
-        status, (start, end) = 206, byte_range
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    headers["Content-Length"] = str(end - start)
-    media_type = content_type_for(resolved.filename)
-
-    if request.method == "HEAD":
-        handle.close()
-        return Response(status_code=status, headers=headers, media_type=media_type)
-    return OpenFileResponse(handle, start, end - start, status, headers, media_type)
-
-
-class RangeNotSatisfiableError(Exception):
-    """The Range header asks only for bytes past the end of the file (416)."""
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The single byte range ``header`` asks for as ``(start, end_exclusive)``, or ``None`` to send
-    the whole file.
-
-    Headers we don't honour are ignored rather than rejected, as RFC 9110 §14.2 allows (and for an
-    unknown unit, requires): other units, malformed or inverted ranges, and several ranges (nothing
-    in our clients asks for multipart/byteranges). Raises ``RangeNotSatisfiableError`` when the
-    range starts at or past the end of the file, or is the empty suffix ``-0``.
-    """
-    if header is None:
-        return None
-    unit, equals, specifier = header.partition("=")
-    if not equals or unit.strip().lower() != "bytes":
-        return None
-    # Empty list elements are legal in HTTP lists (``bytes=0-1,``); they don't count as ranges.
-    parts = [part.strip() for part in specifier.split(",") if part.strip()]
-    if len(parts) != 1:
-        return None
-    part = parts[0]
-    if suffix := _SUFFIX_RANGE.fullmatch(part):
-        length = int(suffix[1])
-        if length == 0:
-            raise RangeNotSatisfiableError
-        # An empty file has no last bytes to select; its whole (empty) body is the answer.
-        return (max(size - length, 0), size) if size > 0 else None
-    if bounded := _INT_RANGE.fullmatch(part):
-        first = int(bounded[1])
-        last = int(bounded[2]) if bounded[2] else None
-        if last is not None and last < first:
-            return None
-        if first >= size:
-            raise RangeNotSatisfiableError
-        return first, size if last is None else min(last + 1, size)
-    return None
-
-
-def content_type_for(filename: str) -> str:
-    suffix = os.path.splitext(filename.lower())[1]
-    if suffix in _CONTENT_TYPES:
-        return _CONTENT_TYPES[suffix]
-    guessed, encoding = mimetypes.guess_type(filename, strict=False)
-    # With an encoding (x.csv.bz2) the guess describes the decoded content, not these bytes.
-    return guessed if guessed and encoding is None else "application/octet-stream"
-
-
-def content_disposition(filename: str) -> str:
-    if _PLAIN_FILENAME.fullmatch(filename) and '"' not in filename and "\\" not in filename:
-        return f'attachment; filename="{filename}"'
-    # RFC 6266: an ASCII fallback for old clients, the exact name in filename* for the rest.
-    fallback = re.sub(r'[^\x20-\x7e]|["\\]', "_", filename) or "download"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-def _stat_of(handle: BinaryIO) -> os.stat_result | None:
-    """The open file's own metadata (not the path's, which may already name another file)."""
-    try:
-        return os.fstat(handle.fileno())
-    except (AttributeError, OSError, ValueError):
-        return None
-
-
-def _validators(stat: os.stat_result) -> dict[str, str]:
-    """ETag and Last-Modified, so browsers and download managers can resume with If-Range. The
-    inode is part of the tag because a rewritten part file can have the same size and mtime."""
-    identity = f"{stat.st_dev}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
-    etag = hashlib.sha256(identity.encode()).hexdigest()[:32]
-    return {"ETag": f'"{etag}"', "Last-Modified": formatdate(stat.st_mtime, usegmt=True)}
-
-
-def _if_range_allows(if_range: str | None, headers: dict[str, str]) -> bool:
-    """RFC 9110 §13.1.5: honour Range only if the client's copy is still current (strong match)."""
-    if if_range is None:
-        return True
-    if_range = if_range.strip()
-    if if_range.startswith("W/"):
-        return False
-    if if_range.startswith('"'):
-        return if_range == headers.get("ETag")
-    return if_range == headers.get("Last-Modified")
-
-
-class OpenFileResponse(StreamingResponse):
-    """Streams ``length`` bytes from ``start`` of an open file, and always closes it (also when the
-    client disconnects mid-transfer and Starlette cancels the stream)."""
-
-    def __init__(
-        self,
-        handle: BinaryIO,
-        start: int,
-        length: int,
-        status_code: int,
-        headers: dict[str, str],
-        media_type: str,
-    ) -> None:
-        super().__init__(_read_chunks(handle, start, length), status_code, headers, media_type)
-        self._handle = handle
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._handle.close()
-
-
-async def _read_chunks(handle: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:
-    if start:
-        await anyio.to_thread.run_sync(handle.seek, start)
-    remaining = length
-    while remaining > 0:
-        chunk = await anyio.to_thread.run_sync(handle.read, min(CHUNK_SIZE, remaining))
-        if not chunk:
-            # Content-Length is already sent; failing loudly makes the server drop the connection,
-            # so the client sees a broken transfer instead of a silently short file.
-            raise RuntimeError(f"file ended {remaining} bytes before its size")
-        remaining -= len(chunk)
-        yield chunk
+    return stored_file_response(
+        request, source.storage, resolved.storage_key, resolved.filename, Gone(FILE_REMOVED_MESSAGE)
+    )

@@ -9,27 +9,23 @@ required. A token, when sent, must be valid, and then the caller sees only that 
 from __future__ import annotations
 
 import ipaddress
-import os
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from dlserve.api.deps import ServicesDep
-from dlserve.api.errors import UNAUTHORIZED_MESSAGE, error_response
-from dlserve.api.files import OpenFileResponse, RangeNotSatisfiableError, parse_range
+from dlserve.api.errors import UNAUTHORIZED_MESSAGE
+from dlserve.api.file_response import stored_file_response
 from dlserve.api.responses import AUTHED, JSON_BODY, NOT_FOUND, media_errors, success
 from dlserve.api.timefmt import iso_z
 from dlserve.errors import NotFound, Unauthorized
-from dlserve.media.filenames import content_disposition, content_type_for
 from dlserve.media.models import MediaDownload
 from dlserve.media.service import FILE_MISSING_MESSAGE, MediaService
 from dlserve.settings import Settings
 
 router = APIRouter(prefix="/api", tags=["media"])
-
-CHUNK_SIZE = 1024 * 1024
 
 
 class DownloadRequest(BaseModel):
@@ -151,49 +147,6 @@ def get_file(
     request: Request, download_id: str, media: Media, services: ServicesDep, caller: Caller
 ) -> Response:
     found = media.file(download_id, caller)
-    try:
-        handle = services.storage.open_read(found.storage_key)
-    except FileNotFoundError:
-        raise NotFound(FILE_MISSING_MESSAGE) from None
-    try:
-        return _file_response(request, handle, _size_of(handle, services, found.storage_key), found.filename)
-    except BaseException:
-        handle.close()
-        raise
-
-
-def _size_of(handle: BinaryIO, services: ServicesDep, key: str) -> int:
-    """The open file's own size (a path may already name another file); else ask the storage."""
-    try:
-        return os.fstat(handle.fileno()).st_size
-    except (AttributeError, OSError, ValueError):
-        return services.storage.size(key)
-
-
-def _file_response(request: Request, handle: BinaryIO, size: int, filename: str) -> Response:
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Disposition": content_disposition(filename),
-        "Cache-Control": "private",
-        "X-Content-Type-Options": "nosniff",
-    }
-    try:
-        byte_range = parse_range(request.headers.get("range"), size)
-    except RangeNotSatisfiableError:
-        handle.close()
-        return error_response(
-            request,
-            416,
-            "The requested range is not satisfiable",
-            headers={"Content-Range": f"bytes */{size}"},
-        )
-    status, start, end = 200, 0, size
-    if byte_range is not None:
-        status, (start, end) = 206, byte_range
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    headers["Content-Length"] = str(end - start)
-    media_type = content_type_for(filename)
-    if request.method == "HEAD":
-        handle.close()
-        return Response(status_code=status, headers=headers, media_type=media_type)
-    return OpenFileResponse(handle, start, end - start, status, headers, media_type)
+    return stored_file_response(
+        request, services.storage, found.storage_key, found.filename, NotFound(FILE_MISSING_MESSAGE)
+    )

@@ -7,14 +7,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from dlserve.api.responses import success, v4_errors
+from dlserve.api.responses import QUERY, success, v4_errors
 from dlserve.observability.health import HealthMonitor
 
 router = APIRouter()
 
 
 @router.get(
-    "/v4/health", responses={**v4_errors(), **success(503, "Down: the database or storage cannot serve")}
+    "/v4/health", responses={**v4_errors(QUERY), **success(503, "Down: the database or storage cannot serve")}
 )
 async def health(request: Request, deep: bool = False) -> Response:
     """The state kept by the background checker (no I/O here); ``?deep=1`` checks live."""

@@ -34,6 +34,7 @@ from dlserve.catalog.services import prepare
 from dlserve.container import Services
 from dlserve.downloads.models import Download, DownloadStatus
 from dlserve.errors import DlserveError, ErrorDetail, Invalid, NotFound, Unauthorized
+from dlserve.limits.query_cost import check_query_length
 
 router = APIRouter(prefix="/v3", tags=["v3"])
 
@@ -137,11 +138,11 @@ def results_body(request: Request, services: Services, download: Download) -> li
     "/data/{data_type}",
     summary="Preview a search, or start a download (download=true)",
     responses={
-        **v3_errors(AUTHED, QUERY, NOT_FOUND, PAID),
+        **v3_errors(AUTHED, QUERY, NOT_FOUND, PAID, 503),  # 503: the query timeout
         **success(303, "The download was queued; Location names its request"),
     },
 )
-def data(
+async def data(
     data_type: str,
     current: BasicAccount,
     services: ServicesDep,
@@ -151,9 +152,9 @@ def data(
     records: str | None = Query(default=None, description="How many records (preview: default 10)"),
     download: str | None = Query(default=None, description="true: start a download, answer 303"),
 ) -> Response:
-    with v3_messages():
+    def run() -> Response:  # on the heavy-query pool (see dlserve.limits.admission)
         wanted = _parse_records(records)
-        prepared = prepare(data_type, q, view, output_format)
+        prepared = prepare(data_type, q, view, output_format, services.query_limits)
         if _parse_download(download):
             created = services.downloads.create(current, prepared, wanted, view_name=view, api_version="v3")
             return JSONResponse(
@@ -162,7 +163,11 @@ def data(
                 headers={"Location": f"/v3/requests/{created.id}"},
             )
         preview = services.catalog.preview(current, prepared, wanted)
-    return JSONResponse({"estimated total": preview.num_found, "records": preview.records})
+        return JSONResponse({"estimated total": preview.num_found, "records": preview.records})
+
+    with v3_messages():
+        check_query_length(q or "", services.query_limits)
+        return await services.admission.run(current.id, run)
 
 
 @router.get(

@@ -14,6 +14,7 @@ from dlserve.api.responses import AUTHED, JSON_BODY, NOT_FOUND, PAID, QUERY, suc
 from dlserve.api.timefmt import iso_z
 from dlserve.api.v4_downloads import download_body
 from dlserve.catalog.services import prepare
+from dlserve.limits.query_cost import check_query_length
 from dlserve.records.views import list_views
 
 router = APIRouter(prefix="/v4")
@@ -44,8 +45,10 @@ class PaginateBody(BaseModel):
 
 
 @router.post("/auth", responses=v4_errors(JSON_BODY, 401))
-def authenticate(body: AuthBody, services: ServicesDep) -> dict[str, str]:
-    return {"token": services.accounts.login(body.email, body.password)}
+async def authenticate(body: AuthBody, request: Request, services: ServicesDep) -> dict[str, str]:
+    """Throttled per email and client address (429); hashed on a bounded pool (accounts.login_gate)."""
+    address = request.client.host if request.client else "unknown"
+    return {"token": await services.logins.login(body.email, body.password, address)}
 
 
 @router.delete(
@@ -88,25 +91,30 @@ def views(current: BearerAccount) -> list[dict[str, Any]]:
 @router.post(
     "/{data_type}/search",
     responses={
-        **v4_errors(JSON_BODY, AUTHED, NOT_FOUND, PAID),
+        **v4_errors(JSON_BODY, AUTHED, NOT_FOUND, PAID, 503),  # 503: the query timeout
         **success(202, "The download was queued (download: true)"),
     },
 )
-def search(
+async def search(
     data_type: str, body: SearchBody, request: Request, current: BearerAccount, services: ServicesDep
 ) -> Any:
-    prepared = prepare(data_type, body.query, body.view, body.format)
-    if body.download:
-        download = services.downloads.create(
-            current, prepared, body.num_records, compress=body.compress, view_name=body.view
-        )
-        return JSONResponse(download_body(request, services, download), status_code=202)
-    preview = services.catalog.preview(current, prepared, body.num_records)
-    return {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
+    check_query_length(body.query, services.query_limits)  # a 400 at once, before any queueing
+
+    def run() -> Any:  # on the heavy-query pool (see dlserve.limits.admission)
+        prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
+        if body.download:
+            download = services.downloads.create(
+                current, prepared, body.num_records, compress=body.compress, view_name=body.view
+            )
+            return JSONResponse(download_body(request, services, download), status_code=202)
+        preview = services.catalog.preview(current, prepared, body.num_records)
+        return {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
+
+    return await services.admission.run(current.id, run)
 
 
-@router.post("/{data_type}/paginate", responses=v4_errors(JSON_BODY, AUTHED, QUERY, NOT_FOUND, PAID))
-def paginate(
+@router.post("/{data_type}/paginate", responses=v4_errors(JSON_BODY, AUTHED, QUERY, NOT_FOUND, PAID, 503))
+async def paginate(
     data_type: str,
     body: PaginateBody,
     current: BearerAccount,
@@ -114,9 +122,14 @@ def paginate(
     page: int = Query(default=1),
     limit: int = Query(default=10),
 ) -> dict[str, Any]:
-    prepared = prepare(data_type, body.query, body.view, body.format)
-    result = services.catalog.paginate(current, prepared, page, limit)
-    return {"num_found": result.num_found, "records": result.records}
+    check_query_length(body.query, services.query_limits)
+
+    def run() -> dict[str, Any]:
+        prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
+        result = services.catalog.paginate(current, prepared, page, limit)
+        return {"num_found": result.num_found, "records": result.records}
+
+    return await services.admission.run(current.id, run)
 
 
 @router.get("/{data_type}/{record_id}", responses=v4_errors(AUTHED, QUERY, NOT_FOUND, PAID))

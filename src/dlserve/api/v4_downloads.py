@@ -89,7 +89,10 @@ async def list_downloads(
 
 @router.get(
     "/downloads/{download_id}",
-    responses=v4_errors(AUTHED, NOT_FOUND),
+    responses={
+        **v4_errors(AUTHED, NOT_FOUND, QUERY),
+        304: {"description": "Not modified: the If-None-Match ETag is still current (no body)"},
+    },
     openapi_extra={
         "parameters": [
             {

@@ -17,6 +17,7 @@ import orjson
 from dlserve.accounts.services import Account, AccountService
 from dlserve.catalog.formats import OutputFormat, csv_line, parse_format
 from dlserve.errors import ErrorDetail, Invalid, NotFound
+from dlserve.limits.query_cost import QueryCostLimits, check_query_clauses, check_query_length
 from dlserve.query import CompiledQuery, nodes
 from dlserve.query.compile import to_sql
 from dlserve.query.parse import parse_query
@@ -61,13 +62,22 @@ def schema_or_404(data_type: str) -> DataTypeSchema:
     return schema
 
 
-def prepare(data_type: str, query: str | None, view: str | None, output_format: str | None) -> PreparedQuery:
+def prepare(
+    data_type: str,
+    query: str | None,
+    view: str | None,
+    output_format: str | None,
+    limits: QueryCostLimits | None = None,
+) -> PreparedQuery:
     schema = schema_or_404(data_type)
     if query is None:
         raise Invalid(
             "A query is required", [ErrorDetail("query", "query is required (use * for everything)")]
         )
+    limits = limits or QueryCostLimits()
+    check_query_length(query, limits)  # before the parser sees it
     tree = parse_query(schema, query)
+    check_query_clauses(tree, limits)
     return PreparedQuery(
         schema=schema,
         query_text=query,

@@ -205,7 +205,8 @@ jobs = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("kind", String(16), nullable=False),
-    Column("download_id", Integer, ForeignKey("downloads.id"), nullable=True, index=True),
+    # What the job works on, by its domain's id (a download's, a media download's); see dlserve.jobs.
+    Column("subject_id", String(64), nullable=True),
     Column("status", String(16), nullable=False, server_default=text("'queued'")),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("max_attempts", Integer, nullable=False, server_default=text("5")),
@@ -219,6 +220,8 @@ jobs = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     # The claim query: "queued and due, oldest first".
     Index(None, "status", "run_after"),
+    # "This subject's jobs" (pending parts of a download, its job on cancel).
+    Index(None, "subject_id", "kind"),
     sqlite_autoincrement=True,
 )
 
@@ -229,7 +232,7 @@ media_downloads = Table(
     metadata,
     Column("id", String(36), primary_key=True),
     Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True),
-    Column("job_id", Integer, ForeignKey("jobs.id"), nullable=True),
+    Column("job_id", Integer, nullable=True),  # its job in dlserve.jobs (which owns that table)
     Column("url", Text, nullable=False),
     Column("quality", String(16), nullable=False),
     Column("status", String(16), nullable=False, server_default=text("'pending'")),
@@ -254,4 +257,16 @@ media_downloads = Table(
     Index(None, "account_id", "created_at"),
     Index(None, "status"),
     Index(None, "job_id"),
+)
+
+
+# Failed logins per email ("email:...") and per client address ("address:..."): what the login
+# throttle (dlserve.accounts.throttle) reads and writes, shared by every API process.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("failures", Integer, nullable=False, server_default=text("0")),
+    Column("blocked_until", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -7,10 +7,11 @@ import sqlalchemy as sa
 from dlserve.accounts import holds
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
-from dlserve.db.tables import download_files, downloads, jobs
+from dlserve.db.tables import download_files, downloads
 from dlserve.downloads.models import ACTIVE_STATUSES, DownloadStatus
 from dlserve.downloads.runner import finish_if_done
-from dlserve.jobs.queue import JobQueue
+from dlserve.downloads.services import EXPORT_KINDS
+from dlserve.jobs.interfaces import Job, JobQueue
 from dlserve.logs import get_logger
 from dlserve.storage.interfaces import Storage
 
@@ -32,32 +33,32 @@ class Janitor:
     def finish_stragglers(self) -> int:
         """A download in progress with no export job left is complete (a safety net: the last
         part's own transaction normally says so)."""
-        pending = sa.select(jobs.c.id).where(
-            jobs.c.download_id == downloads.c.id, jobs.c.status.in_(("queued", "running"))
-        )
         with self._db.write() as conn:
-            stuck = (
-                conn.execute(
-                    sa.select(downloads.c.id).where(
-                        downloads.c.status == DownloadStatus.IN_PROGRESS.value, ~sa.exists(pending)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            in_progress = [
+                str(download_id)
+                for download_id in conn.execute(
+                    sa.select(downloads.c.id).where(downloads.c.status == DownloadStatus.IN_PROGRESS.value)
+                ).scalars()
+            ]
+            pending = self._queue.subjects_pending_in(conn, EXPORT_KINDS, in_progress)
+            stuck = [int(download_id) for download_id in in_progress if download_id not in pending]
             for download_id in stuck:
-                finish_if_done(conn, self._clock, download_id)
+                finish_if_done(conn, self._clock, self._queue, download_id)
         return len(stuck)
 
     def reap_dead_jobs(self) -> int:
         """Jobs whose workers kept dying: their downloads end ``failed``, in the same transaction."""
         with self._db.write() as conn:
-            dead = self._queue.reap_in(conn)
+            dead = self._queue.reap_in(conn, EXPORT_KINDS)
             for job in dead:
                 self._fail_in(
-                    conn, job.download_id, "export failed: its worker stopped responding too many times"
+                    conn, _download_id(job), "export failed: its worker stopped responding too many times"
                 )
         return len(dead)
+
+    def fail_job(self, job: Job, error: str) -> None:
+        """An export job failed on its last attempt: its download ends ``failed``."""
+        self.fail_download(_download_id(job), f"export failed: {error}")
 
     def fail_download(self, download_id: int | None, error: str) -> None:
         """The job will not run again: the download ends ``failed`` (its finished files stay)."""
@@ -94,3 +95,7 @@ class Janitor:
         if expired:
             log.info("expired result files removed", files=len(expired))
         return len(expired)
+
+
+def _download_id(job: Job) -> int | None:
+    return int(job.subject_id) if job.subject_id is not None else None

@@ -15,10 +15,10 @@ from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
-from dlserve.db.tables import download_files, downloads, jobs
+from dlserve.db.tables import download_files, downloads
 from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadFile
+from dlserve.jobs.subqueries import running_checkpoint_total
 
 PART_KIND = "export_part"  # one job per result file (see runner.py)
 _FILE_PREFIX = "file_"
@@ -26,38 +26,34 @@ _FILE_NAMES = [column.name for column in download_files.c]
 _FILE_COLUMNS = [column.label(_FILE_PREFIX + column.name) for column in download_files.c]
 
 
-def _written(dialect: str) -> sa.ColumnElement[Any]:
-    """A running part's ``checkpoint.written``: records in its file so far (reported every second)."""
-    if dialect == "postgresql":
-        as_json = sa.cast(jobs.c.checkpoint, postgresql.JSONB)
-        return sa.cast(as_json["written"].astext, sa.BigInteger)
-    return sa.func.json_extract(jobs.c.checkpoint, "$.written")
-
-
 def _in_flight(
-    dialect: str, download_id: sa.ColumnElement[Any], status: sa.ColumnElement[Any]
+    dialect: str, download_id: sa.ColumnElement[Any], status: sa.ColumnElement[Any], jobs_in_sql: bool
 ) -> sa.Label[Any]:
-    written = (
-        sa.select(sa.func.coalesce(sa.func.sum(_written(dialect)), 0))
-        .where(jobs.c.download_id == download_id, jobs.c.kind == PART_KIND, jobs.c.status == "running")
-        .scalar_subquery()
-    )
+    if not jobs_in_sql:  # the caller adds them (see add_in_flight)
+        return sa.literal(0).label("_in_flight")
+    # A running part's checkpoint ``written``: records in its file so far (reported every second).
+    written = running_checkpoint_total(dialect, PART_KIND, download_id, "written")
     # Equalities rather than IN: an IN list is expanded at every execution ("post-compile").
     active = sa.or_(*(status == sa.literal(value) for value in ACTIVE_STATUSES))
     return sa.case((active, written), else_=0).label("_in_flight")
 
 
-def read_download(conn: sa.Connection, download_id: int, account_id: int | None = None) -> Download | None:
-    """The download (of ``account_id`` when given) with its files, or None."""
-    query = _download_query(conn.dialect.name, account_id is not None)
+def read_download(
+    conn: sa.Connection, download_id: int, account_id: int | None = None, *, jobs_in_sql: bool = True
+) -> Download | None:
+    """The download (of ``account_id`` when given) with its files, or None. ``jobs_in_sql``: the
+    job queue is the database's, so running parts' records are read in the same statement."""
+    query = _download_query(conn.dialect.name, account_id is not None, jobs_in_sql)
     params = {"download_id": download_id, "account_id": account_id}
     found = _assemble(conn.execute(query, params).mappings().all())
     return found[0] if found else None
 
 
-def read_page(conn: sa.Connection, account_id: int, limit: int, offset: int) -> tuple[int, list[Download]]:
+def read_page(
+    conn: sa.Connection, account_id: int, limit: int, offset: int, *, jobs_in_sql: bool = True
+) -> tuple[int, list[Download]]:
     """(how many downloads the account has, one page of them newest first)."""
-    query = _page_query(conn.dialect.name)
+    query = _page_query(conn.dialect.name, jobs_in_sql)
     params = {"account_id": account_id, "limit": limit, "offset": offset}
     rows = conn.execute(query, params).mappings().all()
     if rows:
@@ -77,9 +73,11 @@ def read_page(conn: sa.Connection, account_id: int, limit: int, offset: int) -> 
 
 
 @functools.cache
-def _download_query(dialect: str, of_account: bool) -> sa.Select[Any]:
+def _download_query(dialect: str, of_account: bool, jobs_in_sql: bool) -> sa.Select[Any]:
     query = (
-        sa.select(downloads, _in_flight(dialect, downloads.c.id, downloads.c.status), *_FILE_COLUMNS)
+        sa.select(
+            downloads, _in_flight(dialect, downloads.c.id, downloads.c.status, jobs_in_sql), *_FILE_COLUMNS
+        )
         .select_from(downloads.outerjoin(download_files, download_files.c.download_id == downloads.c.id))
         .where(downloads.c.id == sa.bindparam("download_id"))
         .order_by(download_files.c.part_no)
@@ -90,7 +88,7 @@ def _download_query(dialect: str, of_account: bool) -> sa.Select[Any]:
 
 
 @functools.cache
-def _page_query(dialect: str) -> sa.Select[Any]:
+def _page_query(dialect: str, jobs_in_sql: bool) -> sa.Select[Any]:
     page = (
         sa.select(downloads, sa.func.count().over().label("_total"))
         .where(downloads.c.account_id == sa.bindparam("account_id"))
@@ -100,7 +98,7 @@ def _page_query(dialect: str) -> sa.Select[Any]:
         .subquery("page")
     )
     return (
-        sa.select(page, _in_flight(dialect, page.c.id, page.c.status), *_FILE_COLUMNS)
+        sa.select(page, _in_flight(dialect, page.c.id, page.c.status, jobs_in_sql), *_FILE_COLUMNS)
         .select_from(page.outerjoin(download_files, download_files.c.download_id == page.c.id))
         .order_by(page.c.id.desc(), download_files.c.part_no)
     )
@@ -130,3 +128,14 @@ def _assemble(rows: Any) -> list[Download]:
             download = replace(download, num_downloaded=download.num_downloaded + extra)
         result.append(download)
     return result
+
+
+def add_in_flight(downloads_read: list[Download], written: dict[int, int]) -> list[Download]:
+    """Downloads read with ``jobs_in_sql=False``, with the records their running parts have
+    written (``download id → records``, from the queue itself) added while they are active."""
+    return [
+        replace(d, num_downloaded=d.num_downloaded + written[d.id])
+        if written.get(d.id) and d.status.is_active
+        else d
+        for d in downloads_read
+    ]

@@ -33,10 +33,10 @@ from dlserve.accounts import holds
 from dlserve.accounts.services import AccountService
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
-from dlserve.db.tables import download_files, downloads, jobs
+from dlserve.db.tables import download_files, downloads
 from dlserve.downloads import typed_csv
 from dlserve.downloads.models import Download, DownloadStatus, result_file_name, storage_key
-from dlserve.downloads.services import PART_KIND, PLAN_KIND
+from dlserve.downloads.services import EXPORT_KINDS, PART_KIND, PLAN_KIND
 from dlserve.downloads.sql_render import (
     csv_header,
     csv_line_select,
@@ -45,7 +45,8 @@ from dlserve.downloads.sql_render import (
     typed_records_between,
 )
 from dlserve.downloads.writers import PartWriter
-from dlserve.jobs.queue import Job, JobQueue
+from dlserve.jobs.interfaces import Job, JobQueue, LeaseLost
+from dlserve.jobs.interfaces import JobStopped as Stopped
 from dlserve.logs import get_logger
 from dlserve.query import compile_query
 from dlserve.records.render import project
@@ -56,17 +57,9 @@ from dlserve.storage.interfaces import Storage
 
 log = get_logger("dlserve.export")
 
-EXPORT_KINDS = (PLAN_KIND, PART_KIND)
+__all__ = ["EXPORT_KINDS", "ExportRunner", "ExportSettings", "LeaseLost", "Stopped", "finish_if_done"]
 BATCH_ROWS = 5_000  # lines per Arrow batch: small, so the Python side stays small
 PROGRESS_EVERY_S = 1.0
-
-
-class LeaseLost(Exception):
-    """Another worker owns the job now (ours expired); stop without touching anything."""
-
-
-class Stopped(Exception):
-    """The download was cancelled, or this worker is shutting down."""
 
 
 @dataclass(frozen=True)
@@ -147,26 +140,21 @@ class ExportRunner:
         """Mark the download in progress; None when there is nothing (more) to do for it."""
         now = self.clock.now()
         started = False
+        download_id = int(job.subject_id or 0)
         with self.db.write() as conn:
-            row = (
-                conn.execute(sa.select(downloads).where(downloads.c.id == job.download_id)).mappings().first()
-            )
+            row = conn.execute(sa.select(downloads).where(downloads.c.id == download_id)).mappings().first()
             if row is None or row["status"] not in (DownloadStatus.QUEUED, DownloadStatus.IN_PROGRESS):
                 return None
             if row["status"] == DownloadStatus.QUEUED:
                 conn.execute(
                     downloads.update()
-                    .where(downloads.c.id == job.download_id)
+                    .where(downloads.c.id == download_id)
                     .values(status=DownloadStatus.IN_PROGRESS.value, started_at=now, updated_at=now)
                 )
-                row = (
-                    conn.execute(sa.select(downloads).where(downloads.c.id == job.download_id))
-                    .mappings()
-                    .one()
-                )
+                row = conn.execute(sa.select(downloads).where(downloads.c.id == download_id)).mappings().one()
                 started = True
         if started:
-            self.on_change(int(row["id"]))
+            self.on_change(download_id)
         return Download.from_row(row, [])
 
     # -- plan --------------------------------------------------------------------------------------
@@ -175,11 +163,11 @@ class ExportRunner:
         plans = self._cut_into_parts(download)
         with self.db.write() as conn:
             for plan in plans:
-                self.queue.enqueue_in(conn, PART_KIND, download.id, plan.as_dict())
+                self.queue.enqueue_in(conn, PART_KIND, str(download.id), plan.as_dict())
             if not self.queue.complete_in(conn, job, worker_id):
                 raise LeaseLost()  # rolls the parts back: the next owner plans again
             if not plans:
-                finish_if_done(conn, self.clock, download.id)
+                finish_if_done(conn, self.clock, self.queue, download.id)
         log.info("export planned", download_id=download.id, parts=len(plans))
 
     def _cut_into_parts(self, download: Download) -> list[PartPlan]:
@@ -435,12 +423,12 @@ class _Part:
             self.r.accounts.settle_hold_in(
                 conn, self.download.account_id, self.download.id, self.plan.part_no, records
             )
-            finish_if_done(conn, self.r.clock, self.download.id)
+            finish_if_done(conn, self.r.clock, self.r.queue, self.download.id)
         self.r.on_change(self.download.id)
         return True
 
 
-def finish_if_done(conn: sa.Connection, clock: Clock, download_id: int) -> bool:
+def finish_if_done(conn: sa.Connection, clock: Clock, queue: JobQueue, download_id: int) -> bool:
     """Recount what is committed; when no export job of the download is left, it is completed."""
     now = clock.now()
     delivered = conn.execute(
@@ -448,11 +436,7 @@ def finish_if_done(conn: sa.Connection, clock: Clock, download_id: int) -> bool:
             download_files.c.download_id == download_id
         )
     ).scalar_one()
-    pending = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(jobs)
-        .where(jobs.c.download_id == download_id, jobs.c.status.in_(("queued", "running")))
-    ).scalar_one()
+    pending = queue.pending_in(conn, EXPORT_KINDS, str(download_id))
     values: dict[str, Any] = {"num_downloaded": int(delivered), "updated_at": now}
     if pending == 0:
         values.update(status=DownloadStatus.COMPLETED.value, completed_at=now)

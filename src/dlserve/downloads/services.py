@@ -6,7 +6,7 @@ never "forbidden", so ids reveal nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
@@ -16,16 +16,17 @@ from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
 from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadStatus
-from dlserve.downloads.reads import PART_KIND, read_download, read_page
+from dlserve.downloads.reads import PART_KIND, add_in_flight, read_download, read_page
 from dlserve.errors import Conflict, ErrorDetail, Invalid, NotFound, TooManyRequests
-from dlserve.jobs.queue import JobQueue
+from dlserve.jobs.interfaces import JobQueue
 from dlserve.records.store import RecordStore
 from dlserve.storage.interfaces import ResolvedFile
 
 COMPRESSIONS = (None, "gzip")
 PLAN_KIND = "export"  # a download's first job: cuts it into parts (see runner.py)
 # PART_KIND (one job per result file) lives in reads.py, whose queries count running parts.
-__all__ = ["PART_KIND", "PLAN_KIND", "DownloadService"]
+EXPORT_KINDS = (PLAN_KIND, PART_KIND)  # a download's jobs: its subject id is the download's id
+__all__ = ["EXPORT_KINDS", "PART_KIND", "PLAN_KIND", "DownloadService"]
 
 
 class DownloadService:
@@ -114,25 +115,43 @@ class DownloadService:
             ).scalar_one()
             # Reserve the credits in the same transaction: a 402 here un-queues the download.
             self._accounts.hold_in(conn, account.id, int(download_id), to_deliver)
-            self._queue.enqueue_in(conn, PLAN_KIND, int(download_id))
+            self._queue.enqueue_in(conn, PLAN_KIND, str(download_id))
         return self.get(account, int(download_id))
 
     def get(self, account: Account, download_id: int) -> Download:
         """The account's download (one query: row, files and in-flight records together)."""
-        with self._db.read_one() as conn:
-            download = read_download(conn, download_id, account.id)
+        download = self._read(download_id, account.id)
         if download is None:
             raise NotFound(f"Download {download_id} was not found")
         return download
 
     def find(self, download_id: int) -> Download | None:
-        with self._db.read_one() as conn:
-            return read_download(conn, download_id)
+        return self._read(download_id, None)
 
     def list(self, account: Account, *, limit: int = 100, offset: int = 0) -> tuple[int, list[Download]]:
         """(how many the account has, one page of them newest first), in one query."""
+        in_sql = self._queue.in_database
         with self._db.read_one() as conn:
-            return read_page(conn, account.id, limit, offset)
+            total, page = read_page(conn, account.id, limit, offset, jobs_in_sql=in_sql)
+            if not in_sql:
+                page = add_in_flight(page, self._written_by_running_parts(conn, page))
+        return total, page
+
+    def _read(self, download_id: int, account_id: int | None) -> Download | None:
+        in_sql = self._queue.in_database
+        with self._db.read_one() as conn:
+            download = read_download(conn, download_id, account_id, jobs_in_sql=in_sql)
+            if download is not None and not in_sql:
+                download = add_in_flight([download], self._written_by_running_parts(conn, [download]))[0]
+        return download
+
+    def _written_by_running_parts(self, conn: sa.Connection, among: Sequence[Download]) -> dict[int, int]:
+        """For a queue outside the database: records its running parts report, by download."""
+        written: dict[int, int] = {}
+        subjects = [str(d.id) for d in among if d.status.is_active]
+        for subject_id, state in self._queue.running_checkpoints_in(conn, PART_KIND, subjects):
+            written[int(subject_id)] = written.get(int(subject_id), 0) + int(state.get("written", 0))
+        return written
 
     def cancel(self, account: Account, download_id: int) -> Download:
         """Stop the download; files finished before now stay, are listed and were charged.
@@ -165,7 +184,7 @@ class DownloadService:
                     completed_at=now,
                 )
             )
-            self._queue.cancel_in(conn, download_id)
+            self._queue.withdraw_in(conn, EXPORT_KINDS, str(download_id))
             self._accounts.release_hold_in(conn, download_id)
         self._on_change(download_id)
         return self.get(account, download_id)

@@ -1,4 +1,4 @@
-"""`JobQueue`: durable jobs as rows of the ``jobs`` table, claimed with a lease.
+"""`SqlJobQueue`: durable jobs as rows of the ``jobs`` table, claimed with a lease.
 
 A job's life::
 
@@ -25,6 +25,9 @@ A job's life::
   them, each exactly once across all callers, so the caller (the downloads janitor) marks their
   downloads failed. ``reap_in`` does the same inside the caller's transaction, so that marking can
   commit atomically with it. A job that fails by raising (``fail``) reports ``dead`` directly.
+- **Subjects.** A job names what it works on by ``subject_id`` (a download's id, a media download's
+  UUID); with its kind that is all a domain needs to find, withdraw or count its jobs. Only this
+  module (and :mod:`.memory`) reads or writes the ``jobs`` table.
 
 Every method is thread-safe: the queue keeps no state besides its settings, and each call runs in
 its own transaction (or the caller's, for the ``*_in`` methods).
@@ -32,9 +35,8 @@ its own transaction (or the caller's, for the ``*_in`` methods).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from collections.abc import Collection, Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -44,92 +46,62 @@ from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import jobs
 from dlserve.errors import NotFound
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    DEAD = "dead"
-
-
-@dataclass(frozen=True)
-class Job:
-    """A job as it was when read; a worker passes the ``Job`` it claimed back to every call."""
-
-    id: int
-    kind: str
-    download_id: int | None
-    status: str
-    attempts: int
-    max_attempts: int
-    checkpoint: dict[str, Any] | None
-    lease_owner: str | None
-    lease_expires_at: datetime | None
-    run_after: datetime
-    last_error: str | None
-
-    @classmethod
-    def from_row(cls, row: RowMapping) -> Job:
-        checkpoint = row["checkpoint"]
-        return cls(
-            id=row["id"],
-            kind=row["kind"],
-            download_id=row["download_id"],
-            status=row["status"],
-            attempts=row["attempts"],
-            max_attempts=row["max_attempts"],
-            checkpoint=orjson.loads(checkpoint) if checkpoint is not None else None,
-            lease_owner=row["lease_owner"],
-            lease_expires_at=row["lease_expires_at"],
-            run_after=row["run_after"],
-            last_error=row["last_error"],
-        )
-
+from dlserve.jobs.interfaces import PENDING_STATUSES, Job, JobStatus, QueueTimings
 
 # Columns that describe a lease; they are set only while a job is running.
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+_PENDING = [status.value for status in PENDING_STATUSES]
+LOST_WORKER_ERROR = "its worker stopped responding on the last attempt (lease expired)"
 
 
-class JobQueue:
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        *,
-        lease_seconds: float = 30.0,
-        max_attempts: int = 5,
-        retry_base_seconds: float = 2.0,
-        retry_max_seconds: float = 300.0,
-    ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+def job_from_row(row: RowMapping) -> Job:
+    checkpoint = row["checkpoint"]
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        subject_id=row["subject_id"],
+        status=row["status"],
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        checkpoint=orjson.loads(checkpoint) if checkpoint is not None else None,
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        run_after=row["run_after"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+    )
+
+
+class SqlJobQueue(QueueTimings):
+    in_database = True  # statements elsewhere may include jobs/subqueries.py's fragments
+
+    def __init__(self, db: Database, clock: Clock, **timings: Any) -> None:
+        """``timings``: see :class:`QueueTimings` (lease, attempts, retry backoff)."""
+        super().__init__(**timings)
         self._db = db
         self._clock = clock
-        self._lease = timedelta(seconds=lease_seconds)
-        self._max_attempts = max_attempts
-        self._retry_base_seconds = retry_base_seconds
-        self._retry_max_seconds = retry_max_seconds
 
     # -- producers -------------------------------------------------------------------------------
 
     def enqueue_in(
-        self, conn: Connection, kind: str, download_id: int | None, checkpoint: dict[str, Any] | None = None
+        self,
+        conn: Connection,
+        kind: str,
+        subject_id: str | None,
+        checkpoint: Mapping[str, Any] | None = None,
+        *,
+        max_attempts: int | None = None,
     ) -> int:
-        """Add a job, due now, inside the caller's write transaction; returns its id.
-
-        ``checkpoint`` gives the job its starting state (an export part: which records it writes).
-        """
         now = self._clock.now()
         job_id = conn.execute(
             jobs.insert()
             .values(
                 kind=kind,
-                download_id=download_id,
-                checkpoint=orjson.dumps(checkpoint).decode() if checkpoint is not None else None,
+                subject_id=subject_id,
+                checkpoint=_dumps(checkpoint),
                 status=JobStatus.QUEUED.value,
                 attempts=0,
-                max_attempts=self._max_attempts,
+                max_attempts=self.attempts_for(max_attempts),
                 run_after=now,
                 created_at=now,
                 updated_at=now,
@@ -138,26 +110,28 @@ class JobQueue:
         ).scalar_one()
         return int(job_id)
 
-    def cancel_in(self, conn: Connection, download_id: int) -> None:
-        """The download's job ends ``done`` and never runs again; a running worker loses its lease."""
-        conn.execute(
+    def withdraw_in(self, conn: Connection, kinds: Collection[str], subject_id: str) -> int:
+        return self._withdraw(conn, and_(jobs.c.kind.in_(list(kinds)), jobs.c.subject_id == subject_id))
+
+    def withdraw_job_in(self, conn: Connection, job_id: int) -> bool:
+        return self._withdraw(conn, jobs.c.id == job_id) == 1
+
+    def _withdraw(self, conn: Connection, which: ColumnElement[bool]) -> int:
+        result = conn.execute(
             jobs.update()
-            .where(
-                jobs.c.download_id == download_id,
-                jobs.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
-            )
+            .where(which, jobs.c.status.in_(_PENDING))
             .values(status=JobStatus.DONE.value, updated_at=self._clock.now(), **_NO_LEASE)
         )
+        return int(result.rowcount)
 
     # -- workers ---------------------------------------------------------------------------------
 
-    def claim(self, worker_id: str, kinds: tuple[str, ...] = ("export",)) -> Job | None:
-        """Lease the oldest eligible job of one of ``kinds`` to ``worker_id``; None when there is none."""
+    def claim(self, worker_id: str, kinds: Collection[str]) -> Job | None:
         now = self._clock.now()
         with self._db.write() as conn:
             job_id = conn.execute(
                 select(jobs.c.id)
-                .where(jobs.c.kind.in_(kinds), _claimable(now))
+                .where(jobs.c.kind.in_(list(kinds)), _claimable(now))
                 .order_by(jobs.c.id)
                 .limit(1)
                 # PostgreSQL: rows other claimers hold are skipped, not waited for. SQLite renders
@@ -183,27 +157,20 @@ class JobQueue:
                 .mappings()
                 .one()
             )
-        return Job.from_row(row)
+        return job_from_row(row)
 
     def heartbeat(self, job: Job, worker_id: str) -> bool:
-        """Extend the lease; False if ``worker_id`` no longer holds it (stop working on the job)."""
         with self._db.write() as conn:
             return self._update_held(conn, job, worker_id, **self._renewed_lease())
 
     def save_checkpoint_in(
-        self, conn: Connection, job: Job, worker_id: str, checkpoint: dict[str, Any]
+        self, conn: Connection, job: Job, worker_id: str, checkpoint: Mapping[str, Any]
     ) -> bool:
-        """Record progress (and extend the lease) inside the caller's write transaction.
-
-        False when ``worker_id`` no longer holds the lease: nothing was written to the job, and the
-        caller must roll back whatever it wrote beside it (raise out of the transaction).
-        """
-        return self._update_held(
-            conn, job, worker_id, checkpoint=orjson.dumps(checkpoint).decode(), **self._renewed_lease()
-        )
+        """False when ``worker_id`` no longer holds the lease: nothing was written to the job, and the
+        caller must roll back whatever it wrote beside it (raise out of the transaction)."""
+        return self._update_held(conn, job, worker_id, checkpoint=_dumps(checkpoint), **self._renewed_lease())
 
     def complete(self, job: Job, worker_id: str) -> bool:
-        """The job is finished (``done``); False if the lease was lost, and then nothing changed."""
         with self._db.write() as conn:
             return self.complete_in(conn, job, worker_id)
 
@@ -213,11 +180,6 @@ class JobQueue:
         )
 
     def fail(self, job: Job, worker_id: str, error: str) -> JobStatus | None:
-        """The attempt failed: retry later with exponential backoff, or ``dead`` after the last attempt.
-
-        Returns the job's new status (``queued`` or ``dead``; on ``dead`` the caller fails the
-        download), or None if the lease was lost and nothing changed.
-        """
         now = self._clock.now()
         values: dict[str, Any] = {"last_error": error, "updated_at": now, **_NO_LEASE}
         if job.attempts >= job.max_attempts:
@@ -230,10 +192,6 @@ class JobQueue:
         return status if changed else None
 
     def release(self, job: Job, worker_id: str) -> bool:
-        """Give the job back at shutdown: queued and due now, and this attempt does not count.
-
-        False if the lease was already lost (then nothing changed).
-        """
         now = self._clock.now()
         with self._db.write() as conn:
             return self._update_held(
@@ -247,48 +205,48 @@ class JobQueue:
                 **_NO_LEASE,
             )
 
-    def retry_delay(self, attempts: int) -> timedelta:
-        """How long a job waits after its ``attempts``-th attempt failed."""
-        seconds = self._retry_base_seconds * 2.0 ** max(0, attempts - 1)
-        return timedelta(seconds=min(self._retry_max_seconds, seconds))
-
     # -- upkeep ----------------------------------------------------------------------------------
 
-    def reap(self) -> list[Job]:
-        """Turn expired jobs that have no attempts left into ``dead``; returns them (as now dead).
-
-        Each such job is returned to exactly one caller, however many run this at once.
-        """
+    def reap(self, kinds: Collection[str] | None = None) -> list[Job]:
         with self._db.write() as conn:
-            return self.reap_in(conn)
+            return self.reap_in(conn, kinds)
 
-    def reap_in(self, conn: Connection) -> list[Job]:
-        """:meth:`reap` inside the caller's write transaction (to fail their downloads atomically)."""
+    def reap_in(self, conn: Connection, kinds: Collection[str] | None = None) -> list[Job]:
         now = self._clock.now()
+        which = _expired_without_attempts(now)
+        if kinds is not None:
+            which = and_(which, jobs.c.kind.in_(list(kinds)))
         rows = (
             conn.execute(
                 jobs.update()
-                .where(_expired_without_attempts(now))
+                .where(which)
                 .values(
-                    status=JobStatus.DEAD.value,
-                    last_error="its worker stopped responding on the last attempt (lease expired)",
-                    updated_at=now,
-                    **_NO_LEASE,
+                    status=JobStatus.DEAD.value, last_error=LOST_WORKER_ERROR, updated_at=now, **_NO_LEASE
                 )
                 .returning(*jobs.c)
             )
             .mappings()
             .all()
         )
-        return sorted((Job.from_row(row) for row in rows), key=lambda job: job.id)
+        return sorted((job_from_row(row) for row in rows), key=lambda job: job.id)
 
     def expired_dead(self) -> list[Job]:
-        """The jobs the next :meth:`reap` would take (read-only: for inspection and health checks)."""
         with self._db.read() as conn:
             rows = conn.execute(
                 select(jobs).where(_expired_without_attempts(self._clock.now())).order_by(jobs.c.id)
             ).mappings()
-            return [Job.from_row(row) for row in rows]
+            return [job_from_row(row) for row in rows]
+
+    def abandoned_in(self, conn: Connection, job_ids: Collection[int]) -> dict[int, str | None]:
+        if not job_ids:
+            return {}
+        finished = jobs.c.status.in_([JobStatus.DONE.value, JobStatus.DEAD.value])
+        rows = conn.execute(
+            select(jobs.c.id, jobs.c.last_error).where(
+                jobs.c.id.in_(list(job_ids)), or_(finished, _expired_without_attempts(self._clock.now()))
+            )
+        )
+        return {int(job_id): last_error for job_id, last_error in rows}
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -297,27 +255,87 @@ class JobQueue:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         if row is None:
             raise NotFound(f"Job {job_id} was not found")
-        return Job.from_row(row)
+        return job_from_row(row)
 
-    def for_download(self, download_id: int) -> Job | None:
-        """The download's job (the newest, should there ever be several)."""
+    def latest_for(self, kinds: Collection[str], subject_id: str) -> Job | None:
         with self._db.read() as conn:
             row = (
                 conn.execute(
-                    select(jobs).where(jobs.c.download_id == download_id).order_by(jobs.c.id.desc()).limit(1)
+                    select(jobs)
+                    .where(jobs.c.kind.in_(list(kinds)), jobs.c.subject_id == subject_id)
+                    .order_by(jobs.c.id.desc())
+                    .limit(1)
                 )
                 .mappings()
                 .first()
             )
-        return Job.from_row(row) if row is not None else None
+        return job_from_row(row) if row is not None else None
+
+    def pending_in(self, conn: Connection, kinds: Collection[str], subject_id: str) -> int:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(jobs)
+                .where(
+                    jobs.c.kind.in_(list(kinds)),
+                    jobs.c.subject_id == subject_id,
+                    jobs.c.status.in_(_PENDING),
+                )
+            ).scalar_one()
+        )
+
+    def subjects_pending_in(
+        self, conn: Connection, kinds: Collection[str], subject_ids: Collection[str]
+    ) -> set[str]:
+        if not subject_ids:
+            return set()
+        rows = conn.execute(
+            select(jobs.c.subject_id)
+            .distinct()
+            .where(
+                jobs.c.kind.in_(list(kinds)),
+                jobs.c.subject_id.in_(list(subject_ids)),
+                jobs.c.status.in_(_PENDING),
+            )
+        ).scalars()
+        return {str(subject_id) for subject_id in rows}
+
+    def running_checkpoints_in(
+        self, conn: Connection, kind: str, subject_ids: Collection[str]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        if not subject_ids:
+            return []
+        rows = conn.execute(
+            select(jobs.c.subject_id, jobs.c.checkpoint).where(
+                jobs.c.kind == kind,
+                jobs.c.subject_id.in_(list(subject_ids)),
+                jobs.c.status == JobStatus.RUNNING.value,
+            )
+        )
+        return [
+            (str(subject_id), orjson.loads(checkpoint) if checkpoint else {})
+            for subject_id, checkpoint in rows
+        ]
 
     def stats(self) -> dict[str, int]:
-        """How many jobs are in each status (every status present, zeros included)."""
         counts = dict.fromkeys((status.value for status in JobStatus), 0)
-        with self._db.read() as conn:
-            for status, count in conn.execute(select(jobs.c.status, func.count()).group_by(jobs.c.status)):
-                counts[status] = int(count)
+        for (_kind, status), count in self.counts().items():
+            counts[status] = counts.get(status, 0) + count
         return counts
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(jobs.c.kind, jobs.c.status, func.count()).group_by(jobs.c.kind, jobs.c.status)
+            )
+            return {(str(kind), str(status)): int(count) for kind, status, count in rows}
+
+    def oldest_queued_at(self) -> datetime | None:
+        with self._db.read() as conn:
+            first: datetime | None = conn.execute(
+                select(func.min(jobs.c.created_at)).where(jobs.c.status == JobStatus.QUEUED.value)
+            ).scalar()
+        return first
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -339,6 +357,10 @@ class JobQueue:
             .values(**values)
         )
         return result.rowcount == 1
+
+
+def _dumps(checkpoint: Mapping[str, Any] | None) -> str | None:
+    return orjson.dumps(dict(checkpoint)).decode() if checkpoint is not None else None
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:

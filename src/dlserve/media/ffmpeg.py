@@ -1,8 +1,9 @@
 """Finding ffmpeg (Debian's, else the imageio-ffmpeg wheel's) and measuring a media file.
 
 Debian's package also has ffprobe, which yt-dlp uses for a few fixups; the wheel has ffmpeg only,
-which is enough to merge streams and extract audio. Probing passes ``-protocol_whitelist file`` so
-that no file, whatever it contains, makes ffmpeg open a network URL.
+which is enough to merge streams and extract audio. Probing passes the options of
+:mod:`dlserve.media.ffmpeg_inputs`, so that no file, whatever it contains, makes ffmpeg open a
+network URL or another local file.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from dlserve.media.ffmpeg_inputs import SAFE_INPUT_OPTIONS
 
 PROBE_TIMEOUT_S = 60
 
@@ -55,14 +58,14 @@ def probe(tools: FfmpegTools, path: Path) -> MediaInfo:
     """Streams and duration of a local file (ffprobe's JSON, else ffmpeg's stream summary)."""
     if tools.ffprobe:
         done = subprocess.run(  # noqa: S603 - a fixed argv, no shell; the path is ours
-            [tools.ffprobe, "-v", "error", "-protocol_whitelist", "file", "-show_streams", "-show_format",
+            [tools.ffprobe, "-v", "error", *SAFE_INPUT_OPTIONS, "-show_streams", "-show_format",
              "-of", "json", f"file:{path}"],
             capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=False,
         )  # fmt: skip
         # ffprobe failing means ffmpeg would not understand the file either.
         return _from_ffprobe(json.loads(done.stdout or "{}") if done.returncode == 0 else {})
     done = subprocess.run(  # noqa: S603 - a fixed argv, no shell; the path is ours
-        [tools.ffmpeg, "-hide_banner", "-protocol_whitelist", "file", "-i", f"file:{path}"],
+        [tools.ffmpeg, "-hide_banner", *SAFE_INPUT_OPTIONS, "-i", f"file:{path}"],
         capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=False,
     )  # fmt: skip
     return _from_ffmpeg_banner(done.stderr)

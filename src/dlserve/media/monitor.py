@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from dlserve.jobs.queue import Job, JobQueue
+from dlserve.jobs.interfaces import Job, JobQueue
 from dlserve.logs import get_logger
 from dlserve.media.progress import ProgressTracker
 

@@ -15,12 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlserve.media.errors import Cancelled, FetchError, TooLarge
-
-# Media containers are binary; a "media" file that is all text is a playlist or manifest (which
-# ffmpeg would follow to other URLs when merging) or an error page. Bytes that occur in text:
-_TEXT_BYTES = frozenset(b"\t\n\r\f\b" + bytes(range(0x20, 0x7F)))
-SNIFF_BYTES = 1024
+from dlserve.media.errors import Cancelled, TooLarge
+from dlserve.media.sniff import refuse_non_media
 
 
 @dataclass(frozen=True)
@@ -139,19 +135,8 @@ class ProgressTracker:
 
 
 def refuse_text_file(path: Path) -> None:
-    """Raise when ``path`` starts like a text file rather than a media container."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(SNIFF_BYTES)
-    except OSError:
-        return  # merged/renamed away already; the final file is checked again before it is stored
-    if head and all(byte in _TEXT_BYTES for byte in head):
-        first_line = head.split(b"\n", 1)[0][:60].decode("ascii", "replace").strip()
-        raise FetchError(
-            f"the server sent text where media was expected ({first_line!r}); playlists and manifests "
-            "inside media files are not followed",
-            retryable=False,
-        )
+    """Raise when ``path`` is a playlist, manifest or text rather than media (see :mod:`.sniff`)."""
+    refuse_non_media(path)
 
 
 def _number(value: Any) -> float | None:

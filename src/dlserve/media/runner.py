@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import media_downloads
-from dlserve.jobs.queue import Job, JobQueue, JobStatus
+from dlserve.jobs.interfaces import Job, JobQueue, JobStatus
 from dlserve.logs import get_logger
 from dlserve.media.errors import Cancelled, FetchError
 from dlserve.media.ffmpeg import FfmpegTools, MediaInfo, probe
@@ -34,6 +34,7 @@ from dlserve.media.interfaces import FetchedMedia, Fetcher, FetchRequest
 from dlserve.media.models import MediaDownload, MediaStatus, storage_prefix
 from dlserve.media.monitor import SHUTDOWN, ProgressMonitor
 from dlserve.media.progress import ProgressTracker
+from dlserve.media.quota import byte_limit_in
 from dlserve.storage.interfaces import Storage
 
 log = get_logger("dlserve.media.runner")
@@ -44,6 +45,7 @@ class MediaRunSettings:
     scratch_dir: Path
     max_bytes: int | None
     tools: FfmpegTools | None
+    quota_bytes: int | None = None  # per caller, see dlserve.media.quota
 
 
 class MediaRunner:
@@ -74,7 +76,7 @@ class MediaRunner:
         workdir = self.workdir_for(download.id)
         shutil.rmtree(workdir, ignore_errors=True)  # an earlier attempt killed mid-way
         workdir.mkdir(parents=True)
-        tracker = ProgressTracker(self._settings.max_bytes)
+        tracker = ProgressTracker(self._byte_limit(download))
         monitor = ProgressMonitor(
             self._queue, job, worker_id, lambda: self.publish(download.id, tracker), tracker, stop
         )
@@ -96,6 +98,12 @@ class MediaRunner:
         finally:
             monitor.finish()
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def _byte_limit(self, download: MediaDownload) -> int | None:
+        with self._db.read() as conn:
+            return byte_limit_in(
+                conn, download.account_id, download.id, self._settings.quota_bytes, self._settings.max_bytes
+            )
 
     # -- the row's life -------------------------------------------------------------------------
 

@@ -15,14 +15,15 @@ from sqlalchemy import ColumnElement, Connection
 
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
-from dlserve.db.tables import jobs, media_downloads
+from dlserve.db.tables import media_downloads
 from dlserve.errors import ErrorDetail, Invalid, NotFound, TooManyRequests
-from dlserve.jobs.queue import JobQueue, JobStatus
+from dlserve.jobs.interfaces import JobQueue
+from dlserve.jobs.wakeup import WakeUp
 from dlserve.logs import get_logger
 from dlserve.media.formats import normalise_quality
 from dlserve.media.guard import AddressPolicy, RefusedURL
 from dlserve.media.models import ACTIVE_STATUSES, JOB_KIND, MediaDownload, MediaStatus, storage_prefix
-from dlserve.media.wakeup import WakeUp
+from dlserve.media.quota import check_quota_in
 from dlserve.storage.interfaces import Storage
 
 log = get_logger("dlserve.media")
@@ -52,14 +53,18 @@ class MediaService:
         *,
         max_active_per_caller: int = 20,
         wakeup: WakeUp | None = None,
+        quota_bytes: int | None = None,
+        max_attempts: int = 3,
     ) -> None:
         self._wakeup = wakeup
+        self._quota_bytes = quota_bytes
         self._db = db
         self._clock = clock
         self._queue = queue
         self._storage = storage
         self._policy = policy
         self._max_active = max_active_per_caller
+        self._max_attempts = max_attempts
 
     def request(self, url: str, quality: str | None, account_id: int | None) -> MediaDownload:
         """Queue a download; ``Invalid`` for a bad URL or quality, including refused addresses."""
@@ -87,7 +92,8 @@ class MediaService:
                     f"You already have {active} media downloads pending or in progress; "
                     "wait for some to finish or remove them"
                 )
-            job_id = self._queue.enqueue_in(conn, JOB_KIND, None)
+            check_quota_in(conn, account_id, self._quota_bytes)
+            job_id = self._queue.enqueue_in(conn, JOB_KIND, download_id, max_attempts=self._max_attempts)
             conn.execute(
                 media_downloads.insert().values(
                     id=download_id,
@@ -138,7 +144,7 @@ class MediaService:
             if download is None:
                 raise NotFound(NOT_FOUND_MESSAGE)
             if download.is_active:
-                withdraw_job_in(conn, download.job_id, self._clock)
+                self._withdraw_in(conn, download.job_id)
                 conn.execute(
                     media_downloads.update()
                     .where(media_downloads.c.id == download_id)
@@ -160,13 +166,19 @@ class MediaService:
             download = self._find_in(conn, download_id, account_id)
             if download is None:
                 raise NotFound(NOT_FOUND_MESSAGE)
-            withdraw_job_in(conn, download.job_id, self._clock)
+            self._withdraw_in(conn, download.job_id)
             conn.execute(media_downloads.delete().where(media_downloads.c.id == download_id))
         # Every key of the download, not only the row's: an attempt killed right after storing its
         # file may have left one too.
         for key in list(self._storage.list_keys(storage_prefix(download_id))):
             self._storage.delete(key)
         log.info("media download removed", download_id=download_id, status=download.status.value)
+
+    def _withdraw_in(self, conn: Connection, job_id: int | None) -> None:
+        """The job never runs again; a worker running it loses its lease (its next heartbeat
+        fails, and that is how it learns to stop)."""
+        if job_id is not None:
+            self._queue.withdraw_job_in(conn, job_id)
 
     def _find(self, download_id: str, account_id: int | None) -> MediaDownload | None:
         with self._db.read() as conn:
@@ -182,18 +194,6 @@ class MediaService:
             .first()
         )
         return MediaDownload.from_row(row) if row is not None else None
-
-
-def withdraw_job_in(conn: Connection, job_id: int | None, clock: Clock) -> None:
-    """The job ends ``done`` and never runs again; a worker running it loses its lease (its next
-    heartbeat fails, and that is how it learns to stop)."""
-    if job_id is None:
-        return
-    conn.execute(
-        jobs.update()
-        .where(jobs.c.id == job_id, jobs.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
-        .values(status=JobStatus.DONE.value, lease_owner=None, lease_expires_at=None, updated_at=clock.now())
-    )
 
 
 def _owned_by(account_id: int | None) -> ColumnElement[bool]:

@@ -14,8 +14,9 @@ What would bypass it, and is shut here:
   (``dl``), and every external downloader refuses to start for a guarded instance — including
   the one ``HlsFD`` falls back to internally.
 - ffmpeg opening URLs *inside* a downloaded file (an HLS playlist served as "video.mp4" and handed to
-  the merger): every ffmpeg postprocessor input gets ``-protocol_whitelist file,pipe``, and the
-  fetcher refuses downloaded files that are text (see :mod:`dlserve.media.progress`).
+  the merger): every ffmpeg postprocessor input gets :mod:`dlserve.media.ffmpeg_inputs`' options
+  (no network protocol, no playlist demuxer), and the fetcher refuses downloaded files that are
+  playlists or text (see :mod:`dlserve.media.sniff`).
 
 yt-dlp's private modules are used here; ``pyproject.toml`` pins its version, and each bypass has a test.
 """
@@ -39,10 +40,12 @@ from yt_dlp.downloader.hls import HlsFD
 from yt_dlp.downloader.http import HttpFD
 from yt_dlp.networking._urllib import HTTPHandler, RedirectHandler, UrllibRH
 
+from dlserve.media import ytdlp_probes  # noqa: F401 - guards yt-dlp's own ffprobe runs on import
+from dlserve.media.ffmpeg_inputs import SAFE_INPUT_OPTIONS
 from dlserve.media.guard import ALLOWED_SCHEMES, ConnectionGate
 
 NATIVE_DOWNLOADERS = (HttpFD, HlsFD, DashSegmentsFD)
-LOCAL_FILES_ONLY = ["-protocol_whitelist", "file,pipe"]
+LOCAL_FILES_ONLY = SAFE_INPUT_OPTIONS
 
 
 class TransportRefused(Exception):

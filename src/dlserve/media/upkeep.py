@@ -1,9 +1,9 @@
 """Media upkeep no request triggers: downloads whose job died, retention, leftover work folders.
 
-A job whose workers kept dying ends with its lease expired and no attempts left; the downloads
-janitor turns such jobs ``dead`` (whatever their kind). Here the *row* is failed as soon as its job
-is in that state or dead, so no download stays ``downloading`` after a crash — whether or not any
-janitor has run yet.
+A job whose workers kept dying ends with its lease expired and no attempts left: it is reaped
+(``dead``) and its row failed in one transaction. A row whose job is done or dead while the row is
+still active (a crash between the two writes) is failed too, so no download stays ``downloading``.
+Which jobs will never run again is the queue's to say (:meth:`JobQueue.abandoned_in`).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import sqlalchemy as sa
 
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
-from dlserve.db.tables import jobs, media_downloads
-from dlserve.jobs.queue import JobStatus
+from dlserve.db.tables import media_downloads
+from dlserve.jobs.interfaces import JobQueue
 from dlserve.logs import get_logger
-from dlserve.media.models import ACTIVE_STATUSES, MediaStatus, storage_prefix
+from dlserve.media.models import ACTIVE_STATUSES, JOB_KIND, MediaStatus, storage_prefix
 from dlserve.storage.interfaces import Storage
 
 log = get_logger("dlserve.media.upkeep")
@@ -30,12 +30,14 @@ class MediaUpkeep:
         self,
         db: Database,
         clock: Clock,
+        queue: JobQueue,
         storage: Storage,
         scratch_dir: Path,
         retention: timedelta | None,
     ) -> None:
         self._db = db
         self._clock = clock
+        self._queue = queue
         self._storage = storage
         self._scratch_dir = scratch_dir
         self._retention = retention
@@ -48,21 +50,15 @@ class MediaUpkeep:
     def fail_abandoned(self) -> int:
         """Active downloads whose job will never run again end ``failed``, with the job's reason."""
         now = self._clock.now()
-        abandoned = sa.or_(
-            jobs.c.status == JobStatus.DEAD.value,
-            jobs.c.status == JobStatus.DONE.value,
-            sa.and_(
-                jobs.c.status == JobStatus.RUNNING.value,
-                jobs.c.lease_expires_at < now,
-                jobs.c.attempts >= jobs.c.max_attempts,
-            ),
-        )
         with self._db.write() as conn:
-            rows = conn.execute(
-                sa.select(media_downloads.c.id, jobs.c.last_error)
-                .join(jobs, jobs.c.id == media_downloads.c.job_id)
-                .where(media_downloads.c.status.in_(ACTIVE_STATUSES), abandoned)
+            self._queue.reap_in(conn, (JOB_KIND,))
+            active = conn.execute(
+                sa.select(media_downloads.c.id, media_downloads.c.job_id).where(
+                    media_downloads.c.status.in_(ACTIVE_STATUSES), media_downloads.c.job_id.is_not(None)
+                )
             ).all()
+            abandoned = self._queue.abandoned_in(conn, [job_id for _id, job_id in active])
+            rows = [(download_id, abandoned[job_id]) for download_id, job_id in active if job_id in abandoned]
             for download_id, last_error in rows:
                 conn.execute(
                     media_downloads.update()

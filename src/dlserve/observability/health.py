@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
-from dlserve.jobs.queue import JobQueue
+from dlserve.jobs.interfaces import JobQueue
 from dlserve.logs import get_logger
 from dlserve.records.schema import DATA_TYPES
 from dlserve.records.snapshots import SnapshotCatalog

@@ -18,15 +18,17 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dlserve.db.engine import Database
-from dlserve.db.tables import download_files, downloads, jobs
+from dlserve.db.tables import download_files, downloads
+from dlserve.jobs.interfaces import JobQueue
 from dlserve.logs import get_logger
 
 log = get_logger("dlserve.metrics")
 
 
 class DatabaseCollector(Collector):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, queue: JobQueue) -> None:
         self._db = db
+        self._queue = queue
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         by_status = GaugeMetricFamily("dlserve_downloads", "Downloads by status", labels=["status"])
@@ -42,21 +44,15 @@ class DatabaseCollector(Collector):
                     sa.select(downloads.c.status, sa.func.count()).group_by(downloads.c.status)
                 ):
                     by_status.add_metric([status], count)
-                for kind, status, count in conn.execute(
-                    sa.select(jobs.c.kind, jobs.c.status, sa.func.count()).group_by(
-                        jobs.c.kind, jobs.c.status
-                    )
-                ):
-                    depth.add_metric([kind, status], count)
                 totals = conn.execute(
                     sa.select(
                         sa.func.coalesce(sa.func.sum(download_files.c.records), 0),
                         sa.func.coalesce(sa.func.sum(download_files.c.bytes), 0),
                     )
                 ).one()
-                first = conn.execute(
-                    sa.select(sa.func.min(jobs.c.created_at)).where(jobs.c.status == "queued")
-                ).scalar()
+            for (kind, status), count in sorted(self._queue.counts().items()):
+                depth.add_metric([kind, status], count)
+            first = self._queue.oldest_queued_at()
         except Exception:  # a scrape must answer even when the database does not
             log.exception("metrics: database unavailable")
             return
@@ -67,9 +63,9 @@ class DatabaseCollector(Collector):
 
 
 class Metrics:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, queue: JobQueue) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(DatabaseCollector(db))
+        self.registry.register(DatabaseCollector(db, queue))
         self.http_latency = Histogram(
             "dlserve_http_request_duration_seconds",
             "HTTP request latency by route template, method and status",

@@ -6,8 +6,6 @@ be the slow part of a load.
 
 from __future__ import annotations
 
-import json
-
 from dlserve.records.schema import (
     ALL_TEXT_COLUMN,
     DUCKDB_TOKEN_PATTERN,
@@ -28,27 +26,6 @@ _SCALAR_TYPES = {
     Kind.DATE: "TIMESTAMP",
     Kind.BOOL: "BOOLEAN",
 }
-
-
-def json_structure(spec: FieldSpec, *, zoned_dates: bool = False) -> object:
-    """The ``json_transform`` structure of one field (DuckDB's JSON-to-type mapping).
-
-    ``zoned_dates`` reads dates as TIMESTAMPTZ so that an offset (``+02:00``) is honoured; the
-    loader then casts to TIMESTAMP in a UTC session, which stores every date as UTC.
-    """
-    if spec.kind is Kind.DATE and zoned_dates:
-        return "TIMESTAMPTZ"
-    if spec.kind in _SCALAR_TYPES:
-        return _SCALAR_TYPES[spec.kind]
-    if spec.kind in (Kind.KEYWORD_LIST, Kind.TEXT_LIST):
-        return ["VARCHAR"]
-    if spec.kind is Kind.NESTED:
-        return [{child.name: json_structure(child, zoned_dates=zoned_dates) for child in spec.children}]
-    raise ValueError(f"field {spec.name} of kind {spec.kind} has no column")
-
-
-def record_structure(schema: DataTypeSchema, *, zoned_dates: bool = False) -> str:
-    return json.dumps({f.name: json_structure(f, zoned_dates=zoned_dates) for f in schema.fields})
 
 
 def column_type(spec: FieldSpec, *, zoned_dates: bool = False) -> str:
@@ -116,15 +93,6 @@ def token_expressions(schema: DataTypeSchema) -> list[tuple[str, str]]:
     )
     out.append((ALL_TEXT_COLUMN, all_expr))
     return out
-
-
-def typed_select_sql(schema: DataTypeSchema, source: str, keep: tuple[str, ...] = ()) -> str:
-    """SELECT over ``source`` (columns ``_seq``, ``_record`` and ``keep``) adding the typed columns."""
-    kept = "".join(f"{quote_ident(name)}, " for name in keep)
-    return (
-        f"SELECT _seq, _record, {kept}unnest(json_transform(_record::JSON, '{record_structure(schema)}')) "
-        f"FROM {source}"
-    )
 
 
 def snapshot_select_sql(schema: DataTypeSchema, typed_source: str, *, exact: bool = False) -> str:

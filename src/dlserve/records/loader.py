@@ -194,6 +194,22 @@ def _convert(target: Path, records: Iterator[tuple[int, dict[str, Any]]]) -> lis
     return source_lines
 
 
+def read_json_lines(con: duckdb.DuckDBPyConnection, schema: DataTypeSchema, paths: list[Path]) -> int:
+    """Read JSON Lines files into ``raw`` and ``typed`` exactly as a load does (see
+    :func:`loaded_rows_sql`); tests build their small snapshot tables this way."""
+    return _read_into_table(con, schema, [_Input(path, path) for path in paths])
+
+
+def loaded_rows_sql(schema: DataTypeSchema, first_seq: int, where: str = "") -> str:
+    """The rows read by :func:`read_json_lines` (``where`` picks a range of ``rowid``), each with its
+    ``_seq``, its JSON and its typed columns: what :func:`~layout.snapshot_select_sql` tokenises."""
+    return (
+        f"(SELECT _rid + {first_seq} AS _seq, _record, {typed_columns(schema)} "
+        f"FROM (SELECT rowid AS _rid, _record FROM raw {where}) "
+        f"POSITIONAL JOIN (SELECT * FROM typed {where}))"
+    )
+
+
 def _read_into_table(con: duckdb.DuckDBPyConnection, schema: DataTypeSchema, inputs: list[_Input]) -> int:
     """Every record into two tables in load order (``rowid``): ``raw`` holds the record's JSON text,
     ``typed`` its schema fields converted by DuckDB's JSON reader, which refuses a value that does
@@ -432,12 +448,7 @@ def _write_parts(
         nonlocal done
         start = starts[index]
         in_part = f"WHERE rowid >= {start} AND rowid < {start + per_part}"
-        rows = (
-            f"(SELECT _rid + {first_seq} AS _seq, _record, {typed_columns(schema)} "
-            f"FROM (SELECT rowid AS _rid, _record FROM raw {in_part}) "
-            f"POSITIONAL JOIN (SELECT * FROM typed {in_part}))"
-        )
-        select = snapshot_select_sql(schema, rows, exact=with_exact)
+        select = snapshot_select_sql(schema, loaded_rows_sql(schema, first_seq, in_part), exact=with_exact)
         target = staged / part_name(first_part + index)
         cursor = con.cursor()
         try:

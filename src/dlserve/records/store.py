@@ -9,17 +9,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from dlserve.errors import NotFound
+from dlserve.limits.query_cost import interrupt_after
 from dlserve.query import CompiledQuery
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
 
 
 class RecordStore:
-    def __init__(self, catalog: SnapshotCatalog, memory_limit: str = "2GB") -> None:
+    def __init__(
+        self, catalog: SnapshotCatalog, memory_limit: str = "2GB", query_timeout: float | None = None
+    ) -> None:
         self._catalog = catalog
+        self._query_timeout = query_timeout
         self._con = duckdb.connect(config={"memory_limit": memory_limit, "preserve_insertion_order": True})
         self._lock = threading.Lock()
 
@@ -41,10 +46,10 @@ class RecordStore:
 
     def count(self, snapshot: Snapshot, query: CompiledQuery) -> int:
         with self._catalog.open(snapshot) as directory:
-            row = self._run(
+            rows = self._run(
                 f"SELECT count(*) FROM read_parquet(?) WHERE {query.sql}", [_parts(directory), *query.params]
-            ).fetchone()
-        return int(row[0]) if row else 0
+            )
+        return int(rows[0][0]) if rows else 0
 
     def fetch(self, snapshot: Snapshot, query: CompiledQuery, limit: int, offset: int = 0) -> list[str]:
         """Matching records (their stored JSON), in the dataset's one deterministic order.
@@ -56,22 +61,23 @@ class RecordStore:
             rows = self._run(
                 f"SELECT _record FROM read_parquet(?) WHERE {query.sql} LIMIT ? OFFSET ?",
                 [_parts(directory), *query.params, limit, offset],
-            ).fetchall()
+            )
         return [row[0] for row in rows]
 
     def get(self, snapshot: Snapshot, record_id: str) -> str:
         with self._catalog.open(snapshot) as directory:
-            row = self._run(
+            rows = self._run(
                 "SELECT _record FROM read_parquet(?) WHERE id = ? LIMIT 1", [_parts(directory), record_id]
-            ).fetchone()
-        if row is None:
+            )
+        if not rows:
             raise NotFound(f"No {snapshot.data_type} record has the id '{record_id}'")
-        return str(row[0])
+        return str(rows[0][0])
 
-    def _run(self, sql: str, params: Sequence[object]) -> duckdb.DuckDBPyConnection:
+    def _run(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._lock:
             cursor = self._con.cursor()
-        return cursor.execute(sql, list(params))
+        with interrupt_after(cursor, self._query_timeout):
+            return cursor.execute(sql, list(params)).fetchall()
 
 
 def _parts(directory: Path) -> str:

@@ -1,4 +1,5 @@
-"""Result-file storage (local directory, S3 later) and the signed links that serve it."""
+"""Where files live (a local directory or an S3 bucket), what they are called when they leave, and
+the signed links that serve result files."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""The ``Storage`` interface: where result files (and later snapshots) live, by key.
+"""The ``Storage`` interface: where result files, media files and record snapshots live, by key.
 
 A key is a relative POSIX path such as ``downloads/12/12_1.csv``. The same key names the same object
-on every implementation (a local directory today, an S3 bucket later), so the rest of the code
-stores keys, never paths or URLs.
+on every implementation (:class:`~dlserve.storage.local.LocalStorage`, a directory;
+:class:`~dlserve.storage.s3.S3Storage`, a bucket and prefix), so the rest of the code stores keys,
+never paths or URLs. Both pass one contract suite (``tests/integration/test_storage_contract.py``).
 """
 
 from __future__ import annotations

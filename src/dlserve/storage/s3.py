@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import mimetypes
 import re
 import time
 from collections.abc import Iterator
@@ -17,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from dlserve.storage.content import content_disposition, content_type_for
 from dlserve.storage.interfaces import validate_key, validate_prefix
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ MIN_PART_SIZE = 5 * MIB
 
 # AWS's rule for bucket names that work with path-style and virtual-host addressing alike.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_PLAIN_FILENAME = re.compile(r"[\x20-\x7e]+")
 # The error codes S3 servers use for "no such object"; HEAD answers have no body, only the status.
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
@@ -187,7 +186,7 @@ class S3Storage:
             Params={
                 "Bucket": self.location.bucket,
                 "Key": name,
-                "ResponseContentDisposition": attachment_disposition(filename),
+                "ResponseContentDisposition": content_disposition(filename),
             },
             ExpiresIn=min(remaining, MAX_PRESIGN_SECONDS),
         )
@@ -287,26 +286,6 @@ class S3ObjectReader(io.RawIOBase):
         if self._body is not None:
             self._body.close()
             self._body = None
-
-
-def content_type_for(name: str) -> str:
-    """The Content-Type stored with an object, so presigned downloads are labelled as the app's own
-    file responses are (``.csv``/``.txt`` as UTF-8 text, ``.gz`` as gzip)."""
-    guessed, encoding = mimetypes.guess_type(name, strict=False)
-    if encoding == "gzip":
-        return "application/gzip"
-    if guessed is None or encoding is not None:
-        return "application/octet-stream"
-    return f"{guessed}; charset=utf-8" if guessed.startswith("text/") else guessed
-
-
-def attachment_disposition(filename: str) -> str:
-    """``Content-Disposition: attachment`` for ``filename`` (RFC 6266: an ASCII fallback plus the exact
-    name in ``filename*`` when it needs one), the same header the app's file responses send."""
-    if _PLAIN_FILENAME.fullmatch(filename) and '"' not in filename and "\\" not in filename:
-        return f'attachment; filename="{filename}"'
-    fallback = re.sub(r'[^\x20-\x7e]|["\\]', "_", filename) or "download"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def _client(options: S3Options, endpoint_url: str | None) -> S3Client:

@@ -192,9 +192,15 @@ def test_closing_the_gate_cuts_a_blocked_read_at_once_and_refuses_new_connection
     gate = ConnectionGate(AddressPolicy(allow_private=True, resolver=resolver_for({})))
     sock = gate.connect(("127.0.0.1", port), timeout=30)
     result: list[bytes] = []
-    reader = threading.Thread(target=lambda: result.append(sock.recv(1024)))
+    reading = threading.Event()
+
+    def read() -> None:
+        reading.set()
+        result.append(sock.recv(1024))  # blocks: the listener never sends anything
+
+    reader = threading.Thread(target=read)
     reader.start()
-    time.sleep(0.2)
+    assert reading.wait(5)
     started = time.monotonic()
     gate.close()
     reader.join(timeout=5)

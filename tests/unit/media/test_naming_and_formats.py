@@ -6,8 +6,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from dlserve.media.filenames import ascii_fallback, content_disposition, content_type_for, filename_for
+from dlserve.media.filenames import filename_for
 from dlserve.media.formats import QUALITIES, normalise_quality, selection_options
+from dlserve.storage.content import ascii_fallback, content_disposition, content_type_for
 
 
 @pytest.mark.parametrize(

@@ -311,9 +311,34 @@ function renderMedia(m) {
   bar.setAttribute("aria-label", `Media ${m.title || m.id} progress`);
   const item = el("li", { id: `media-${m.id}` }, head, bar,
     el("div", { className: "muted", textContent: `${m.quality} · ${formatBytes(m.downloaded_bytes)}${m.total_bytes ? ` of ${formatBytes(m.total_bytes)}` : ""}` }));
-  if (m.status === "completed") item.append(el("a", { href: `/api/download/${m.id}/file`, textContent: m.filename || "file" }));
+  if (m.status === "completed") {
+    const link = el("a", { href: `/api/download/${m.id}/file`, textContent: m.filename || "file", download: m.filename || "" });
+    link.addEventListener("click", (event) => { event.preventDefault(); saveMediaFile(m, link); });
+    item.append(link);
+  }
   if (m.error) item.append(el("p", { className: "error", textContent: m.error }));
   return item;
+}
+
+// A plain link would send no token (the file would answer 404 for a signed-in user's media), so the
+// file is fetched with the token and handed to the browser as a blob download.
+async function saveMediaFile(m, link) {
+  $("media-error").textContent = "";
+  try {
+    const response = await fetch(link.href, { headers: state.token ? { Authorization: `Bearer ${state.token}` } : {} });
+    if (!response.ok) {
+      const text = await response.text();
+      throw new ApiError(response.status, text ? JSON.parse(text) : null);
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const save = el("a", { href: url, download: m.filename || "download" });
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (error) {
+    $("media-error").textContent = error.explanation || error.message;
+  }
 }
 
 async function refreshMedia() {

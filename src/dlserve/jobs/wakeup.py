@@ -1,6 +1,6 @@
-"""`WakeUp`: a queued media download wakes an idle worker thread of the same process at once.
+"""`WakeUp`: a job queued by this process wakes an idle worker thread of the same process at once.
 
-Worker threads otherwise look for work every half second; a download submitted through this
+Worker threads otherwise look for work every half second; a media download submitted through this
 process's API rings the bell so that it starts without that wait. Workers in other processes still
 find the job by polling: the bell is an optimisation, the queue stays the truth.
 """
