@@ -26,7 +26,10 @@ from dlserve.query.compile import to_sql
 from dlserve.records.layout import quote_ident
 from dlserve.records.schema import ELEMENT_SEPARATOR, LIST_KINDS, TEXTUAL_KINDS, DataTypeSchema, Kind
 from dlserve.search.layout import (
+    CELLS_PER_DEGREE,
+    GEOCELL,
     ID,
+    ODD_CELL,
     PRESENT,
     RECORD,
     SEQ,
@@ -111,7 +114,21 @@ def document_json_sql(schema: DataTypeSchema, source: str) -> str:
         f"{quote_ident(field.name)} := coalesce({quote_ident(field.name)}, [])" for field, _ in values
     ]
     members.append(f"{PRESENT} := {_present_sql(schema)}")
+    if schema.has_geo:
+        inner += f", {_geocell_sql()} AS {GEOCELL}"
+        members.append(f"{GEOCELL} := {GEOCELL}")
     return f"SELECT to_json(struct_pack({', '.join(members)})) FROM (SELECT {inner} FROM {source})"
+
+
+def _geocell_sql() -> str:
+    """The record's grid cell (see :mod:`geo`); every record with a coordinate has one term."""
+    k = CELLS_PER_DEGREE
+    return (
+        "CASE WHEN latitude IS NULL AND longitude IS NULL THEN []::VARCHAR[] "
+        "WHEN latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180 "
+        f"THEN [floor(latitude * {k})::BIGINT::VARCHAR || ':' || floor(longitude * {k})::BIGINT::VARCHAR] "
+        f"ELSE ['{ODD_CELL}'] END"
+    )
 
 
 def _present_sql(schema: DataTypeSchema) -> str:

@@ -8,6 +8,13 @@ Most matches of a small circle lie in a box well inside it (its corners at most 
 away): those match without a check. Only the records between that inner box and the outer box
 are checked one by one, and handed back as a set of ``_seq`` terms; the leaf is "inner box OR
 those terms", which composes with the rest of the query like any other leaf.
+
+Candidates come from posting lists, not ranges: each record is indexed under the grid cell of its
+coordinates (:data:`~dlserve.search.layout.GEOCELL`, a tenth of a degree square, or ``odd`` for
+coordinates outside -90..90 / -180..180), and the cells covering the circle's bounding box, one
+cell of margin around it, select a few thousand candidates where two range queries over every
+record's latitude and longitude were intersected before. Circles whose box wraps around the
+antimeridian or covers too many cells, and indexes built before the cells, keep the ranges.
 """
 
 from __future__ import annotations
@@ -18,30 +25,54 @@ import tantivy
 
 from dlserve.query import nodes
 from dlserve.records.schema import Kind
-from dlserve.search.layout import PRESENT, SEQ, match_count, value_field_name
+from dlserve.search.layout import (
+    CELLS_PER_DEGREE,
+    GEOCELL,
+    ODD_CELL,
+    PRESENT,
+    SEQ,
+    match_count,
+    value_field_name,
+)
 
 LATITUDE = value_field_name("latitude", Kind.NUMBER)
 LONGITUDE = value_field_name("longitude", Kind.NUMBER)
 # Widens the box so that rounding in its own computation can never cut a record the circle holds.
 _SLACK = 1.0001
 _SLACK_DEGREES = 1e-6
+_MAX_CELLS = 4096
+_MAX_TERM_CLAUSES = 1024
 
 
 def circle_query(
     searcher: tantivy.Searcher, schema: tantivy.Schema, circle: nodes.GeoDistance
 ) -> tantivy.Query:
+    cells = _covering_cells(schema, circle)
     inner = _inner_box(schema, circle)
-    checked = _checked_matches(searcher, schema, circle, inner)
+    if inner is not None and cells is not None:
+        # (the inner box lies inside the circle, so inside the covering cells: this only lets
+        # Tantivy walk the cells' short posting lists instead of the two ranges)
+        inner = tantivy.Query.boolean_query([(tantivy.Occur.Must, cells), (tantivy.Occur.Must, inner)])
+    checked = _checked_matches(searcher, schema, circle, inner, cells)
     if inner is None:
         return checked
     return tantivy.Query.boolean_query([(tantivy.Occur.Should, inner), (tantivy.Occur.Should, checked)])
 
 
 def _checked_matches(
-    searcher: tantivy.Searcher, schema: tantivy.Schema, circle: nodes.GeoDistance, inner: tantivy.Query | None
+    searcher: tantivy.Searcher,
+    schema: tantivy.Schema,
+    circle: nodes.GeoDistance,
+    inner: tantivy.Query | None,
+    cells: tantivy.Query | None,
 ) -> tantivy.Query:
-    """The records of the outer box, less the inner box, that the exact formula puts inside."""
-    candidates = _box_query(schema, circle)
+    """The records of the outer box (or its covering cells), less the inner box, that the exact
+    formula puts inside."""
+    if cells is None:
+        candidates = _box_query(schema, circle)
+    else:
+        present = tantivy.Query.term_query(schema, PRESENT, "geoLocation")
+        candidates = tantivy.Query.boolean_query([(tantivy.Occur.Must, present), (tantivy.Occur.Must, cells)])
     if inner is not None:
         candidates = tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, candidates), (tantivy.Occur.MustNot, inner)]
@@ -62,6 +93,13 @@ def _checked_matches(
     ]
     if not inside:
         return tantivy.Query.empty_query()
+    if len(inside) <= _MAX_TERM_CLAUSES:
+        # Measured, _seq values spread over the whole range: 370 of 100k records, a union of term
+        # queries 0.8 ms, a term set 4.7 ms; 731 of 200k, the whole circle 8.9 ms against 12.1 ms;
+        # 3,000 of 100k, 13 ms against 6 ms: past a thousand or so the term set is the faster.
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, SEQ, seq)) for seq in inside]
+        )
     return tantivy.Query.term_set_query(schema, SEQ, inside)
 
 
@@ -102,6 +140,31 @@ def _inner_box(schema: tantivy.Schema, circle: nodes.GeoDistance) -> tantivy.Que
             ),
         ]
     )
+
+
+def _covering_cells(schema: tantivy.Schema, circle: nodes.GeoDistance) -> tantivy.Query | None:
+    """The cells of every record the outer box holds (and ``odd``), or None (see the module doc)."""
+    angle = circle.radius_km / nodes.EARTH_RADIUS_KM
+    cos_lat = math.cos(math.radians(circle.latitude))
+    delta_lat = math.degrees(angle) * _SLACK + _SLACK_DEGREES
+    low_lat, high_lat = circle.latitude - delta_lat, circle.latitude + delta_lat
+    if angle >= math.pi or not (low_lat > -90 and high_lat < 90 and math.sin(angle) < cos_lat * 0.999):
+        return None
+    delta_lon = math.degrees(math.asin(math.sin(angle) / cos_lat)) * _SLACK + _SLACK_DEGREES
+    low_lon, high_lon = circle.longitude - delta_lon, circle.longitude + delta_lon
+    if low_lon < -180 or high_lon > 180:
+        return None
+    # A record in the box has low <= value <= high, so floor(value * k) lies between floor(low * k)
+    # and floor(high * k) (a rounded product is monotonic); the margin of one cell is for peace.
+    rows = range(math.floor(low_lat * CELLS_PER_DEGREE) - 1, math.floor(high_lat * CELLS_PER_DEGREE) + 2)
+    columns = range(math.floor(low_lon * CELLS_PER_DEGREE) - 1, math.floor(high_lon * CELLS_PER_DEGREE) + 2)
+    if len(rows) * len(columns) > _MAX_CELLS:
+        return None
+    terms = [f"{row}:{column}" for row in rows for column in columns] + [ODD_CELL]
+    try:
+        return tantivy.Query.term_set_query(schema, GEOCELL, terms)
+    except ValueError:  # an index built before the cells
+        return None
 
 
 def _box_query(schema: tantivy.Schema, circle: nodes.GeoDistance) -> tantivy.Query:
