@@ -148,7 +148,7 @@ async def data(
     services: ServicesDep,
     q: str | None = Query(default=None, description="The query"),
     view: str | None = Query(default=None, description="A view, v3 or v4 spelling"),
-    output_format: str | None = Query(default=None, alias="format", description="json or csv"),
+    output_format: str | None = Query(default=None, alias="format", description="json, csv or parquet"),
     records: str | None = Query(default=None, description="How many records (preview: default 10)"),
     download: str | None = Query(default=None, description="true: start a download, answer 303"),
 ) -> Response:

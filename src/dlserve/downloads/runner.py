@@ -34,7 +34,7 @@ from dlserve.accounts.services import AccountService
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
-from dlserve.downloads import typed_csv
+from dlserve.downloads import parquet, typed_csv
 from dlserve.downloads.models import Download, DownloadStatus, result_file_name, storage_key
 from dlserve.downloads.services import EXPORT_KINDS, PART_KIND, PLAN_KIND
 from dlserve.downloads.sql_render import (
@@ -240,7 +240,8 @@ class _Part:
 
     def _write(self) -> None:
         is_csv = self.download.format == "csv"
-        typed = is_csv and self._typed_csv_possible()
+        is_parquet = self.download.format == "parquet"
+        typed = (is_csv or is_parquet) and self._typed_possible()
         writer = PartWriter(
             self.r.settings.scratch_dir,
             gzip=self.download.compress == "gzip",
@@ -248,9 +249,11 @@ class _Part:
         )
         last_seq = self.plan.after_seq
         try:
-            if typed:
+            if is_parquet:
+                self._write_parquet(writer, typed)
+            elif typed:
                 self._write_typed_csv(writer)
-            for seqs, chunk in [] if typed else self._chunks("\r\n" if is_csv else "\n"):
+            for seqs, chunk in [] if typed or is_parquet else self._chunks("\r\n" if is_csv else "\n"):
                 writer.write_bytes(chunk)
                 writer.records += _records_in(seqs, last_seq)
                 last_seq = int(seqs[-1].as_py())
@@ -284,8 +287,8 @@ class _Part:
             else:
                 yield seqs, _utf8_buffer(lines)
 
-    def _typed_csv_possible(self) -> bool:
-        """A part is written by DuckDB from the typed columns when all its records are exact."""
+    def _typed_possible(self) -> bool:
+        """A CSV or Parquet part is rendered from the typed columns when all its records are exact."""
         cursor = self.r.cursor()
         try:
             scan = str(self.snapshot_dir / PART_GLOB)
@@ -307,21 +310,61 @@ class _Part:
         ]
 
     def _write_typed_csv(self, writer: PartWriter) -> None:
-        """DuckDB writes the whole file (in a thread); this thread keeps the lease and progress
-        beating, and interrupts DuckDB on a cancel, a shutdown or a lost lease."""
+        """DuckDB writes the whole file, hashed while it grows (CSV is written appending only)."""
         select = typed_csv.cells_select(self.view, self.schema, typed_records_between(self.compiled.sql))
         target = writer.sibling("duckdb")
+        self._duckdb_writes(
+            target,
+            "csv",
+            lambda cursor: typed_csv.copy_csv(cursor, select, self._params(), target),
+            lambda done, tick: writer.follow(target, done, tick),
+        )
+        writer.records = self.plan.records
+
+    def _write_parquet(self, writer: PartWriter, typed: bool) -> None:
+        """DuckDB writes the whole Parquet file, from the typed columns when every record is exact,
+        else from the stored JSON; the finished file becomes the part (hashed once, not copied)."""
+        if typed:
+            select = parquet.typed_select(self.view, self.schema, typed_records_between(self.compiled.sql))
+        else:
+            select = parquet.json_select(self.view, self.schema, records_between(self.compiled.sql))
+        target = writer.sibling("parquet")
+        written: list[int] = []
+
+        def wait(done: Callable[[], bool], tick: Callable[[], None]) -> None:
+            while not done():
+                tick()
+
+        self._duckdb_writes(
+            target,
+            "parquet",
+            lambda cursor: written.append(parquet.copy_parquet(cursor, select, self._params(), target)),
+            wait,
+        )
+        writer.adopt(target)
+        writer.records = written[0]
+
+    def _duckdb_writes(
+        self,
+        target: Path,
+        label: str,
+        copy: Callable[[duckdb.DuckDBPyConnection], object],
+        follow: Callable[[Callable[[], bool], Callable[[], None]], None],
+    ) -> None:
+        """DuckDB writes ``target`` (in a thread, with ``copy``); this thread keeps the lease and
+        progress beating while ``follow`` waits, and interrupts DuckDB on a cancel, a shutdown or
+        a lost lease — the half-written file is then removed."""
         cursor = self.r.cursor()
         outcome: list[BaseException | None] = []
 
-        def copy() -> None:
+        def run_copy() -> None:
             try:
-                typed_csv.copy_csv(cursor, select, self._params(), target)
+                copy(cursor)
                 outcome.append(None)
             except BaseException as exc:  # handed to the waiting thread
                 outcome.append(exc)
 
-        thread = threading.Thread(target=copy, name=f"csv-part-{self.plan.part_no}", daemon=True)
+        thread = threading.Thread(target=run_copy, name=f"{label}-part-{self.plan.part_no}", daemon=True)
         thread.start()
 
         def tick() -> None:
@@ -330,7 +373,7 @@ class _Part:
             self._beat(min(self.plan.records - 1, int(self.plan.records * progress / 100)))
 
         try:
-            writer.follow(target, lambda: not thread.is_alive(), tick)
+            follow(lambda: not thread.is_alive(), tick)
         except BaseException:
             cursor.interrupt()
             thread.join()
@@ -340,8 +383,8 @@ class _Part:
             if not thread.is_alive():
                 cursor.close()
         if outcome and outcome[0] is not None:
+            target.unlink(missing_ok=True)
             raise outcome[0]
-        writer.records = self.plan.records
 
     def _lines(self, newline: str) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str] | pa.Array]]:
         """(``_seq`` per line, the lines) in batches, for this part's records."""
