@@ -58,6 +58,8 @@ from dlserve.storage.interfaces import Storage
 log = get_logger("dlserve.export")
 
 __all__ = ["EXPORT_KINDS", "ExportRunner", "ExportSettings", "LeaseLost", "Stopped", "finish_if_done"]
+# A modest memory limit: exports stream, and a worker shares its machine with others.
+_DUCKDB_CONFIG: dict[str, Any] = {"preserve_insertion_order": True, "memory_limit": "512MB"}
 BATCH_ROWS = 5_000  # lines per Arrow batch: small, so the Python side stays small
 PROGRESS_EVERY_S = 1.0
 
@@ -114,16 +116,30 @@ class ExportRunner:
         self.settings = settings
         # Called with a download's id after a change commits (wakes this process's long polls).
         self.on_change = on_change or (lambda _download_id: None)
-        # A modest memory limit: exports stream, and a worker shares its machine with others.
-        self._duck = duckdb.connect(config={"preserve_insertion_order": True, "memory_limit": "512MB"})
+        self._duck = duckdb.connect(config=_DUCKDB_CONFIG)
+        self._parquet_duck: duckdb.DuckDBPyConnection | None = None  # opened by the first Parquet part
         self._duck_lock = threading.Lock()
 
     def close(self) -> None:
         self._duck.close()
+        if self._parquet_duck is not None:
+            self._parquet_duck.close()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self._duck_lock:
             return self._duck.cursor()
+
+    def parquet_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of the DuckDB instance that writes Parquet parts. Its statistics propagation is
+        off: with it, DuckDB marks a column REQUIRED (not nullable) when the part's rows happen to
+        have no NULL in it, and the files of one download would differ in schema. The option is
+        global to an instance, hence an instance of its own."""
+        with self._duck_lock:
+            if self._parquet_duck is None:
+                self._parquet_duck = duckdb.connect(
+                    config={**_DUCKDB_CONFIG, "disabled_optimizers": "statistics_propagation"}
+                )
+            return self._parquet_duck.cursor()
 
     def run(self, job: Job, worker_id: str, stop: threading.Event) -> None:
         """Run one claimed job to its end, or until cancelled/stopped (then it stays resumable)."""
@@ -314,6 +330,7 @@ class _Part:
         select = typed_csv.cells_select(self.view, self.schema, typed_records_between(self.compiled.sql))
         target = writer.sibling("duckdb")
         self._duckdb_writes(
+            self.r.cursor(),
             target,
             "csv",
             lambda cursor: typed_csv.copy_csv(cursor, select, self._params(), target),
@@ -336,6 +353,7 @@ class _Part:
                 tick()
 
         self._duckdb_writes(
+            self.r.parquet_cursor(),
             target,
             "parquet",
             lambda cursor: written.append(parquet.copy_parquet(cursor, select, self._params(), target)),
@@ -346,6 +364,7 @@ class _Part:
 
     def _duckdb_writes(
         self,
+        cursor: duckdb.DuckDBPyConnection,
         target: Path,
         label: str,
         copy: Callable[[duckdb.DuckDBPyConnection], object],
@@ -353,8 +372,7 @@ class _Part:
     ) -> None:
         """DuckDB writes ``target`` (in a thread, with ``copy``); this thread keeps the lease and
         progress beating while ``follow`` waits, and interrupts DuckDB on a cancel, a shutdown or
-        a lost lease — the half-written file is then removed."""
-        cursor = self.r.cursor()
+        a lost lease — the half-written file is then removed. ``cursor`` is closed at the end."""
         outcome: list[BaseException | None] = []
 
         def run_copy() -> None:
