@@ -164,7 +164,7 @@ def require_inline(prepared: PreparedQuery, what: str) -> None:
 def render(prepared: PreparedQuery, raw_records: list[str]) -> list[Any]:
     """JSON: the view's objects. CSV: RFC 4180 lines, the header first (Datafiniti's CSV preview)."""
     records = [orjson.loads(raw) for raw in raw_records]
-    if prepared.format is OutputFormat.JSON:
+    if prepared.format is not OutputFormat.CSV:  # PARQUET gets here only as a count: no records
         return [project(prepared.view, record) for record in records]
     lines = [csv_line(csv_columns(prepared.view, prepared.schema))]
     for record in records:
