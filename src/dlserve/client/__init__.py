@@ -31,6 +31,7 @@ from dlserve.client.errors import (
 )
 from dlserve.client.models import (
     Account,
+    AccountLimits,
     Download,
     MediaDownload,
     Progress,
@@ -40,6 +41,7 @@ from dlserve.client.models import (
 
 __all__ = [
     "Account",
+    "AccountLimits",
     "AsyncClient",
     "AuthenticationError",
     "ChecksumMismatch",

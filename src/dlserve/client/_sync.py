@@ -149,7 +149,10 @@ class Client:
         view: str | None = None,
         compress: str | None = None,
     ) -> Download:
-        """Start a bulk download of the matches (all of them unless ``num_records``)."""
+        """Start a bulk download of the matches (all of them unless ``num_records``).
+
+        ``format`` is ``"JSON"`` (JSON Lines), ``"CSV"`` or ``"PARQUET"`` (zstd inside: no
+        ``compress``); ``view`` chooses the fields."""
         return self._call(calls.create_download(type, query, num_records, format, view, compress))
 
     def get_download(self, id: str | Download) -> Download:
