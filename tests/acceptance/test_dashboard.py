@@ -4,6 +4,7 @@ cancel another, fetch a file. Any console error fails the test. Screenshots: tes
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 
 if TYPE_CHECKING:
@@ -164,6 +166,26 @@ def test_dashboard_search_download_cancel_and_fetch(
         body = fetched.text()
         assert body.startswith("id,name,")
         assert len(body.splitlines()) - 1 == min(400, hotels)
+
+        # The same query in Parquet: gzip is not offered, the files are Parquet.
+        page.get_by_label("gzip").check()
+        page.get_by_label("Format").select_option("PARQUET")
+        expect(page.get_by_label("gzip")).to_be_disabled()
+        expect(page.get_by_label("gzip")).not_to_be_checked()
+        page.get_by_role("button", name="Download", exact=True).click()
+        parquet = page.locator("#downloads li").first
+        expect(parquet.locator(".status")).to_have_text("completed", timeout=60_000)
+        expect(parquet.locator(".muted")).to_contain_text("PARQUET")
+        first_file = parquet.locator(".files a").first
+        expect(first_file).to_have_text(re.compile(r"_1\.parquet$"))
+        href = first_file.get_attribute("href")
+        assert href is not None
+        fetched = page.request.get(href)
+        assert fetched.headers["content-type"] == "application/vnd.apache.parquet"
+        table = pq.read_table(io.BytesIO(fetched.body()))
+        assert table.num_rows == min(400, hotels)
+        assert "reviews" in table.column_names
+        expect(page.locator("#account-line")).to_contain_text(" used")
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
