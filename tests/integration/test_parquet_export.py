@@ -34,7 +34,10 @@ from tests.support.parquet import as_parquet_row, parquet_rows
 
 DEMO_RECORDS = 40
 # As the export runner's Parquet instance (ExportRunner.parquet_cursor): every column nullable.
-PARQUET_DUCKDB = {"preserve_insertion_order": True, "disabled_optimizers": "statistics_propagation"}
+PARQUET_DUCKDB: dict[str, str | bool | int | float | list[str]] = {
+    "preserve_insertion_order": True,
+    "disabled_optimizers": "statistics_propagation",
+}
 
 
 @pytest.fixture(scope="module", params=sorted(SCHEMAS))

@@ -97,7 +97,8 @@ def download(
     format: Annotated[
         Format,
         typer.Option(
-            case_sensitive=False, help="File format: JSON Lines, CSV, or Parquet (zstd inside: no --compress)."
+            case_sensitive=False,
+            help="File format: JSON Lines, CSV, or Parquet (zstd inside: no --compress).",
         ),
     ] = Format.json,
     view: Annotated[str | None, typer.Option(help="A view of the type (see GET /v4/views).")] = None,
