@@ -216,7 +216,8 @@ def duckdb_copy(data_dir: Path, output_format: str, view: str | None, target: Pa
 def parquet_content(paths: list[Path]) -> str:
     """A digest of the rows of Parquet files, in order: the files' bytes differ (one file against
     several, writer metadata), their content must not."""
-    con = duckdb.connect(config={"preserve_insertion_order": True, "enable_progress_bar": False})
+    con = duckdb.connect(config={"preserve_insertion_order": True})
+    con.execute("SET enable_progress_bar = false")
     row = con.execute(
         "SELECT count(*), sum(hash(n, r)::HUGEINT) "
         "FROM (SELECT row_number() OVER () AS n, t AS r FROM read_parquet(?) t)",
