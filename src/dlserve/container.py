@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 import anyio.to_thread
 
@@ -24,6 +25,7 @@ from dlserve.jobs.queue import SqlJobQueue
 from dlserve.jobs.worker import WorkerRuntime
 from dlserve.limits.admission import AdmissionLimits, QueryAdmission
 from dlserve.limits.query_cost import QueryCostLimits
+from dlserve.media.guard import AddressPolicy
 from dlserve.media.models import JOB_KIND as MEDIA_KIND
 from dlserve.media.wiring import MediaComponents, build_media
 from dlserve.records.snapshots import RemoteSnapshots, SnapshotCatalog
@@ -34,6 +36,7 @@ from dlserve.storage.factory import s3_storage_from_url, storage_from_url
 from dlserve.storage.interfaces import Storage
 from dlserve.storage.links import LinkSigner
 from dlserve.storage.snapshot_cache import SnapshotCache
+from dlserve.webhooks.urls import checked_webhook_url
 
 
 @dataclass
@@ -145,8 +148,16 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         db, clock, lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
     )
     changes = DownloadChanges()
+    webhook_policy = AddressPolicy(allow_private=settings.media_allow_private)  # media's SSRF guard
     downloads = DownloadService(
-        db, clock, accounts, store, queue, max_active=settings.max_active_downloads, on_change=changes.notify
+        db,
+        clock,
+        accounts,
+        store,
+        queue,
+        max_active=settings.max_active_downloads,
+        on_change=changes.notify,
+        check_webhook_url=partial(checked_webhook_url, webhook_policy),
     )
     runner = ExportRunner(
         db,

@@ -57,6 +57,7 @@ def download_body(request: Request, services: Services, download: Download) -> d
         "format": download.format.upper(),
         "compress": download.compress,
         "error": download.error,
+        "webhook_url": download.webhook_url,
         "progress": {
             "done": progress.done,
             "total": progress.total,

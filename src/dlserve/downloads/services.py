@@ -40,6 +40,7 @@ class DownloadService:
         *,
         max_active: int,
         on_change: Callable[[int], None] | None = None,
+        check_webhook_url: Callable[[str | None], str | None] | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -49,6 +50,8 @@ class DownloadService:
         self._max_active = max_active
         # Called with a download's id after a change commits (wakes this process's long polls).
         self._on_change = on_change or (lambda _download_id: None)
+        # Validates a webhook URL (the SSRF guard, dlserve.webhooks.urls); returns what to store.
+        self._check_webhook_url = check_webhook_url or (lambda url: url.strip() if url else None)
 
     def create(
         self,
@@ -59,8 +62,11 @@ class DownloadService:
         compress: str | None = None,
         view_name: str | None = None,
         api_version: str = "v4",
+        webhook_url: str | None = None,
     ) -> Download:
-        """Queue an export of the query's matches (all of them when ``num_records`` is None)."""
+        """Queue an export of the query's matches (all of them when ``num_records`` is None).
+
+        ``webhook_url``: POSTed the download when it ends (completed, failed or cancelled)."""
         if num_records is not None and num_records < 1:
             raise Invalid(
                 "A download needs at least one record",
@@ -70,6 +76,7 @@ class DownloadService:
             raise Invalid(
                 f"Unknown compression '{compress}'", [ErrorDetail("compress", 'use "gzip" or leave it out')]
             )
+        webhook_url = self._check_webhook_url(webhook_url)
         snapshot = self._store.snapshot(prepared.schema.name)
         num_found = self._store.count(snapshot, prepared.compiled)
         to_deliver = num_found if num_records is None else min(num_records, num_found)
@@ -108,6 +115,7 @@ class DownloadService:
                     status=DownloadStatus.QUEUED.value,
                     snapshot_id=snapshot.id,
                     api_version=api_version,
+                    webhook_url=webhook_url,
                     created_at=now,
                     updated_at=now,
                 )
