@@ -73,6 +73,8 @@ def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
         "available_credits": available,
         "held_credits": held,
         "created_at": iso_z(current.created_at),
+        # Signs webhook deliveries (Standard Webhooks); created the first time it is asked for.
+        "webhook_secret": services.webhooks.service.secret(current.id),
     }
 
 

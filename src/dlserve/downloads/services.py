@@ -21,6 +21,7 @@ from dlserve.errors import Conflict, ErrorDetail, Invalid, NotFound, TooManyRequ
 from dlserve.jobs.interfaces import JobQueue
 from dlserve.records.store import RecordStore
 from dlserve.storage.interfaces import ResolvedFile
+from dlserve.webhooks.events import download_ended_in
 
 COMPRESSIONS = (None, "gzip")
 PLAN_KIND = "export"  # a download's first job: cuts it into parts (see runner.py)
@@ -181,9 +182,9 @@ class DownloadService:
                     download_files.c.download_id == download_id
                 )
             ).scalar_one()
-            conn.execute(
+            cancelled = conn.execute(
                 downloads.update()
-                .where(downloads.c.id == download_id)
+                .where(downloads.c.id == download_id, downloads.c.status.in_(ACTIVE_STATUSES))
                 .values(
                     status=DownloadStatus.CANCELLED.value,
                     cancel_requested=True,
@@ -191,8 +192,11 @@ class DownloadService:
                     updated_at=now,
                     completed_at=now,
                 )
-            )
+            ).rowcount
+            if cancelled != 1:  # it ended between the read and the update (PostgreSQL)
+                raise Conflict(f"Download {download_id} is no longer active and cannot be cancelled")
             self._queue.withdraw_in(conn, EXPORT_KINDS, str(download_id))
+            download_ended_in(conn, self._queue, self._clock, download_id)  # its webhook, if any
             self._accounts.release_hold_in(conn, download_id)
         self._on_change(download_id)
         return self.get(account, download_id)
