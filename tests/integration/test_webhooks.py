@@ -107,15 +107,19 @@ def test_a_completed_download_posts_its_signed_object_once(
     [got] = receiver.received
     body = got.verified(secret(client, auth))
     assert body == client.get(f"/v4/downloads/{created['id']}", headers=auth).json()
-    assert isinstance(body, dict) and body["status"] == "completed" and len(body["results"]) == 1
+    assert isinstance(body, dict)
+    assert body["status"] == "completed"
+    assert len(body["results"]) == 1
     assert got.path == "/hooks"
     assert got.headers["webhook-id"].startswith("msg_")
     assert got.headers["content-type"] == "application/json"
     listed = client.get(f"/v4/downloads/{created['id']}/webhooks", headers=auth).json()
     [delivery] = listed["deliveries"]
-    assert listed["webhook_url"] == receiver.url and listed["num_found"] == 1
+    assert listed["webhook_url"] == receiver.url
+    assert listed["num_found"] == 1
     assert delivery["webhook_id"] == got.headers["webhook-id"]
-    assert delivery["event"] == "download.completed" and delivery["status"] == "delivered"
+    assert delivery["event"] == "download.completed"
+    assert delivery["status"] == "delivered"
     assert [(a["attempt"], a["status_code"], a["error"]) for a in delivery["attempts"]] == [(1, 200, None)]
     assert run_webhooks(services) == 0  # delivered: nothing more
 
@@ -145,7 +149,8 @@ def test_failed_attempts_back_off_and_the_third_attempt_is_delivered(
     for one in received:
         Webhook(key).verify(one.body, one.headers)
     [delivery] = client.get(f"/v4/downloads/{created['id']}/webhooks", headers=auth).json()["deliveries"]
-    assert delivery["status"] == "delivered" and delivery["num_attempts"] == 3
+    assert delivery["status"] == "delivered"
+    assert delivery["num_attempts"] == 3
     assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 200]
     assert delivery["attempts"][0]["error"] == "the receiver answered 500"
     assert all(a["duration_ms"] >= 0 for a in delivery["attempts"])
@@ -169,7 +174,8 @@ def test_a_receiver_that_never_answers_2xx_is_given_up_after_the_retry_period(
         clock.advance(seconds=(due - clock.now()).total_seconds())
 
     assert waits[:4] == [10, 20, 40, 40]  # doubling, capped at 40 s
-    assert delivery["status"] == "failed" and delivery["finished_at"] is not None
+    assert delivery["status"] == "failed"
+    assert delivery["finished_at"] is not None
     assert delivery["num_attempts"] == len(waits) + 1
     first = datetime.fromisoformat(delivery["attempts"][0]["attempted_at"].replace("Z", "+00:00"))
     last = datetime.fromisoformat(delivery["attempts"][-1]["attempted_at"].replace("Z", "+00:00"))
@@ -204,7 +210,8 @@ def test_rotating_the_secret_signs_later_attempts_with_the_new_one(
 ) -> None:
     auth = headers_of(services)
     first = secret(client, auth)
-    assert first.startswith("whsec_") and secret(client, auth) == first  # created once, then kept
+    assert first.startswith("whsec_")
+    assert secret(client, auth) == first
     receiver.answers = [500]
     create(client, auth, receiver.url)
     run_exports(services)
@@ -213,7 +220,9 @@ def test_rotating_the_secret_signs_later_attempts_with_the_new_one(
     rotated = client.post("/v4/account/webhook-secret", headers=auth)
     assert rotated.status_code == 200
     second = rotated.json()["webhook_secret"]
-    assert second.startswith("whsec_") and second != first and secret(client, auth) == second
+    assert second.startswith("whsec_")
+    assert second != first
+    assert secret(client, auth) == second
     clock.advance(seconds=10)
     run_webhooks(services)
 
@@ -240,7 +249,8 @@ def test_webhook_urls_are_checked_at_creation(services: Services, client: TestCl
         )
         assert response.status_code == 400, (url, response.text)
         body = response.json()
-        assert message in body["message"] and body["details"][0]["field"] == "webhook_url"
+        assert message in body["message"]
+        assert body["details"][0]["field"] == "webhook_url"
     assert client.get("/v4/downloads", headers=auth).json()["num_found"] == 0
 
 
@@ -284,7 +294,9 @@ def test_v3_downloads_take_the_webhook_url_as_a_query_parameter(
     run_exports(services)
     assert run_webhooks(services) == 1
     body = receiver.received[0].verified(secret(client, auth))
-    assert isinstance(body, dict) and body["id"] == request_id and body["status"] == "completed"
+    assert isinstance(body, dict)
+    assert body["id"] == request_id
+    assert body["status"] == "completed"
 
 
 def test_webhooks_of_another_account_are_not_found(services: Services, client: TestClient) -> None:
@@ -293,7 +305,8 @@ def test_webhooks_of_another_account_are_not_found(services: Services, client: T
     created = create(client, owner, "http://127.0.0.1:9/hook")
     assert client.get(f"/v4/downloads/{created['id']}/webhooks", headers=owner).status_code == 200
     response = client.get(f"/v4/downloads/{created['id']}/webhooks", headers=other)
-    assert response.status_code == 404 and response.json()["code"] == 404
+    assert response.status_code == 404
+    assert response.json()["code"] == 404
     assert client.get("/v4/downloads/999999/webhooks", headers=owner).status_code == 404
     assert client.get(f"/v4/downloads/{created['id']}/webhooks").status_code == 401
 
@@ -305,7 +318,8 @@ def test_media_downloads_post_the_media_object_and_anonymous_ones_cannot_ask(
     anonymous = client.post(
         "/api/download", json={"url": "http://127.0.0.1:9/v.mp4", "webhook_url": receiver.url}
     )
-    assert anonymous.status_code == 400 and "Bearer" in anonymous.json()["detail"]
+    assert anonymous.status_code == 400
+    assert "Bearer" in anonymous.json()["detail"]
     started = client.post(
         "/api/download", json={"url": "http://127.0.0.1:9/v.mp4", "webhook_url": receiver.url}, headers=auth
     )
@@ -316,7 +330,9 @@ def test_media_downloads_post_the_media_object_and_anonymous_ones_cannot_ask(
     assert run_webhooks(services) == 1
     body = receiver.received[0].verified(secret(client, auth))
     assert body == client.get(f"/api/downloads/{media_id}", headers=auth).json()
-    assert isinstance(body, dict) and body["status"] == "cancelled" and body["webhook_url"] == receiver.url
+    assert isinstance(body, dict)
+    assert body["status"] == "cancelled"
+    assert body["webhook_url"] == receiver.url
     listed = client.get(f"/api/downloads/{media_id}/webhooks", headers=auth).json()
     assert listed["deliveries"][0]["event"] == "media.cancelled"
     assert listed["deliveries"][0]["status"] == "delivered"
