@@ -26,15 +26,20 @@ class Received:
 class Receiver:
     url: str
     received: list[Received] = field(default_factory=list)
-    # Status codes to answer, in order; 200 once they are used up.
+    # Status codes to answer, in order; 200 once they are used up. ``answers_for``: per path.
     answers: list[int] = field(default_factory=list)
+    answers_for: dict[str, list[int]] = field(default_factory=dict)
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
-    def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
+    def wait_for(self, count: int, timeout: float = 30.0, path: str | None = None) -> list[Received]:
+        """The first ``count`` requests (to ``path`` only, when given), once they have arrived."""
         with self.arrived:
-            if not self.arrived.wait_for(lambda: len(self.received) >= count, timeout):
-                raise AssertionError(f"{len(self.received)} webhooks arrived, {count} expected")
-            return list(self.received)
+            if not self.arrived.wait_for(lambda: len(self.at(path)) >= count, timeout):
+                raise AssertionError(f"{len(self.at(path))} webhooks arrived at {path}, {count} expected")
+            return self.at(path)
+
+    def at(self, path: str | None) -> list[Received]:
+        return [r for r in self.received if path is None or r.path == path]
 
 
 @contextmanager
@@ -45,7 +50,8 @@ def webhook_receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             with receiver.arrived:
-                status = receiver.answers.pop(0) if receiver.answers else 200
+                queue = receiver.answers_for.get(self.path, receiver.answers)
+                status = queue.pop(0) if queue else 200
                 receiver.received.append(
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
