@@ -20,6 +20,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
+from dlserve.client import Client
 from tests.acceptance.conftest import cli, start_server, start_worker, stop
 from tests.support.webhook_receiver import Receiver, webhook_receiver
 
@@ -123,12 +124,17 @@ def test_webhooks_are_signed_retried_and_survive_a_worker_restart(tmp_path: Path
 
         # A receiver that answers 500 twice gets the third attempt.
         receiver.answers_for["/hooks/completed"] = [500, 500]
-        completed = create(client, "businesses", "city:*", f"{receiver.url}/completed")
+        sdk = Client(base_url, token)  # the SDK asks for this one
+        assert sdk.account().webhook_secret == secret
+        completed = sdk.create_download("businesses", "city:*", webhook_url=f"{receiver.url}/completed").id
         three = receiver.wait_for(3, path="/hooks/completed")
         done = wait_for_delivery(client, completed, attempts=3)
         assert done["status"] == "delivered"
         assert [a["status_code"] for a in done["attempts"]] == [500, 500, 200]
         assert len({r.headers["webhook-id"] for r in three}) == 1
+        [listed] = sdk.list_webhooks(completed)
+        assert [a.status_code for a in listed.attempts] == [500, 500, 200]
+        assert listed.status == "delivered"
 
         # Every delivery is signed with the account's secret; bodies are the downloads' own JSON.
         bodies = {
@@ -153,6 +159,9 @@ def test_webhooks_are_signed_retried_and_survive_a_worker_restart(tmp_path: Path
             completed: "download.completed",
         }
         assert len(receiver.received) == 1 + 1 + 2 + 3  # exactly one delivery per download
+        rotated = sdk.rotate_webhook_secret()
+        assert rotated != secret
+        assert sdk.account().webhook_secret == rotated
     finally:
         for worker in workers:
             stop(worker)
