@@ -12,10 +12,10 @@ Past :data:`MAX_CHECKED` candidates the index gives up and the query runs on Duc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import tantivy
 
 from dlserve.query import nodes
@@ -61,16 +61,21 @@ def checked_matches(
     if not found:
         return tantivy.Query.empty_query()
     hits = searcher.search(superset, limit=found, order_by_field=SEQ, order=tantivy.Order.Asc).hits
-    near = [int(seq) for seq, address in hits if record_near(json.loads(stored_record(address)), query)]
+    near = [int(seq) for seq, address in hits if record_near(orjson.loads(stored_record(address)), query)]
     return seq_set_query(schema, near)
 
 
 def record_near(record: dict[str, Any], query: nodes.Proximity) -> bool:
-    return any(
-        within_slop(tokenize(text), query.tokens, query.slop)
-        for field in query.sources
-        for text in _texts(record, field)
-    )
+    words = set(query.tokens)
+    for field in query.sources:
+        for text in _texts(record, field):
+            lowered = text.lower()
+            # (most elements of a candidate lack a word: a substring test skips their tokenising)
+            if all(word in lowered for word in words) and within_slop(
+                tokenize(lowered), query.tokens, query.slop
+            ):
+                return True
+    return False
 
 
 def _texts(record: dict[str, Any], field: ResolvedField) -> list[str]:
