@@ -27,6 +27,7 @@ from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import accounts, api_tokens, credit_ledger
 from dlserve.errors import Conflict, ErrorDetail, InsufficientCredits, Invalid, NotFound, Unauthorized
+from dlserve.webhooks.account_secret import new_secret
 
 LEDGER_REASONS = frozenset({"grant", "preview", "paginate", "record", "download"})
 # The ledger's unique key that makes a download part's charge idempotent.
@@ -124,7 +125,14 @@ class AccountService:
                 account_id = int(
                     conn.execute(
                         accounts.insert()
-                        .values(email=email, password_hash=password_hash, created_at=now)
+                        # With its webhook secret: GET /v4/account then never writes (older
+                        # accounts get theirs lazily, see dlserve.webhooks.account_secret).
+                        .values(
+                            email=email,
+                            password_hash=password_hash,
+                            created_at=now,
+                            webhook_secret=new_secret(),
+                        )
                         .returning(accounts.c.id)
                     ).scalar_one()
                 )

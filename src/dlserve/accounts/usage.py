@@ -4,7 +4,8 @@ Datafiniti's account endpoint reports ``num_credits_used`` (every credit charged
 that split credits by data type, ``business_credits_used``, ``product_credits_used``,
 ``property_credits_used`` and ``people_credits_used``. Here they are sums over the credit ledger's
 charges (its negative rows): a download's charges belong to its download's data type, other
-charges (previews, pages, single records) name theirs. Everything is read by ONE statement, so
+charges (previews, pages, single records) name theirs. Everything (and the account's webhook
+secret, also shown there) is read by ONE statement, so
 the figures are consistent with each other even while files are being charged (a file's charge
 and the shrinking of its hold commit together, and one statement sees both or neither).
 """
@@ -30,6 +31,7 @@ class AccountUsage:
     credits_used: int
     credits_used_by_type: dict[str, int]  # data type (plural, as in URLs) → credits charged
     active_downloads: int
+    webhook_secret: str | None  # None: not created yet (accounts made before webhooks)
 
     @property
     def available(self) -> int:
@@ -67,6 +69,7 @@ def read_usage(db: Database, account_id: int) -> AccountUsage:
     query = (
         sa.select(
             accounts.c.id,
+            accounts.c.webhook_secret,
             balance.label("balance"),
             holds.held_query(account_id).label("held"),
             active.label("active"),
@@ -85,6 +88,7 @@ def read_usage(db: Database, account_id: int) -> AccountUsage:
         credits_used=int(row["used"]),
         credits_used_by_type={name: int(row[name]) for name in SCHEMAS},
         active_downloads=int(row["active"]),
+        webhook_secret=row["webhook_secret"],
     )
 
 

@@ -87,8 +87,9 @@ def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
             "query_concurrency": settings.query_concurrency_per_account,
         },
         "created_at": iso_z(current.created_at),
-        # Signs webhook deliveries (Standard Webhooks); created the first time it is asked for.
-        "webhook_secret": services.webhooks.service.secret(current.id),
+        # Signs webhook deliveries (Standard Webhooks); an account made before webhooks gets its
+        # secret the first time it is asked for.
+        "webhook_secret": usage.webhook_secret or services.webhooks.service.secret(current.id),
     }
 
 
