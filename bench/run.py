@@ -116,7 +116,7 @@ def dlserve_export(data_dir: Path, output_format: str, view: str | None) -> dict
             created = services.accounts.create_account("export@example.com", credits=10**12)
             account = services.accounts.get_account(created.id)
         services.downloads.create(
-            account, prepare("businesses", "*", view, output_format), None, view_name=view
+            account, prepare("businesses", "*", view, output_format), None
         )
     finally:
         services.close()

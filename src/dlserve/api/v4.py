@@ -31,7 +31,8 @@ class SearchBody(BaseModel):
     query: str
     num_records: int | None = Field(default=None, ge=0, le=MAX_INT64)
     format: str | None = "JSON"
-    view: str | None = None
+    # A view's name, or a field list: an array of names, or one comma-separated string.
+    view: str | list[str] | None = None
     download: bool = False
     compress: str | None = None
 
@@ -41,7 +42,7 @@ class PaginateBody(BaseModel):
 
     query: str
     format: str | None = "JSON"
-    view: str | None = None
+    view: str | list[str] | None = None
 
 
 @router.post("/auth", responses=v4_errors(JSON_BODY, 401))
@@ -104,7 +105,7 @@ async def search(
         prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
         if body.download:
             download = services.downloads.create(
-                current, prepared, body.num_records, compress=body.compress, view_name=body.view
+                current, prepared, body.num_records, compress=body.compress
             )
             return JSONResponse(download_body(request, services, download), status_code=202)
         preview = services.catalog.preview(current, prepared, body.num_records)

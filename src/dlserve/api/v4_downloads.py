@@ -24,6 +24,7 @@ from dlserve.api.timefmt import iso_z
 from dlserve.container import Services
 from dlserve.downloads.long_poll import download_etag, etag_matches, wait_for_change
 from dlserve.downloads.models import Download
+from dlserve.records.field_lists import v4_view
 from dlserve.errors import ErrorDetail, Invalid, NotFound
 
 router = APIRouter(prefix="/v4")
@@ -53,7 +54,7 @@ def download_body(request: Request, services: Services, download: Download) -> d
         "num_found": download.num_found,
         "data_type": download.data_type,
         "query": download.query,
-        "view": download.view,
+        "view": v4_view(download.view),  # a view's name, or the field list as an array
         "format": download.format.upper(),
         "compress": download.compress,
         "error": download.error,

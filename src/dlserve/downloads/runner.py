@@ -52,7 +52,8 @@ from dlserve.query import compile_query
 from dlserve.records.render import project
 from dlserve.records.schema import SCHEMAS
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
-from dlserve.records.views import View, find_view
+from dlserve.records.field_lists import view_from_stored
+from dlserve.records.views import View
 from dlserve.storage.interfaces import Storage
 
 log = get_logger("dlserve.export")
@@ -227,7 +228,7 @@ class _Part:
         self.download = download
         self.plan = PartPlan.of(job)
         self.schema = SCHEMAS[download.data_type]
-        self.view = find_view(download.data_type, download.view)
+        self.view = view_from_stored(download.data_type, download.view)
         self.compiled = compile_query(self.schema, download.query)
         self.snapshot = runner._snapshot(download)
         self.last_beat = time.monotonic()

@@ -13,7 +13,7 @@ import json
 from dlserve.catalog.formats import csv_line
 from dlserve.records import typed_cells
 from dlserve.records.layout import quote_ident
-from dlserve.records.render import csv_columns
+from dlserve.records.render import csv_columns, csv_layout
 from dlserve.records.schema import LIST_KINDS, DataTypeSchema, FieldSpec, Kind
 from dlserve.records.views import View
 
@@ -61,15 +61,10 @@ def csv_line_select(view: View, schema: DataTypeSchema, records: str) -> str:
     Each record's JSON is parsed once, by one ``json_transform`` that keeps scalars as their JSON
     text: reading thirty fields with thirty ``->>`` would parse the record thirty times.
     """
-    selected = [f for f in schema.fields if f.kind is not Kind.GEO and view.selects(f.name)]
-    flattened = next((f for f in selected if f.name == view.flatten), None)
-    structure = {f.name: _cell_type(f, flattened=f is flattened) for f in selected}
-    cells: list[str] = []
-    for spec in selected:
-        if spec is flattened:
-            cells.extend(csv_quote(_cell("e", child)) for child in spec.children)
-        else:
-            cells.append(csv_quote(_cell("r", spec)))
+    layout = csv_layout(view, schema)
+    flattened = layout.flattened
+    structure = {f.name: _cell_type(f, flattened=f is flattened) for f in layout.fields}
+    cells = [csv_quote(_cell("e" if c.element else "r", c.spec)) for c in layout.columns]
     line = " || ',' || ".join(f"({cell})" for cell in cells)
     parsed = f"SELECT _seq, json_transform(_record, '{_sql_json(structure)}') AS r FROM {records}"
     if flattened is None:
@@ -128,17 +123,12 @@ def typed_csv_line_select(view: View, schema: DataTypeSchema, records: str) -> s
     """:func:`csv_line_select` rendered from the typed columns, each line ending in CRLF: the same
     bytes for records whose typed columns are exact (:mod:`dlserve.records.typed_cells`), without
     parsing any JSON. ``records`` must hold only such records."""
-    selected = [f for f in schema.fields if f.kind is not Kind.GEO and view.selects(f.name)]
-    flattened = next((f for f in selected if f.name == view.flatten), None)
-    cells: list[str] = []
-    for spec in selected:
-        if spec is flattened:
-            cells.extend(
-                _quick_quote(typed_cells.cell(child, f"e.{quote_ident(child.name)}"))
-                for child in spec.children
-            )
-        else:
-            cells.append(_quick_quote(typed_cells.cell(spec, quote_ident(spec.name))))
+    layout = csv_layout(view, schema)
+    flattened = layout.flattened
+    cells = [
+        _quick_quote(typed_cells.cell(c.spec, f"e.{quote_ident(c.spec.name)}" if c.element else quote_ident(c.spec.name)))
+        for c in layout.columns
+    ]
     line = " || ',' || ".join(f"({cell})" for cell in cells) + " || '\r\n'"
     if flattened is None:
         return f"SELECT _seq, {line} AS line FROM {records}"
