@@ -160,7 +160,7 @@ def _unknown_message(schema: DataTypeSchema, name: str) -> str:
 def _unknown_view(data_type: str, name: str) -> Invalid:
     known = ", ".join(sorted(VIEWS[data_type]))
     return Invalid(
-        f"Unknown view or field '{name}' for {data_type}",
+        f"Unknown view '{name}' for {data_type} (nor is it a field)",
         [
             ErrorDetail(
                 "view",

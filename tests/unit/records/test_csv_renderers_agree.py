@@ -16,7 +16,8 @@ from dlserve.demo import generate_records
 from dlserve.downloads.sql_render import csv_header, csv_line_select, json_line_select
 from dlserve.records.render import csv_columns, csv_rows, project
 from dlserve.records.schema import SCHEMAS
-from dlserve.records.views import VIEWS
+from dlserve.records.views import VIEWS, View
+from tests.support.field_lists import sample_field_lists
 
 AWKWARD: list[dict[str, Any]] = [
     {
@@ -79,3 +80,18 @@ def test_sql_json_lines_match_the_python_projection(data_type: str, view_name: s
         return
     lines = [row[1] for row in table(records).execute(select).fetchall()]
     assert [orjson.loads(line) for line in lines] == [project(view, r) for r in records]
+
+
+@pytest.mark.parametrize("data_type", sorted(SCHEMAS))
+def test_sql_and_python_csv_are_identical_for_field_lists(data_type: str) -> None:
+    schema = SCHEMAS[data_type]
+    records = records_for(data_type)
+    views: list[View] = sample_field_lists(schema)
+    assert views
+    for view in views:
+        sql_lines = [row[1] for row in table(records).execute(csv_line_select(view, schema, "t")).fetchall()]
+        python_lines = [csv_line(row) for record in records for row in csv_rows(view, schema, record)]
+        assert sql_lines == python_lines, view.name
+        assert csv_columns(view, schema) == list(view.paths or ())  # exactly the list, in order
+        width = len(view.paths or ())
+        assert all(len(row) == width for row in csv.reader(io.StringIO("\r\n".join(sql_lines))))
