@@ -84,6 +84,8 @@ def views(current: BearerAccount) -> list[dict[str, Any]]:
             "all_fields": view.include is None,  # also the fields a record has beyond the schema
             "exclude": list(view.exclude),
             "flatten": view.flatten,
+            # What a field list may name inside each nested field (``reviews.rating``).
+            "sub_fields": view.declared_sub_fields(),
         }
         for view in list_views()
     ]

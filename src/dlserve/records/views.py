@@ -50,6 +50,11 @@ class View:
         returns the fields a record has beyond the schema)."""
         return [f.name for f in SCHEMAS[self.data_type].fields if self.selects(f.name)]
 
+    def declared_sub_fields(self) -> dict[str, list[str]]:
+        """Nested field → the sub-fields it returns (what a field list may name with a dot)."""
+        fields = (f for f in SCHEMAS[self.data_type].fields if f.kind is Kind.NESTED and self.selects(f.name))
+        return {f.name: [c.name for c in f.children] for f in fields}
+
 
 _BASIC_FIELDS = {
     "businesses": (
