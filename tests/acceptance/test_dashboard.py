@@ -143,7 +143,7 @@ def test_dashboard_search_download_cancel_and_fetch(
     page.get_by_label("Add a field").select_option("reviews.rating")
     page.get_by_label("Add a field").select_option("id")
     expect(page.locator("#fields")).to_have_value("name,reviews.rating,id")
-    expect(page.get_by_label("View")).to_be_disabled()
+    expect(page.get_by_label("View", exact=True)).to_be_disabled()
     page.get_by_role("button", name="Preview").click()
     expect(page.locator("#preview thead th")).to_have_text(["name", "reviews", "id"])
 
