@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dlserve.api.app import create_app
+from dlserve.client import Client
 from dlserve.container import Services
 from dlserve.downloads.runner import EXPORT_KINDS
 from tests.integration.conftest import loaded_services
@@ -284,3 +285,39 @@ def test_v3_bad_field_lists_are_400_in_the_v3_envelope(client: TestClient, basic
         body = response.json()
         assert set(body) == {"error", "message", "code"}
         assert "nope" in body["message"] or "empty field name" in body["message"]
+
+
+# -- the SDK against the real app -----------------------------------------------------------------
+
+
+def test_the_sdk_sends_fields_as_a_field_list(client: TestClient, services: Services, token: str) -> None:
+    sdk = Client("http://testserver", token, transport=client._transport)
+    with sdk:
+        preview = sdk.search("businesses", "id:b03", fields=["id", "reviews.rating"])
+        assert preview.records == [{"id": "b03", "reviews": [{"rating": 1}, {"rating": 2}, {"rating": 3}]}]
+        rows = list(sdk.paginate("businesses", "*", page_size=10, format="CSV", fields=["name", "id"]))
+        assert rows == [{"name": r["name"], "id": r["id"]} for r in RECORDS]
+        assert sdk.get_record("businesses", "b01", fields=["city", "id"]) == {"city": "Austin", "id": "b01"}
+        created = sdk.create_download("businesses", "*", format="CSV", fields=["id", "city"])
+        assert created.view == ["id", "city"]
+        run_jobs(services)
+        done = sdk.get_download(created.id)
+        assert done.status == "completed"
+        assert done.view == ["id", "city"]
+        with pytest.raises(ValueError, match="not both"):
+            sdk.search("businesses", "*", view="business_basic", fields=["id"])
+
+
+def test_a_long_field_list_is_stored_whole(
+    client: TestClient, services: Services, auth: dict[str, str]
+) -> None:
+    """Longer than the 64 characters ``downloads.view`` held before migration 0006."""
+    fields = ["id", "name", "address", "city", "province", "postalCode", "country", "latitude", "longitude"]
+    fields += ["categories", "primaryCategories", "websites", "phones", "emails", "reviews.username"]
+    assert len(json.dumps(fields)) > 150
+    created = client.post(
+        "/v4/businesses/search", json={"query": "*", "view": fields, "download": True}, headers=auth
+    ).json()
+    run_jobs(services)
+    done = client.get(f"/v4/downloads/{created['id']}", headers=auth).json()
+    assert (done["status"], done["view"]) == ("completed", fields)
