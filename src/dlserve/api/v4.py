@@ -106,9 +106,7 @@ async def search(
     def run() -> Any:  # on the heavy-query pool (see dlserve.limits.admission)
         prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
         if body.download:
-            download = services.downloads.create(
-                current, prepared, body.num_records, compress=body.compress
-            )
+            download = services.downloads.create(current, prepared, body.num_records, compress=body.compress)
             return JSONResponse(download_body(request, services, download), status_code=202)
         preview = services.catalog.preview(current, prepared, body.num_records)
         return {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}

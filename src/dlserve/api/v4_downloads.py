@@ -24,8 +24,8 @@ from dlserve.api.timefmt import iso_z
 from dlserve.container import Services
 from dlserve.downloads.long_poll import download_etag, etag_matches, wait_for_change
 from dlserve.downloads.models import Download
-from dlserve.records.field_lists import v4_view
 from dlserve.errors import ErrorDetail, Invalid, NotFound
+from dlserve.records.field_lists import v4_view
 
 router = APIRouter(prefix="/v4")
 

@@ -21,10 +21,10 @@ from dlserve.limits.query_cost import QueryCostLimits, check_query_clauses, chec
 from dlserve.query import CompiledQuery, nodes
 from dlserve.query.compile import to_sql
 from dlserve.query.parse import parse_query
+from dlserve.records.field_lists import RequestedView, check_for_csv, resolve_view, stored_view
 from dlserve.records.render import csv_columns, csv_rows, project
 from dlserve.records.schema import SCHEMAS, DataTypeSchema
 from dlserve.records.store import RecordStore
-from dlserve.records.field_lists import RequestedView, check_for_csv, resolve_view, stored_view
 from dlserve.records.views import View
 from dlserve.search.service import RecordSearch
 

@@ -49,10 +49,10 @@ from dlserve.jobs.interfaces import Job, JobQueue, LeaseLost
 from dlserve.jobs.interfaces import JobStopped as Stopped
 from dlserve.logs import get_logger
 from dlserve.query import compile_query
+from dlserve.records.field_lists import view_from_stored
 from dlserve.records.render import project
 from dlserve.records.schema import SCHEMAS
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
-from dlserve.records.field_lists import view_from_stored
 from dlserve.records.views import View
 from dlserve.storage.interfaces import Storage
 

@@ -119,6 +119,10 @@ def typed_records_between(where_sql: str) -> str:
     return f"(SELECT * FROM read_parquet(?) WHERE ({where_sql}) AND _seq > ? AND _seq <= ?)"
 
 
+def _typed_source(name: str, element: bool) -> str:
+    return f"e.{quote_ident(name)}" if element else quote_ident(name)
+
+
 def typed_csv_line_select(view: View, schema: DataTypeSchema, records: str) -> str:
     """:func:`csv_line_select` rendered from the typed columns, each line ending in CRLF: the same
     bytes for records whose typed columns are exact (:mod:`dlserve.records.typed_cells`), without
@@ -126,8 +130,7 @@ def typed_csv_line_select(view: View, schema: DataTypeSchema, records: str) -> s
     layout = csv_layout(view, schema)
     flattened = layout.flattened
     cells = [
-        _quick_quote(typed_cells.cell(c.spec, f"e.{quote_ident(c.spec.name)}" if c.element else quote_ident(c.spec.name)))
-        for c in layout.columns
+        _quick_quote(typed_cells.cell(c.spec, _typed_source(c.spec.name, c.element))) for c in layout.columns
     ]
     line = " || ',' || ".join(f"({cell})" for cell in cells) + " || '\r\n'"
     if flattened is None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from dlserve.records.field_lists import check_for_csv
 from dlserve.records.schema import DataTypeSchema, FieldSpec, Kind
 from dlserve.records.views import View
 
@@ -70,6 +71,7 @@ def csv_layout(view: View, schema: DataTypeSchema) -> CsvLayout:
             else:
                 columns.append(CsvColumn(spec.name, spec))
         return CsvLayout(fields, flattened, columns)
+    check_for_csv(view)  # one flattened list per table (prepare refuses it with a 400 first)
     fields = []
     columns = []
     for path in view.paths:
@@ -82,7 +84,7 @@ def csv_layout(view: View, schema: DataTypeSchema) -> CsvLayout:
             columns.append(CsvColumn(path, top))
         else:
             sub = top.child(child)
-            assert sub is not None and head == view.flatten, f"{path} was validated for CSV"
+            assert sub is not None, f"{path} was validated against the schema"
             columns.append(CsvColumn(path, sub, element=True))
     flattened = next((f for f in fields if f.name == view.flatten), None)
     return CsvLayout(fields, flattened, columns)
@@ -104,9 +106,7 @@ def csv_rows(view: View, schema: DataTypeSchema, record: Mapping[str, Any]) -> I
         elements = [{}]  # a record without elements still gets its row
     for element in elements:
         item = element if isinstance(element, Mapping) else {}
-        yield [
-            _field_cell(c.spec, (item if c.element else record).get(c.spec.name)) for c in layout.columns
-        ]
+        yield [_field_cell(c.spec, (item if c.element else record).get(c.spec.name)) for c in layout.columns]
 
 
 def csv_cell(value: Any) -> str:

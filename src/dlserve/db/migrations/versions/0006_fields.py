@@ -20,11 +20,15 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("downloads", table_kwargs={"sqlite_autoincrement": True}) as batch:
-        batch.alter_column("view", existing_type=sa.String(length=64), type_=sa.Text(), existing_nullable=True)
+        batch.alter_column(
+            "view", existing_type=sa.String(length=64), type_=sa.Text(), existing_nullable=True
+        )
 
 
 def downgrade() -> None:
     # A field list longer than 64 characters cannot go back: it becomes the default view.
     op.execute("UPDATE downloads SET view = NULL WHERE length(view) > 64")
     with op.batch_alter_table("downloads", table_kwargs={"sqlite_autoincrement": True}) as batch:
-        batch.alter_column("view", existing_type=sa.Text(), type_=sa.String(length=64), existing_nullable=True)
+        batch.alter_column(
+            "view", existing_type=sa.Text(), type_=sa.String(length=64), existing_nullable=True
+        )
