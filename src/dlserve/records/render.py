@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -39,6 +39,24 @@ def _keep(element: Any, names: tuple[str, ...]) -> Any:
     if not isinstance(element, Mapping):
         return element
     return {name: element[name] for name in names if name in element}
+
+
+def json_fields(view: View, schema: DataTypeSchema) -> list[FieldSpec]:
+    """The top-level fields a JSON-shaped output (JSON, Parquet) of the view holds, in its order:
+    schema order for named views, the list's order for field lists, where a nested field listed by
+    sub-fields is narrowed to them (a spec whose ``children`` are the listed ones, in list order).
+    What :func:`project` does to a record, described for a renderer that builds columns."""
+    if view.paths is None:
+        return _selected_fields(view, schema)
+    fields: list[FieldSpec] = []
+    for name in view.include or ():
+        spec = schema.field(name)
+        assert spec is not None, f"{name} was validated against the schema"
+        subs = view.sub_fields_of(name)
+        if subs is not None:
+            spec = replace(spec, children=tuple(c for s in subs for c in spec.children if c.name == s))
+        fields.append(spec)
+    return fields
 
 
 @dataclass(frozen=True)

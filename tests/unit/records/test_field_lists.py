@@ -17,7 +17,7 @@ from dlserve.records.field_lists import (
     v4_view,
     view_from_stored,
 )
-from dlserve.records.render import csv_columns, csv_rows, project
+from dlserve.records.render import csv_columns, csv_rows, json_fields, project
 from dlserve.records.schema import BUSINESSES, PRODUCTS
 from dlserve.records.views import find_view
 
@@ -132,3 +132,12 @@ def test_a_named_view_is_stored_and_shown_as_it_was_given() -> None:
     assert v4_view("businesses_basic") == "businesses_basic"
     assert v3_view(None, "businesses") == "businesses_all_nested"
     assert stored_view(resolve_view("businesses", None), None) is None
+
+
+def test_json_fields_describe_the_projection_for_column_builders() -> None:
+    view = field_list("businesses", ["reviews.text", "name", "reviews.rating"])
+    fields = json_fields(view, BUSINESSES)
+    assert [f.name for f in fields] == ["reviews", "name"]
+    assert [c.name for c in fields[0].children] == ["text", "rating"]
+    named = json_fields(find_view("businesses", "business_basic"), BUSINESSES)
+    assert [f.name for f in named] == [n for n in find_view("businesses", "business_basic").declared_fields()]
