@@ -225,7 +225,13 @@ $("search-form").addEventListener("submit", async (event) => {
 
 function cellText(value) {
   if (value == null) return "";
-  if (Array.isArray(value)) return value.every((v) => typeof v !== "object") ? value.join(", ") : `${value.length} items`;
+  if (Array.isArray(value)) {
+    if (value.every((v) => typeof v !== "object")) return value.join(", ");
+    // one listed sub-field (a field list's reviews.rating): its values
+    const single = (v) => v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length <= 1;
+    if (value.every(single)) return value.map((v) => cellText(Object.values(v)[0])).filter((t) => t).join(", ");
+    return `${value.length} items`;
+  }
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }
