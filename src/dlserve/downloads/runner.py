@@ -352,7 +352,7 @@ class _Part:
             select = csv_line_select(self.view, self.schema, records)
         else:
             in_sql = json_line_select(self.view, records)
-            if in_sql is None:  # a field list: projected in Python, record by record
+            if in_sql is None:  # a field list naming sub-fields: projected in Python
                 python_view = self.view
             select = in_sql or f"SELECT _seq, _record AS line FROM {records}"
         if python_view is None:  # DuckDB ends the lines too

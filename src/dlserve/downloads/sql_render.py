@@ -83,13 +83,42 @@ def _sql_json(value: object) -> str:
 
 
 def json_line_select(view: View, records: str) -> str | None:
-    """SELECT ``_seq, line`` for JSON Lines, or None when the view needs Python (a field list)."""
-    if view.include is not None:
+    """SELECT ``_seq, line`` for JSON Lines: the record as :func:`~dlserve.records.render.project`
+    returns it (the same JSON values; numbers may be spelled as DuckDB writes them, as with the
+    ``*_no_*`` views), or None when the exporter projects in Python: a field list naming sub-fields
+    (narrowing each element with DuckDB's list lambdas measured no faster than Python's orjson)."""
+    if view.sub_fields:
         return None
+    if view.include is not None:
+        return _listed_fields_select(view, records)
     if not view.exclude:
         return f"SELECT _seq, _record AS line FROM {records}"  # stored compact already: no parsing
     removed = _sql_json({name: None for name in view.exclude})
     return f"SELECT _seq, CAST(json_merge_patch(_record, '{removed}') AS VARCHAR) AS line FROM {records}"
+
+
+def _listed_fields_select(view: View, records: str) -> str:
+    """A view of listed fields (``*_basic``, field lists without sub-fields): one JSON object of
+    those fields in the view's order, built from one parse of each record (``json_extract`` with a
+    list of paths), a field the record lacks left out — 3-4x Python's speed."""
+    names = [name for name in view.include or () if name not in view.exclude]
+    paths = "[" + ", ".join(_sql_literal(_json_path(name)) for name in names) + "]"
+    members = []
+    for i, name in enumerate(names, start=1):
+        key = _sql_literal(json.dumps(name) + ":")
+        members.append(f"CASE WHEN v[{i}] IS NOT NULL THEN {key} || CAST(v[{i}] AS VARCHAR) END")
+    line = "'{' || concat_ws(',', " + ", ".join(members) + ") || '}'"
+    return (
+        f"SELECT _seq, {line} AS line FROM (SELECT _seq, json_extract(_record, {paths}) AS v FROM {records})"
+    )
+
+
+def _json_path(name: str) -> str:
+    return "$." + json.dumps(name)  # a quoted key: schema names, never a path of their own
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def records_between(where_sql: str) -> str:
