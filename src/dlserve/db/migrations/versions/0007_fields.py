@@ -1,7 +1,7 @@
 """``downloads.view`` holds a field list too (a JSON array of field names): VARCHAR(64) → TEXT.
 
-Revision ID: 0006_fields
-Revises: 0005_jobs
+Revision ID: 0007_fields
+Revises: 0006_webhooks
 Create Date: 2026-11-30
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_fields"
-down_revision: str | Sequence[str] | None = "0005_jobs"
+revision: str = "0007_fields"
+down_revision: str | Sequence[str] | None = "0006_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
