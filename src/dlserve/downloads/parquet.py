@@ -1,9 +1,10 @@
 """Parquet parts written by DuckDB's own Parquet writer (``COPY ... TO ... (FORMAT parquet)``).
 
 A Parquet file holds the records a JSON Lines download of the same query holds, as typed columns:
-one column per field the view selects, in schema order, with the value types of the record's
-JSON — strings (keyword, text and date fields: dates keep the spelling they were loaded with),
-DOUBLE numbers, BOOLEANs, lists of strings, and nested lists as lists of structs (never JSON text).
+one column per field the view selects (schema order; a field list's own order), with the value
+types of the record's JSON — strings (keyword, text and date fields: dates keep the spelling they
+were loaded with), DOUBLE numbers, BOOLEANs, lists of strings, and nested lists as lists of
+structs (never JSON text).
 A JSON ``null`` and a missing key are both a NULL cell; fields outside the schema are left out,
 as in CSV. Views choose the columns; a flat view (``*_flat_reviews``) flattens only CSV, so in
 Parquet, as in JSON, the nested list stays nested.
@@ -29,6 +30,7 @@ import duckdb
 
 from dlserve.records import typed_cells
 from dlserve.records.layout import quote_ident
+from dlserve.records.render import json_fields
 from dlserve.records.schema import LIST_KINDS, DataTypeSchema, FieldSpec, Kind
 from dlserve.records.views import View
 
@@ -41,9 +43,10 @@ _IN_PLACE = "USE_TMP_FILE false"  # the part writer's temp file is already a pri
 
 
 def parquet_fields(view: View, schema: DataTypeSchema) -> list[FieldSpec]:
-    """The columns of a Parquet file: the view's schema fields in schema order (the virtual
-    ``geoLocation`` is no column). JSON's projection rules, not CSV's: nothing is flattened."""
-    return [f for f in schema.fields if f.kind is not Kind.GEO and view.selects(f.name)]
+    """The columns of a Parquet file: the fields a JSON download of the view holds — a named view's
+    schema fields in schema order, a field list's in its order, a nested field listed by sub-fields
+    narrowed to them (:func:`dlserve.records.render.json_fields`). Nothing is flattened."""
+    return json_fields(view, schema)
 
 
 def _json_type(spec: FieldSpec) -> object:
@@ -67,11 +70,13 @@ def json_select(view: View, schema: DataTypeSchema, records: str) -> str:
     return f"SELECT unnest(json_transform(_record, '{body}')) FROM {records}"
 
 
-def _typed_value(spec: FieldSpec, expr: str) -> str:
-    """A typed column (or struct member) as the Parquet column holds it: dates as their JSON text."""
+def _typed_value(spec: FieldSpec, expr: str, stored: FieldSpec | None = None) -> str:
+    """A typed column (or struct member) as the Parquet column holds it: dates as their JSON text;
+    a nested list rebuilt when it holds dates or keeps fewer sub-fields than ``stored`` has."""
     if spec.kind is Kind.DATE:
         return typed_cells.date_text(expr)
-    if spec.kind is Kind.NESTED and any(child.kind is Kind.DATE for child in spec.children):
+    narrowed = stored is not None and stored.children != spec.children
+    if spec.kind is Kind.NESTED and (narrowed or any(c.kind is Kind.DATE for c in spec.children)):
         members = ", ".join(
             f"{quote_ident(child.name)} := {_typed_value(child, '_el.' + quote_ident(child.name))}"
             for child in spec.children
@@ -84,7 +89,7 @@ def typed_select(view: View, schema: DataTypeSchema, records: str) -> str:
     """:func:`json_select` from the typed columns over ``records`` (every column): the same rows
     for exact records, without parsing any JSON."""
     columns = ", ".join(
-        f"{_typed_value(f, quote_ident(f.name))} AS {quote_ident(f.name)}"
+        f"{_typed_value(f, quote_ident(f.name), schema.field(f.name))} AS {quote_ident(f.name)}"
         for f in parquet_fields(view, schema)
     )
     return f"SELECT {columns} FROM {records}"
