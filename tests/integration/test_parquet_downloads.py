@@ -129,6 +129,21 @@ def test_a_view_chooses_the_columns_and_a_flat_view_keeps_lists_nested(
     assert pa.types.is_list(flat_table.schema.field("reviews").type)
 
 
+def test_a_field_list_gives_exactly_its_columns_in_its_order(client: TestClient, services: Services) -> None:
+    headers = account(services, "a@example.com")
+    fields = ["name", "reviews.rating", "id"]
+    as_json = start(client, headers, query="city:austin", format="json", view=fields)
+    as_parquet = start(client, headers, query="city:austin", format="parquet", view=fields)
+    run_jobs(services)
+    tables = parquet_tables(client, downloaded(client, headers, as_parquet["id"]))
+    assert {tuple(t.column_names) for t in tables} == {("name", "reviews", "id")}
+    assert tables[0].schema.field("reviews").type == pa.list_(pa.struct([("rating", pa.float64())]))
+    rows = [without_nulls(row) for table in tables for row in table.to_pylist()]
+    expected = [without_nulls(r) for r in json_records(client, downloaded(client, headers, as_json["id"]))]
+    assert rows == expected
+    assert len(rows) == len([r for r in RECORDS if r["city"] == "Austin"])
+
+
 def test_parquet_is_refused_with_gzip_and_for_previews_and_pages(
     client: TestClient, services: Services
 ) -> None:
