@@ -20,6 +20,7 @@ antimeridian or covers too many cells, and indexes built before the cells, keep 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import tantivy
 
@@ -44,30 +45,23 @@ _MAX_CELLS = 4096
 _MAX_TERM_CLAUSES = 1024
 
 
-def circle_query(
-    searcher: tantivy.Searcher, schema: tantivy.Schema, circle: nodes.GeoDistance
-) -> tantivy.Query:
+@dataclass(frozen=True)
+class CircleParts:
+    """A circle as the index sees it: ``inner`` matches only records inside it (None: no such
+    box), ``ring`` every other record that may be inside (disjoint from ``inner``), each to be
+    checked with the exact formula (:func:`inside`)."""
+
+    inner: tantivy.Query | None
+    ring: tantivy.Query
+
+
+def circle_parts(schema: tantivy.Schema, circle: nodes.GeoDistance) -> CircleParts:
     cells = _covering_cells(schema, circle)
     inner = _inner_box(schema, circle)
     if inner is not None and cells is not None:
         # (the inner box lies inside the circle, so inside the covering cells: this only lets
         # Tantivy walk the cells' short posting lists instead of the two ranges)
         inner = tantivy.Query.boolean_query([(tantivy.Occur.Must, cells), (tantivy.Occur.Must, inner)])
-    checked = _checked_matches(searcher, schema, circle, inner, cells)
-    if inner is None:
-        return checked
-    return tantivy.Query.boolean_query([(tantivy.Occur.Should, inner), (tantivy.Occur.Should, checked)])
-
-
-def _checked_matches(
-    searcher: tantivy.Searcher,
-    schema: tantivy.Schema,
-    circle: nodes.GeoDistance,
-    inner: tantivy.Query | None,
-    cells: tantivy.Query | None,
-) -> tantivy.Query:
-    """The records of the outer box (or its covering cells), less the inner box, that the exact
-    formula puts inside."""
     if cells is None:
         candidates = _box_query(schema, circle)
     else:
@@ -77,30 +71,52 @@ def _checked_matches(
         candidates = tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, candidates), (tantivy.Occur.MustNot, inner)]
         )
-    found = match_count(searcher.search(candidates, limit=1, count=True))
+    return CircleParts(inner, candidates)
+
+
+def circle_query(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, circle: nodes.GeoDistance
+) -> tantivy.Query:
+    """The circle as one query, to compose with any other: the inner box, or the records of the
+    ring that are inside, as a set of ``_seq`` terms."""
+    parts = circle_parts(schema, circle)
+    checked = _seq_terms(schema, [seq for seq, _ in inside(searcher, circle, parts.ring)])
+    if parts.inner is None:
+        return checked
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, parts.inner), (tantivy.Occur.Should, checked)])
+
+
+def inside(
+    searcher: tantivy.Searcher, circle: nodes.GeoDistance, candidates: tantivy.Query
+) -> list[tuple[int, tantivy.DocAddress]]:
+    """``(_seq, address)`` of the ``candidates`` that the exact formula puts inside, by ``_seq``."""
+    found = match_count(searcher.search(candidates, limit=1, count=True, order_by_field=SEQ))
     if not found:
-        return tantivy.Query.empty_query()
+        return []
     hits = searcher.search(candidates, limit=found, order_by_field=SEQ, order=tantivy.Order.Asc).hits
     addresses = [address for _, address in hits]
     latitudes = searcher.fast_field_values(LATITUDE, addresses)
     longitudes = searcher.fast_field_values(LONGITUDE, addresses)
-    inside = [
-        int(seq)
-        for (seq, _), latitude, longitude in zip(hits, latitudes, longitudes, strict=True)
+    return [
+        (int(seq), address)
+        for (seq, address), latitude, longitude in zip(hits, latitudes, longitudes, strict=True)
         if latitude is not None
         and longitude is not None
         and within(circle, float(latitude), float(longitude))
     ]
-    if not inside:
+
+
+def _seq_terms(schema: tantivy.Schema, seqs: list[int]) -> tantivy.Query:
+    if not seqs:
         return tantivy.Query.empty_query()
-    if len(inside) <= _MAX_TERM_CLAUSES:
+    if len(seqs) <= _MAX_TERM_CLAUSES:
         # Measured, _seq values spread over the whole range: 370 of 100k records, a union of term
         # queries 0.8 ms, a term set 4.7 ms; 731 of 200k, the whole circle 8.9 ms against 12.1 ms;
         # 3,000 of 100k, 13 ms against 6 ms: past a thousand or so the term set is the faster.
         return tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, SEQ, seq)) for seq in inside]
+            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, SEQ, seq)) for seq in seqs]
         )
-    return tantivy.Query.term_set_query(schema, SEQ, inside)
+    return tantivy.Query.term_set_query(schema, SEQ, seqs)
 
 
 def within(circle: nodes.GeoDistance, latitude: float, longitude: float) -> bool:

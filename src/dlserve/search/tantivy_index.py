@@ -4,6 +4,8 @@ index never changes: snapshots are immutable)."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import math
 from collections.abc import Callable
@@ -13,7 +15,7 @@ import tantivy
 
 from dlserve.query import nodes
 from dlserve.query.leaves import too_many_expansions
-from dlserve.search.geo import circle_query
+from dlserve.search.geo import circle_parts, circle_query, inside
 from dlserve.search.layout import ID, RECORD, SEQ, match_count, open_index
 from dlserve.search.translate import Translator
 
@@ -61,6 +63,9 @@ class TantivySearchIndex:
         known = self._known_count(query)
         if known is not None:
             return known
+        circle = _circle_and_rest(query)
+        if circle is not None:
+            return self._circle_page(*circle, limit=0, offset=0)[0]
         return self._count(self._translator.translate(query))
 
     def _known_count(self, query: nodes.Query) -> int | None:
@@ -91,6 +96,10 @@ class TantivySearchIndex:
             return self.count(query), []
         if isinstance(query, nodes.MatchAll) and self._first_seq is not None:
             return self.num_docs, self._seq_range(self._first_seq + offset, limit)
+        circle = _circle_and_rest(query)
+        if circle is not None:
+            found, addresses = self._circle_page(*circle, limit=limit, offset=offset)
+            return found, [self._record(address) for address in addresses]
         translated = self._translator.translate(query)
         known = self._known_count(query)
         if known is None and offset >= _DEEP_OFFSET:
@@ -139,6 +148,32 @@ class TantivySearchIndex:
             query, limit=limit, offset=offset, count=False, order_by_field=SEQ, order=_ASC
         )
         return [address for _, address in result.hits]
+
+    def _circle_page(
+        self, circle: nodes.GeoDistance, rest: list[nodes.Query], limit: int, offset: int
+    ) -> tuple[int, list[tantivy.DocAddress]]:
+        """A geo circle, alone or AND other clauses: the matches of the circle's inner box (and
+        the rest), then those of its ring (and the rest) that the exact formula puts inside,
+        merged by ``_seq``. Counted and paged from both parts, without building the ring's
+        matches into a query (a set of ``_seq`` terms costs a scan of every record)."""
+        parts = circle_parts(self._schema, circle)
+        others = [self._translator.translate(part) for part in rest]
+
+        def also(query: tantivy.Query) -> tantivy.Query:
+            return tantivy.Query.boolean_query([(_MUST, q) for q in [query, *others]]) if others else query
+
+        checked = inside(self._searcher, circle, also(parts.ring))
+        if parts.inner is None:
+            return len(checked), [address for _, address in checked[offset : offset + limit]]
+        result = self._searcher.search(
+            also(parts.inner), limit=max(1, offset + limit), count=True, order_by_field=SEQ, order=_ASC
+        )
+        found = match_count(result) + len(checked)
+        if limit <= 0:
+            return found, []
+        inner = ((int(seq), address) for seq, address in result.hits)
+        merged = heapq.merge(inner, checked, key=lambda hit: hit[0])
+        return found, [address for _, address in itertools.islice(merged, offset, offset + limit)]
 
     def _within(self, query: tantivy.Query, first: int, last: int) -> tantivy.Query:
         """``query``, and ``first <= _seq <= last``."""
@@ -213,3 +248,16 @@ def _without_deletes(path: Path) -> bool:
         return all(not (segment.get("deletes") or {}).get("num_deleted_docs") for segment in meta["segments"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
+
+
+def _circle_and_rest(query: nodes.Query) -> tuple[nodes.GeoDistance, list[nodes.Query]] | None:
+    """A geo circle alone, or the one circle of a top-level AND and its other clauses."""
+    if isinstance(query, nodes.GeoDistance):
+        return query, []
+    if isinstance(query, nodes.And):
+        circles = [n for n, part in enumerate(query.parts) if isinstance(part, nodes.GeoDistance)]
+        if len(circles) == 1:
+            circle = query.parts[circles[0]]
+            assert isinstance(circle, nodes.GeoDistance)
+            return circle, [part for n, part in enumerate(query.parts) if n != circles[0]]
+    return None
