@@ -53,6 +53,8 @@ class CircleParts:
 
     inner: tantivy.Query | None
     ring: tantivy.Query
+    # a query as wide as the ring or wider, cheaper to count (the covering cells' posting lists)
+    bound: tantivy.Query | None = None
 
 
 def circle_parts(schema: tantivy.Schema, circle: nodes.GeoDistance) -> CircleParts:
@@ -67,11 +69,10 @@ def circle_parts(schema: tantivy.Schema, circle: nodes.GeoDistance) -> CirclePar
     else:
         present = tantivy.Query.term_query(schema, PRESENT, "geoLocation")
         candidates = tantivy.Query.boolean_query([(tantivy.Occur.Must, present), (tantivy.Occur.Must, cells)])
-    if inner is not None:
-        candidates = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, candidates), (tantivy.Occur.MustNot, inner)]
-        )
-    return CircleParts(inner, candidates)
+    if inner is None:
+        return CircleParts(None, candidates)
+    ring = tantivy.Query.boolean_query([(tantivy.Occur.Must, candidates), (tantivy.Occur.MustNot, inner)])
+    return CircleParts(inner, ring, None if cells is None else candidates)
 
 
 def circle_query(
@@ -80,20 +81,26 @@ def circle_query(
     """The circle as one query, to compose with any other: the inner box, or the records of the
     ring that are inside, as a set of ``_seq`` terms."""
     parts = circle_parts(schema, circle)
-    checked = _seq_terms(schema, [seq for seq, _ in inside(searcher, circle, parts.ring)])
+    checked = _seq_terms(schema, [seq for seq, _ in inside(searcher, circle, parts.ring, parts.bound)])
     if parts.inner is None:
         return checked
     return tantivy.Query.boolean_query([(tantivy.Occur.Should, parts.inner), (tantivy.Occur.Should, checked)])
 
 
 def inside(
-    searcher: tantivy.Searcher, circle: nodes.GeoDistance, candidates: tantivy.Query
+    searcher: tantivy.Searcher,
+    circle: nodes.GeoDistance,
+    candidates: tantivy.Query,
+    bound: tantivy.Query | None = None,
 ) -> list[tuple[int, tantivy.DocAddress]]:
-    """``(_seq, address)`` of the ``candidates`` that the exact formula puts inside, by ``_seq``."""
-    found = match_count(searcher.search(candidates, limit=1, count=True, order_by_field=SEQ))
+    """``(_seq, address)`` of the ``candidates`` that the exact formula puts inside, by ``_seq``.
+    ``bound``, matching every candidate and cheaper to count, spares counting the candidates."""
+    found = match_count(searcher.search(bound or candidates, limit=1, count=True, order_by_field=SEQ))
     if not found:
         return []
-    hits = searcher.search(candidates, limit=found, order_by_field=SEQ, order=tantivy.Order.Asc).hits
+    hits = searcher.search(
+        candidates, limit=found, count=False, order_by_field=SEQ, order=tantivy.Order.Asc
+    ).hits
     addresses = [address for _, address in hits]
     latitudes = searcher.fast_field_values(LATITUDE, addresses)
     longitudes = searcher.fast_field_values(LONGITUDE, addresses)

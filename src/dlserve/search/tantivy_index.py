@@ -162,7 +162,7 @@ class TantivySearchIndex:
         def also(query: tantivy.Query) -> tantivy.Query:
             return tantivy.Query.boolean_query([(_MUST, q) for q in [query, *others]]) if others else query
 
-        checked = inside(self._searcher, circle, also(parts.ring))
+        checked = inside(self._searcher, circle, also(parts.ring), parts.bound)
         if parts.inner is None:
             return len(checked), [address for _, address in checked[offset : offset + limit]]
         result = self._searcher.search(
