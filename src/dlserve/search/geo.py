@@ -6,8 +6,11 @@ out the same way on both paths.
 
 Most matches of a small circle lie in a box well inside it (its corners at most 95% of the radius
 away): those match without a check. Only the records between that inner box and the outer box
-are checked one by one, and handed back as a set of ``_seq`` terms; the leaf is "inner box OR
-those terms", which composes with the rest of the query like any other leaf.
+(the ring) are checked one by one. A circle alone or in a top-level AND is counted and paged from
+the two parts (:func:`circle_parts`, :func:`inside`; see ``TantivySearchIndex._circle_page``).
+Anywhere else the checked records are handed back as a set of ``_seq`` terms and the leaf is
+"inner box OR those terms" (:func:`circle_query`), which composes like any other leaf, but costs
+more: Tantivy answers a set of spread ``_seq`` terms by looking at every record.
 
 Candidates come from posting lists, not ranges: each record is indexed under the grid cell of its
 coordinates (:data:`~dlserve.search.layout.GEOCELL`, a tenth of a degree square, or ``odd`` for
