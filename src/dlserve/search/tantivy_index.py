@@ -129,9 +129,14 @@ class TantivySearchIndex:
             start, before = low, 0
             if offset >= _DEEP_OFFSET:
                 guess = low + int(offset * per_match * _DEEP_GUESS)
-                counted = self._count(self._within(query, low, guess - 1))
-                if counted <= offset:
-                    start, before = guess, counted
+                for _ in range(2):  # a second guess from the density the first one saw
+                    if guess <= low:
+                        break
+                    counted = self._count(self._within(query, low, guess - 1))
+                    if counted <= offset:
+                        start, before = guess, counted
+                        break
+                    guess = low + int((guess - low) * offset / counted * _DEEP_GUESS)
             skip = offset - before
             width = math.ceil((skip + limit) * per_match * _WINDOW_MARGIN) + _WINDOW_EXTRA
             result = self._searcher.search(
