@@ -99,7 +99,7 @@ def test_interactive_work_runs_at_normal_priority_and_scans_move_to_the_heavy_po
     async def scenario() -> None:
         assert await admission.run_interactive(1, index_read) == "from the index"
         assert await admission.run_interactive(1, scan) == "scanned"
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="invalid literal"):  # other errors are not retried
             await admission.run_interactive(1, lambda: int("not a number"))
 
     asyncio.run(scenario())

@@ -6,7 +6,6 @@ found short (matches all at the start, all at the end, evenly spread), on shallo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,8 +37,8 @@ RECORDS = [business(n) for n in range(SIZE)]
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TantivySearchIndex]:
-    yield build_test_index(BUSINESSES, RECORDS, Path(tmp_path_factory.mktemp("first-matches")))
+def index(tmp_path_factory: pytest.TempPathFactory) -> TantivySearchIndex:
+    return build_test_index(BUSINESSES, RECORDS, Path(tmp_path_factory.mktemp("first-matches")))
 
 
 def sql_ids(query: str) -> list[str]:
