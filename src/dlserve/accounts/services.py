@@ -400,7 +400,13 @@ class AccountService:
         require_balance: bool = True,
         data_type: str | None = None,
     ) -> bool:
-        """Take ``amount`` credits, in a transaction of its own. See :meth:`charge_in`."""
+        """Take ``amount`` credits, in a transaction of its own. See :meth:`charge_in`.
+
+        Nothing to take (a free count, an empty page) opens no transaction at all: the write
+        lock and the commit would be most of such a request's time."""
+        if amount == 0:
+            _check_reason(reason)
+            return True
         with self._db.write() as conn:
             return self.charge_in(
                 conn,

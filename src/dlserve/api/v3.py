@@ -30,10 +30,12 @@ from dlserve.api.links import file_url
 from dlserve.api.params import parse_count, parse_id
 from dlserve.api.responses import AUTHED, NOT_FOUND, PAID, QUERY, success, v3_errors
 from dlserve.api.timefmt import v3_date
+from dlserve.api.v4_downloads import json_response
 from dlserve.catalog.services import prepare
 from dlserve.container import Services
 from dlserve.downloads.models import Download, DownloadStatus
 from dlserve.errors import DlserveError, ErrorDetail, Invalid, NotFound, Unauthorized
+from dlserve.limits.admission import require_heavy_pool
 from dlserve.limits.query_cost import check_query_length
 from dlserve.records.field_lists import v3_view
 
@@ -159,10 +161,11 @@ async def data(
         default=None, description="With download=true: POSTed the download (signed) when it ends"
     ),
 ) -> Response:
-    def run() -> Response:  # on the heavy-query pool (see dlserve.limits.admission)
+    def run() -> Response:  # on the interactive pool, or the heavy one (see dlserve.limits.admission)
         wanted = _parse_records(records)
         prepared = prepare(data_type, q, view, output_format, services.query_limits)
         if _parse_download(download):
+            require_heavy_pool()
             created = services.downloads.create(
                 current, prepared, wanted, api_version="v3", webhook_url=webhook_url
             )
@@ -172,11 +175,11 @@ async def data(
                 headers={"Location": f"/v3/requests/{created.id}"},
             )
         preview = services.catalog.preview(current, prepared, wanted)
-        return JSONResponse({"estimated total": preview.num_found, "records": preview.records})
+        return json_response({"estimated total": preview.num_found, "records": preview.records})
 
     with v3_messages():
         check_query_length(q or "", services.query_limits)
-        return await services.admission.run(current.id, run)
+        return await services.admission.run_interactive(current.id, run)
 
 
 @router.get(

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from dlserve.api.deps import BearerAccount, ServicesDep, bearer_token
 from dlserve.api.params import MAX_INT64
 from dlserve.api.responses import AUTHED, JSON_BODY, NOT_FOUND, PAID, QUERY, success, v4_errors
 from dlserve.api.timefmt import iso_z
-from dlserve.api.v4_downloads import download_body
+from dlserve.api.v4_downloads import download_body, json_response
 from dlserve.catalog.services import prepare
+from dlserve.limits.admission import require_heavy_pool
 from dlserve.limits.query_cost import check_query_length
 from dlserve.records.schema import SCHEMAS
 from dlserve.records.views import list_views
@@ -123,20 +124,28 @@ async def search(
 ) -> Any:
     check_query_length(body.query, services.query_limits)  # a 400 at once, before any queueing
 
-    def run() -> Any:  # on the heavy-query pool (see dlserve.limits.admission)
+    def run() -> Any:  # on the interactive pool, or the heavy one (see dlserve.limits.admission)
         prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
         if body.download:
+            require_heavy_pool()
             download = services.downloads.create(
                 current, prepared, body.num_records, compress=body.compress, webhook_url=body.webhook_url
             )
             return JSONResponse(download_body(request, services, download), status_code=202)
         preview = services.catalog.preview(current, prepared, body.num_records)
-        return {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
+        # (records are plain JSON values: orjson, not a model to validate, on every preview)
+        return json_response(
+            {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
+        )
 
-    return await services.admission.run(current.id, run)
+    return await services.admission.run_interactive(current.id, run)
 
 
-@router.post("/{data_type}/paginate", responses=v4_errors(JSON_BODY, AUTHED, QUERY, NOT_FOUND, PAID, 503))
+@router.post(
+    "/{data_type}/paginate",
+    response_model=dict[str, Any],
+    responses=v4_errors(JSON_BODY, AUTHED, QUERY, NOT_FOUND, PAID, 503),
+)
 async def paginate(
     data_type: str,
     body: PaginateBody,
@@ -144,19 +153,23 @@ async def paginate(
     services: ServicesDep,
     page: int = Query(default=1),
     limit: int = Query(default=10),
-) -> dict[str, Any]:
+) -> Response:
     check_query_length(body.query, services.query_limits)
 
-    def run() -> dict[str, Any]:
+    def run() -> Response:
         prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
         result = services.catalog.paginate(current, prepared, page, limit)
-        return {"num_found": result.num_found, "records": result.records}
+        return json_response({"num_found": result.num_found, "records": result.records})
 
-    return await services.admission.run(current.id, run)
+    return await services.admission.run_interactive(current.id, run)
 
 
-@router.get("/{data_type}/{record_id}", responses=v4_errors(AUTHED, QUERY, NOT_FOUND, PAID))
+@router.get(
+    "/{data_type}/{record_id}",
+    response_model=dict[str, Any],
+    responses=v4_errors(AUTHED, QUERY, NOT_FOUND, PAID),
+)
 def get_record(
     data_type: str, record_id: str, current: BearerAccount, services: ServicesDep, view: str | None = None
-) -> dict[str, Any]:
-    return services.catalog.get_record(current, data_type, record_id, view)
+) -> Response:
+    return json_response(services.catalog.get_record(current, data_type, record_id, view))
