@@ -96,6 +96,12 @@ async def list_downloads(
     openapi_extra={
         "parameters": [
             {
+                "name": "download_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "title": "Download Id"},
+            },
+            {
                 "name": "wait",
                 "in": "query",
                 "required": False,
@@ -107,15 +113,19 @@ async def list_downloads(
         ]
     },
 )
-async def get_download(download_id: str, request: Request) -> Response:
-    """The route every client polls. Its token and ``wait`` are read here rather than declared as
-    FastAPI dependencies and parameters: resolving those costs more than the rest of the request."""
+async def get_download(request: Request) -> Response:
+    """The route every client polls. Its token, id and ``wait`` are read here rather than declared
+    as FastAPI dependencies and parameters (they are declared in ``openapi_extra``): resolving
+    those costs more than the rest of the request."""
+    download_id: str = request.path_params["download_id"]
     current = await bearer_account(request)
     wait = parse_wait(request.query_params.get("wait"))
     services = services_of(request)
-    read = partial(services.downloads.get, current, parse_download_id(download_id))
+    wanted = parse_download_id(download_id)
+    read = partial(services.downloads.get, current, wanted)
     if_none_match = request.headers.get("if-none-match")
-    download = await anyio.to_thread.run_sync(read)
+    # A settled download polled before costs neither a query nor a worker thread.
+    download = services.downloads.settled(current, wanted) or await anyio.to_thread.run_sync(read)
     etag = download_etag(download)
     if wait > 0 and (if_none_match is None or etag_matches(if_none_match, etag)):
         download = await wait_for_change(
