@@ -9,7 +9,8 @@ callers see the same values as through Core.
 
 The statement runs as its own transaction: SQLite's connections are in autocommit mode (see
 :mod:`dlserve.db.engine`); on PostgreSQL the connection is switched to autocommit for the one
-statement, so a read is one round trip (no ``BEGIN``/``COMMIT``).
+statement, so a read is one round trip (no ``BEGIN``/``COMMIT``). Listeners of the engine's
+``before_cursor_execute`` event are called as for any statement (with no ``Connection``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ class PreparedSelect:
             try:
                 cursor = raw.cursor()
                 try:
+                    dispatch = self._db.engine.dispatch.before_cursor_execute
+                    if dispatch:  # statement listeners (tests counting round trips) see it too
+                        dispatch(None, cursor, self._sql, bound, None, False)
                     cursor.execute(self._sql, bound)
                     rows = cursor.fetchall()
                 finally:
