@@ -14,6 +14,7 @@ from dlserve.accounts.token_cache import TokenCache
 from dlserve.catalog.services import CatalogService
 from dlserve.clock import Clock, SystemClock
 from dlserve.db.engine import Database
+from dlserve.downloads.change_feed import local_and_published
 from dlserve.downloads.changes import DownloadChanges
 from dlserve.downloads.handlers import export_handler, export_upkeep
 from dlserve.downloads.janitor import Janitor
@@ -145,8 +146,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         db, clock, lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
     )
     changes = DownloadChanges()
+    # On PostgreSQL a change also wakes the long polls of the other processes (LISTEN/NOTIFY).
+    on_change = local_and_published(db, changes) if db.is_postgres else changes.notify
     downloads = DownloadService(
-        db, clock, accounts, store, queue, max_active=settings.max_active_downloads, on_change=changes.notify
+        db, clock, accounts, store, queue, max_active=settings.max_active_downloads, on_change=on_change
     )
     runner = ExportRunner(
         db,
@@ -160,7 +163,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             link_ttl=timedelta(seconds=settings.link_ttl_seconds),
             scratch_dir=settings.data_dir / "tmp",
         ),
-        on_change=changes.notify,
+        on_change=on_change,
     )
     return Services(
         settings=settings,

@@ -14,6 +14,7 @@ from dlserve.api.errors import install_error_handlers
 from dlserve.api.hardening import BodyLimitMiddleware, HostAllowlistMiddleware, allowed_hosts
 from dlserve.api.responses import install_openapi
 from dlserve.container import Services, build_services
+from dlserve.downloads.change_feed import ChangeListener
 from dlserve.observability.health import HealthMonitor
 from dlserve.observability.metrics import Metrics
 from dlserve.settings import Settings
@@ -34,12 +35,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         interval=settings.health_refresh_seconds,
     )
 
+    # PostgreSQL: long polls here wake on changes other processes make (LISTEN/NOTIFY).
+    listener = ChangeListener(built.db, built.changes) if built.db.is_postgres else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         health.start()
+        if listener is not None:
+            listener.start()
         try:
             yield
         finally:
+            if listener is not None:
+                listener.stop()
             health.stop()
             if owned:
                 built.close()
@@ -54,6 +62,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = built
     app.state.health = health
+    app.state.change_listener = listener
     install_error_handlers(app)
     install_openapi(app)
     # The polling routes first: routes are matched in order, and they are the most frequent.

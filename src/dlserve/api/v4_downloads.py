@@ -109,7 +109,7 @@ async def list_downloads(
                 "description": "Long poll: answer as soon as the download's state changes (from the "
                 "state If-None-Match names, else from the state now), or after this many seconds "
                 "(at most DLSERVE_LONG_POLL_MAX_SECONDS).",
-            }
+            },
         ]
     },
 )

@@ -5,9 +5,10 @@ delivered (committed or still being written), the result files and the error, an
 clock (a rate or an ETA is recomputed on every answer), so an unchanged ETag means nothing a
 poller acts on has changed.
 
-A wait ends at the first of: this process's worker reporting a change (:class:`DownloadChanges`),
+A wait ends at the first of: a change reported to this process (:class:`DownloadChanges`: by its
+own worker, or on PostgreSQL by another process's NOTIFY, see :mod:`dlserve.downloads.change_feed`),
 a re-read of the database finding one (every ``recheck_seconds``: how changes made by other
-processes arrive), or the deadline.
+processes arrive on SQLite), or the deadline.
 """
 
 from __future__ import annotations
