@@ -19,10 +19,10 @@ from fastapi.responses import Response
 from dlserve.api.deps import BearerAccount, ServicesDep, bearer_account
 from dlserve.api.links import file_url
 from dlserve.api.params import MAX_INT64, parse_id
-from dlserve.api.responses import AUTHED, NOT_FOUND, QUERY, v4_errors
+from dlserve.api.responses import AUTHED, NOT_FOUND, NOT_MODIFIED, QUERY, v4_errors
 from dlserve.api.timefmt import iso_z
 from dlserve.container import Services
-from dlserve.downloads.long_poll import download_etag, etag_matches, wait_for_change
+from dlserve.downloads.long_poll import download_etag, etag_matches, page_etag, wait_for_change
 from dlserve.downloads.models import Download
 from dlserve.errors import ErrorDetail, Invalid, NotFound
 
@@ -73,25 +73,30 @@ def parse_download_id(raw: str) -> int:
     return download_id
 
 
-@router.get("/downloads", responses=v4_errors(AUTHED, QUERY))
+@router.get("/downloads", responses={**v4_errors(AUTHED, QUERY), **NOT_MODIFIED})
 async def list_downloads(
     request: Request,
     current: BearerAccount,
     limit: int = Query(default=100, ge=1, le=1000),
     offset: int = Query(default=0, ge=0, le=MAX_INT64),
 ) -> Response:
+    """A page of the account's downloads, with a weak ``ETag`` of the page (its total, bounds and
+    each download's state) and ``304`` for an ``If-None-Match`` that still holds."""
     services = services_of(request)
     page_of = partial(services.downloads.list, current, limit=limit, offset=offset)
     total, page = await anyio.to_thread.run_sync(page_of)
+    etag = page_etag(total, limit, offset, page)
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag})
     body = {"num_found": total, "records": [download_body(request, services, d) for d in page]}
-    return json_response(body)
+    return json_response(body, headers={"ETag": etag})
 
 
 @router.get(
     "/downloads/{download_id}",
     responses={
         **v4_errors(AUTHED, NOT_FOUND, QUERY),
-        304: {"description": "Not modified: the If-None-Match ETag is still current (no body)"},
+        **NOT_MODIFIED,
     },
     openapi_extra={
         "parameters": [

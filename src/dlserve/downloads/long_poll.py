@@ -34,6 +34,13 @@ def download_etag(download: Download) -> str:
     return f'W/"{hashlib.blake2b(state.encode(), digest_size=12).hexdigest()}"'
 
 
+def page_etag(total: int, limit: int, offset: int, page: list[Download]) -> str:
+    """A weak ETag of a page of downloads: the account's total, the page's bounds and each
+    download's state (:func:`download_etag`), so a new, changed or removed download changes it."""
+    state = f"{total}|{limit}|{offset}|" + ",".join(download_etag(d) for d in page)
+    return f'W/"{hashlib.blake2b(state.encode(), digest_size=12).hexdigest()}"'
+
+
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
     """RFC 9110's weak comparison of ``If-None-Match`` (a list, or ``*``) with ``etag``."""
     if not if_none_match:
