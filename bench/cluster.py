@@ -146,12 +146,11 @@ def _real_mp4(path: Path, size: int) -> None:
     ``size`` bytes, made by ffmpeg (``-fs`` ends it there, with its index written)."""
     from tests.support.media import ffmpeg_binary
 
-    subprocess.run(
-        [ffmpeg_binary(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=25:duration=60",
-         "-f", "lavfi", "-i", "sine=frequency=440:duration=60", "-vf", "noise=alls=60:allf=t",
-         "-c:v", "mpeg4", "-q:v", "3", "-c:a", "aac", "-shortest", "-fs", str(size), str(path)],
-        check=True, timeout=300,
-    )  # fmt: skip
+    source = ["-f", "lavfi", "-i", "testsrc=size=640x360:rate=25:duration=60"]
+    sound = ["-f", "lavfi", "-i", "sine=frequency=440:duration=60"]
+    encode = ["-vf", "noise=alls=60:allf=t", "-c:v", "mpeg4", "-q:v", "3", "-c:a", "aac", "-shortest"]
+    command = [ffmpeg_binary(), "-v", "error", "-y", *source, *sound, *encode, "-fs", str(size), str(path)]
+    subprocess.run(command, check=True, timeout=300)
 
 
 def media_throughput(size: int, small: int = 10 * 1024 * 1024) -> None:
