@@ -99,7 +99,9 @@ async def get_download(request: Request) -> Response:
     read = partial(services.downloads.get, current, wanted)
     if_none_match = request.headers.get("if-none-match")
     # A settled download polled before costs neither a query nor a worker thread.
-    download = services.downloads.settled(current, wanted) or await anyio.to_thread.run_sync(read)
+    download = services.downloads.settled(current, wanted)
+    if download is None:
+        download = await anyio.to_thread.run_sync(read)
     etag = download_etag(download)
     if wait > 0 and (if_none_match is None or etag_matches(if_none_match, etag)):
         download = await wait_for_change(

@@ -47,7 +47,7 @@ class PreparedSelect:
         self._positions: tuple[str, ...] | None = (
             tuple(compiled.positiontup or ()) if dialect.positional else None
         )
-        self._columns = [column.key for column in query.selected_columns]
+        self._columns = [str(column.key) for column in query.selected_columns]
         processors: list[Callable[[Any], Any] | None] = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in query.selected_columns
