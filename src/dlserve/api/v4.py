@@ -31,7 +31,8 @@ class SearchBody(BaseModel):
     query: str
     num_records: int | None = Field(default=None, ge=0, le=MAX_INT64)
     format: str | None = "JSON"
-    view: str | None = None
+    # A view's name, or a field list: an array of names, or one comma-separated string.
+    view: str | list[str] | None = None
     download: bool = False
     compress: str | None = None
     webhook_url: str | None = Field(
@@ -44,7 +45,7 @@ class PaginateBody(BaseModel):
 
     query: str
     format: str | None = "JSON"
-    view: str | None = None
+    view: str | list[str] | None = None
 
 
 @router.post("/auth", responses=v4_errors(JSON_BODY, 401))
@@ -89,6 +90,8 @@ def views(current: BearerAccount) -> list[dict[str, Any]]:
             "all_fields": view.include is None,  # also the fields a record has beyond the schema
             "exclude": list(view.exclude),
             "flatten": view.flatten,
+            # What a field list may name inside each nested field (``reviews.rating``).
+            "sub_fields": view.declared_sub_fields(),
         }
         for view in list_views()
     ]
@@ -110,12 +113,7 @@ async def search(
         prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
         if body.download:
             download = services.downloads.create(
-                current,
-                prepared,
-                body.num_records,
-                compress=body.compress,
-                view_name=body.view,
-                webhook_url=body.webhook_url,
+                current, prepared, body.num_records, compress=body.compress, webhook_url=body.webhook_url
             )
             return JSONResponse(download_body(request, services, download), status_code=202)
         preview = services.catalog.preview(current, prepared, body.num_records)

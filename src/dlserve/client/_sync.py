@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -116,9 +116,12 @@ class Client:
         num_records: int = 10,
         view: str | None = None,
         format: str = "JSON",
+        fields: Sequence[str] | None = None,
     ) -> SearchResult:
-        """A preview: ``num_found`` and up to ``num_records`` (≤ 50) records, one credit each."""
-        return self._call(calls.search(type, query, num_records, view, format))
+        """A preview: ``num_found`` and up to ``num_records`` (≤ 50) records, one credit each.
+        ``fields`` (``["id", "name", "reviews.rating"]``) returns only those fields, instead of a
+        ``view``."""
+        return self._call(calls.search(type, query, num_records, calls.view_of(view, fields), format))
 
     def count(self, type: str, query: str) -> int:
         """How many records match (free)."""
@@ -131,16 +134,20 @@ class Client:
         page_size: int = 100,
         view: str | None = None,
         format: str = "JSON",
+        fields: Sequence[str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every match, one page (≤ 1,000) at a time, in load order; CSV rows come as dicts keyed
-        by column. One credit per record."""
+        by column. One credit per record. ``fields``: only those fields, instead of a ``view``."""
         page = 1
-        while records := self._call(calls.paginate_page(type, query, page, page_size, view, format)):
+        chosen = calls.view_of(view, fields)
+        while records := self._call(calls.paginate_page(type, query, page, page_size, chosen, format)):
             yield from records
             page += 1
 
-    def get_record(self, type: str, id: str, view: str | None = None) -> dict[str, Any]:
-        return self._call(calls.get_record(type, id, view))
+    def get_record(
+        self, type: str, id: str, view: str | None = None, fields: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        return self._call(calls.get_record(type, id, calls.view_of(view, fields)))
 
     def account(self) -> Account:
         """The account; ``webhook_secret`` verifies its webhook deliveries."""
@@ -162,12 +169,15 @@ class Client:
         view: str | None = None,
         compress: str | None = None,
         *,
+        fields: Sequence[str] | None = None,
         webhook_url: str | None = None,
     ) -> Download:
-        """Start a bulk download of the matches (all of them unless ``num_records``). With
+        """Start a bulk download of the matches (all of them unless ``num_records``). ``fields``
+        writes only those fields (CSV columns in that order), instead of a ``view``. With
         ``webhook_url``, the server POSTs the download there (signed) when it ends."""
+        chosen = calls.view_of(view, fields)
         return self._call(
-            calls.create_download(type, query, num_records, format, view, compress, webhook_url)
+            calls.create_download(type, query, num_records, format, chosen, compress, webhook_url)
         )
 
     def list_webhooks(self, id: str | Download) -> list[WebhookDelivery]:

@@ -92,7 +92,7 @@ class Download:
     num_found: int | None = None
     data_type: str | None = None
     query: str | None = None
-    view: str | None = None
+    view: str | list[str] | None = None  # a view's name, or a field list
     format: str | None = None
     compress: str | None = None
     error: str | None = None
@@ -130,7 +130,7 @@ class Download:
             num_found=_int_or_none(body.get("num_found")),
             data_type=_str_or_none(body.get("data_type")),
             query=_str_or_none(body.get("query")),
-            view=_str_or_none(body.get("view")),
+            view=_view_of(body.get("view")),
             format=_str_or_none(body.get("format")),
             compress=_str_or_none(body.get("compress")),
             error=_str_or_none(body.get("error")),
@@ -280,6 +280,12 @@ def _int_or_none(value: Any) -> int | None:
 
 def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _view_of(value: Any) -> str | list[str] | None:
+    if isinstance(value, list):
+        return [str(name) for name in value]
+    return _str_or_none(value)
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -49,10 +49,11 @@ from dlserve.jobs.interfaces import Job, JobQueue, LeaseLost
 from dlserve.jobs.interfaces import JobStopped as Stopped
 from dlserve.logs import get_logger
 from dlserve.query import compile_query
+from dlserve.records.field_lists import view_from_stored
 from dlserve.records.render import project
 from dlserve.records.schema import SCHEMAS
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
-from dlserve.records.views import View, find_view
+from dlserve.records.views import View
 from dlserve.storage.interfaces import Storage
 from dlserve.webhooks.events import download_ended_in
 
@@ -228,7 +229,7 @@ class _Part:
         self.download = download
         self.plan = PartPlan.of(job)
         self.schema = SCHEMAS[download.data_type]
-        self.view = find_view(download.data_type, download.view)
+        self.view = view_from_stored(download.data_type, download.view)
         self.compiled = compile_query(self.schema, download.query)
         self.snapshot = runner._snapshot(download)
         self.last_beat = time.monotonic()
@@ -352,7 +353,7 @@ class _Part:
             select = csv_line_select(self.view, self.schema, records)
         else:
             in_sql = json_line_select(self.view, records)
-            if in_sql is None:  # a field list: projected in Python, record by record
+            if in_sql is None:  # a field list naming sub-fields: projected in Python
                 python_view = self.view
             select = in_sql or f"SELECT _seq, _record AS line FROM {records}"
         if python_view is None:  # DuckDB ends the lines too

@@ -64,7 +64,6 @@ class DownloadService:
         num_records: int | None,
         *,
         compress: str | None = None,
-        view_name: str | None = None,
         api_version: str = "v4",
         webhook_url: str | None = None,
     ) -> Download:
@@ -109,7 +108,7 @@ class DownloadService:
                     account_id=account.id,
                     data_type=prepared.schema.name,
                     query=prepared.query_text,
-                    view=view_name,
+                    view=prepared.stored_view,
                     format=prepared.format.value,
                     compress=compress,
                     num_requested=num_records,
