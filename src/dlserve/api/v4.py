@@ -66,7 +66,7 @@ def revoke_token(request: Request, current: BearerAccount, services: ServicesDep
 
 @router.get("/account", responses=v4_errors(AUTHED))
 def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
-    available, held = services.accounts.credits(current.id)
+    available, held, secret = services.accounts.credits_and_webhook_secret(current.id)
     return {
         "id": str(current.id),
         "email": current.email,
@@ -76,7 +76,8 @@ def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
         "held_credits": held,
         "created_at": iso_z(current.created_at),
         # Signs webhook deliveries (Standard Webhooks); created the first time it is asked for.
-        "webhook_secret": services.webhooks.service.secret(current.id),
+        # Read with the credits: one statement once it exists.
+        "webhook_secret": secret or services.webhooks.service.secret(current.id),
     }
 
 
