@@ -13,8 +13,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import sqlalchemy as sa
-
 
 class DownloadStatus(StrEnum):
     QUEUED = "queued"
@@ -93,7 +91,7 @@ class Download:
     webhook_url: str | None = None
 
     @classmethod
-    def from_row(cls, row: sa.RowMapping, files: list[DownloadFile]) -> Download:
+    def from_row(cls, row: Mapping[Any, Any], files: list[DownloadFile]) -> Download:
         values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
         values["status"] = DownloadStatus(row["status"])
         return cls(**values, files=files)
