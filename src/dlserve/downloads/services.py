@@ -59,8 +59,12 @@ class DownloadService:
         compress: str | None = None,
         view_name: str | None = None,
         api_version: str = "v4",
+        on_created_in: Callable[[sa.Connection, int], None] | None = None,
     ) -> Download:
-        """Queue an export of the query's matches (all of them when ``num_records`` is None)."""
+        """Queue an export of the query's matches (all of them when ``num_records`` is None).
+
+        ``on_created_in(conn, download_id)`` runs inside the transaction that creates the download,
+        so the caller's own rows commit with it (a schedule's run); raising there un-creates it."""
         if num_records is not None and num_records < 1:
             raise Invalid(
                 "A download needs at least one record",
@@ -116,6 +120,8 @@ class DownloadService:
             # Reserve the credits in the same transaction: a 402 here un-queues the download.
             self._accounts.hold_in(conn, account.id, int(download_id), to_deliver)
             self._queue.enqueue_in(conn, PLAN_KIND, str(download_id))
+            if on_created_in is not None:
+                on_created_in(conn, int(download_id))
         return self.get(account, int(download_id))
 
     def get(self, account: Account, download_id: int) -> Download:
