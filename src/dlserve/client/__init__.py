@@ -35,6 +35,8 @@ from dlserve.client.models import (
     MediaDownload,
     Progress,
     ResultFile,
+    Schedule,
+    ScheduleRun,
     SearchResult,
 )
 
@@ -56,6 +58,8 @@ __all__ = [
     "RateLimited",
     "ResultFile",
     "RetryPolicy",
+    "Schedule",
+    "ScheduleRun",
     "SearchResult",
     "ServerError",
     "TransportError",

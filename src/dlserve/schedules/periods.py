@@ -94,7 +94,7 @@ def parse_every(text: str, *, min_seconds: float, now: datetime) -> Period:
     fields = raw.split()
     if len(fields) != 5 or not croniter.is_valid(raw):
         raise _invalid(
-            f"'{raw[:80]}' is neither an interval (1d, 7d, 6h, 30m) nor a cron expression "
+            f"every '{raw[:80]}' is neither an interval (1d, 7d, 6h, 30m) nor a cron expression "
             "(five fields, minute hour day-of-month month day-of-week, in UTC)"
         )
     cron = Cron(" ".join(fields))
