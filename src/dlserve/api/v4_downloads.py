@@ -43,6 +43,7 @@ def download_body(request: Request, services: Services, download: Download) -> d
                 "bytes": f.bytes,
                 "sha256": f.sha256,
                 "expires_at": iso_z(f.expires_at),
+                "kind": f.kind,
             }
             for f in download.files
             if f.deleted_at is None
@@ -63,6 +64,10 @@ def download_body(request: Request, services: Services, download: Download) -> d
             "rate_per_s": progress.rate_per_s,
             "eta_s": progress.eta_s,
         },
+        "since": None if download.since is None else str(download.since),
+        "num_added": download.num_added,
+        "num_changed": download.num_changed,
+        "num_deleted": download.num_deleted,
     }
 
 
