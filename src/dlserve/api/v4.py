@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from dlserve.accounts.services import Account
 from dlserve.api.deps import BearerAccount, ServicesDep, bearer_token
@@ -38,7 +38,7 @@ class SearchBody(BaseModel):
     download: bool = False
     compress: str | None = None
     # A delta (see docs/api.md): the id of an earlier download, as a string (v4's ids) or a number.
-    since: str | int | None = None
+    since: StrictStr | StrictInt | None = None
 
 
 class PaginateBody(BaseModel):

@@ -115,6 +115,11 @@ class Download:
         """The files of records (what was delivered and charged), without a delta's deleted ids."""
         return [f for f in self.files if f.part_no != DELETED_PART_NO]
 
+    @property
+    def listed_files(self) -> list[DownloadFile]:
+        """The files as results list them: the record files in order, then any deleted ids."""
+        return self.record_files + [f for f in self.files if f.part_no == DELETED_PART_NO]
+
     @classmethod
     def from_row(cls, row: sa.RowMapping, files: list[DownloadFile]) -> Download:
         values: dict[str, Any] = {name: row[name] for name in _COLUMNS}

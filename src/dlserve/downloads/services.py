@@ -15,7 +15,7 @@ from dlserve.catalog.services import PreparedQuery
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
-from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadStatus
+from dlserve.downloads.models import ACTIVE_STATUSES, DELETED_PART_NO, Download, DownloadStatus
 from dlserve.downloads.reads import PART_KIND, add_in_flight, read_download, read_page
 from dlserve.errors import Conflict, ErrorDetail, Gone, Invalid, NotFound, TooManyRequests
 from dlserve.jobs.interfaces import JobQueue
@@ -230,7 +230,8 @@ class DownloadService:
                 raise Conflict(f"Download {download_id} is already {row.status} and cannot be cancelled")
             delivered = conn.execute(
                 sa.select(sa.func.coalesce(sa.func.sum(download_files.c.records), 0)).where(
-                    download_files.c.download_id == download_id
+                    download_files.c.download_id == download_id,
+                    download_files.c.part_no != DELETED_PART_NO,
                 )
             ).scalar_one()
             conn.execute(
