@@ -6,14 +6,17 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from dlserve.accounts.services import Account
 from dlserve.api.deps import BearerAccount, ServicesDep, bearer_token
-from dlserve.api.params import MAX_INT64
+from dlserve.api.params import MAX_INT64, parse_id
 from dlserve.api.responses import AUTHED, JSON_BODY, NOT_FOUND, PAID, QUERY, success, v4_errors
 from dlserve.api.timefmt import iso_z
 from dlserve.api.v4_downloads import download_body
-from dlserve.catalog.services import prepare
+from dlserve.catalog.services import PreparedQuery, prepare
+from dlserve.container import Services
+from dlserve.errors import ErrorDetail, Invalid
 from dlserve.limits.query_cost import check_query_length
 from dlserve.records.views import list_views
 
@@ -34,6 +37,8 @@ class SearchBody(BaseModel):
     view: str | None = None
     download: bool = False
     compress: str | None = None
+    # A delta (see docs/api.md): the id of an earlier download, as a string (v4's ids) or a number.
+    since: StrictStr | StrictInt | None = None
 
 
 class PaginateBody(BaseModel):
@@ -91,7 +96,8 @@ def views(current: BearerAccount) -> list[dict[str, Any]]:
 @router.post(
     "/{data_type}/search",
     responses={
-        **v4_errors(JSON_BODY, AUTHED, NOT_FOUND, PAID, 503),  # 503: the query timeout
+        # 503: the query timeout; 410: a delta's base (since) was made from data no longer kept
+        **v4_errors(JSON_BODY, AUTHED, NOT_FOUND, PAID, 410, 503),
         **success(202, "The download was queued (download: true)"),
     },
 )
@@ -99,18 +105,54 @@ async def search(
     data_type: str, body: SearchBody, request: Request, current: BearerAccount, services: ServicesDep
 ) -> Any:
     check_query_length(body.query, services.query_limits)  # a 400 at once, before any queueing
+    since = parse_since(body.since)
 
     def run() -> Any:  # on the heavy-query pool (see dlserve.limits.admission)
         prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
         if body.download:
             download = services.downloads.create(
-                current, prepared, body.num_records, compress=body.compress, view_name=body.view
+                current, prepared, body.num_records, compress=body.compress, view_name=body.view, since=since
             )
             return JSONResponse(download_body(request, services, download), status_code=202)
+        if since is not None:
+            return delta_count_body(services, current, prepared, since, body.num_records)
         preview = services.catalog.preview(current, prepared, body.num_records)
         return {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
 
     return await services.admission.run(current.id, run)
+
+
+def parse_since(raw: str | int | None) -> int | None:
+    """A download id, as v4 writes them (a string) or as a number; anything else is a 400."""
+    if raw is None:
+        return None
+    text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    since = parse_id(text) if isinstance(text, str) else None
+    if since is None:
+        message = "since must be the id of one of your downloads"
+        raise Invalid(message, [ErrorDetail("since", message)])
+    return since
+
+
+def delta_count_body(
+    services: Services, current: Account, prepared: PreparedQuery, since: int, num_records: int | None
+) -> dict[str, Any]:
+    """``download: false`` with ``since``: a free count of what the delta download would deliver
+    (``num_found``, each one a credit) and of the ids it would list as deleted."""
+    if num_records not in (None, 0):
+        message = "with since, a search only counts (num_records: 0); download: true delivers the records"
+        raise Invalid(message, [ErrorDetail("num_records", message)])
+    matching, changes = services.downloads.delta_count(current, prepared, since)
+    return {
+        "num_found": changes.delivered,
+        "total_cost": 0,
+        "records": [],
+        "since": str(since),
+        "num_matching": matching,
+        "num_added": changes.added,
+        "num_changed": changes.changed,
+        "num_deleted": changes.deleted,
+    }
 
 
 @router.post("/{data_type}/paginate", responses=v4_errors(JSON_BODY, AUTHED, QUERY, NOT_FOUND, PAID, 503))

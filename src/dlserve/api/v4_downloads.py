@@ -43,8 +43,9 @@ def download_body(request: Request, services: Services, download: Download) -> d
                 "bytes": f.bytes,
                 "sha256": f.sha256,
                 "expires_at": iso_z(f.expires_at),
+                "kind": f.kind,
             }
-            for f in download.files
+            for f in download.listed_files
             if f.deleted_at is None
         ],
         "created_at": iso_z(download.created_at),
@@ -63,6 +64,10 @@ def download_body(request: Request, services: Services, download: Download) -> d
             "rate_per_s": progress.rate_per_s,
             "eta_s": progress.eta_s,
         },
+        "since": None if download.since is None else str(download.since),
+        "num_added": download.num_added,
+        "num_changed": download.num_changed,
+        "num_deleted": download.num_deleted,
     }
 
 
@@ -162,7 +167,7 @@ def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | N
 @router.delete("/downloads/{download_id}", responses=v4_errors(AUTHED, NOT_FOUND, 409))
 def cancel_download(download_id: str, current: BearerAccount, services: ServicesDep) -> dict[str, str]:
     download = services.downloads.cancel(current, parse_download_id(download_id))
-    kept = len(download.files)
+    kept = len(download.record_files)
     return {
         "message": f"Download {download.id} was cancelled; {kept} finished file{'s' if kept != 1 else ''} "
         f"with {download.num_downloaded} records kept"

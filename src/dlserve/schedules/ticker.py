@@ -13,7 +13,8 @@ A tick has two steps, each its own transaction:
    inside the download's own transaction (``on_created_in``), only if it is still ``pending``: a
    run two tickers start at once yields one download, the other's rolls back. A refusal (credits
    short, too many active downloads, ...) records the run ``failed`` with the reason; the schedule
-   goes on.
+   goes on. A ``delta`` schedule's run is a delta download (``since``) against the download of the
+   schedule's newest completed run; the first run, with none, is a full download.
 
 A process that dies between the two steps leaves a ``pending`` run; any ticker starts it once it
 is ``stale_after`` old.
@@ -32,7 +33,7 @@ from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import schedule_runs, schedules
 from dlserve.downloads.services import DownloadService
-from dlserve.errors import DlserveError
+from dlserve.errors import DlserveError, Gone
 from dlserve.limits.query_cost import QueryCostLimits
 from dlserve.logs import get_logger
 from dlserve.schedules.models import RunStatus, Schedule
@@ -215,12 +216,19 @@ class ScheduleTicker:
             if updated.rowcount != 1:
                 raise _RunTaken(run_id)
 
-        # TODO(issue 15, delta): pass ``since`` once DownloadService.create takes it (branch
-        # issue-15-delta); until then a delta schedule's runs are full downloads.
-        del since
-        download = self._downloads.create(
-            account, prepared, None, view_name=schedule.view, on_created_in=record_in
-        )
+        try:
+            download = self._downloads.create(
+                account, prepared, None, view_name=schedule.view, since=since, on_created_in=record_in
+            )
+        except Gone:
+            if since is None:
+                raise
+            # The previous run's snapshot is no longer kept: this run delivers everything again (a
+            # delta against nothing), and the next ones are deltas against it.
+            log.info("delta base gone; a full download instead", run_id=run_id, since=since)
+            download = self._downloads.create(
+                account, prepared, None, view_name=schedule.view, on_created_in=record_in
+            )
         log.info(
             "scheduled download created", run_id=run_id, schedule_id=schedule.id, download_id=download.id
         )

@@ -216,3 +216,33 @@ def test_a_cron_schedule_first_runs_at_its_first_time(scheduling: Scheduling) ->
     assert scheduling.ticker.tick().claimed == []
     scheduling.domain.clock.advance(hours=1)
     assert len(scheduling.ticker.tick().started) == 1
+
+
+def test_a_delta_schedule_asks_for_what_changed_since_its_newest_completed_run(
+    scheduling: Scheduling,
+) -> None:
+    account = scheduling.domain.account()
+    created = scheduling.create(account, delta=True)
+    downloads = scheduling.domain.downloads
+
+    scheduling.ticker.tick()  # the first run has nothing to compare with: a full download
+    (_, first_id), *_ = scheduling.runs(account, created)
+    assert first_id is not None
+    first = downloads.get(account, first_id)
+    assert (first.since, first.num_records) == (None, len(RECORDS))
+    scheduling.finish_downloads()
+
+    scheduling.domain.clock.advance(hours=1)
+    scheduling.ticker.tick()
+    second = downloads.get(account, scheduling.runs(account, created)[-1][1] or 0)
+    assert (second.since, second.num_records) == (first_id, 0)  # nothing changed since
+    scheduling.domain.clock.advance(hours=1)
+    scheduling.ticker.tick()  # the second is still queued: the base stays the first
+    third = downloads.get(account, scheduling.runs(account, created)[-1][1] or 0)
+    assert third.since == first_id
+    scheduling.finish_downloads()
+
+    scheduling.domain.clock.advance(hours=1)
+    scheduling.ticker.tick()
+    fourth = downloads.get(account, scheduling.runs(account, created)[-1][1] or 0)
+    assert fourth.since == third.id

@@ -1,7 +1,7 @@
 """Scheduled downloads: the ``schedules`` and ``schedule_runs`` tables (issue 15).
 
 Revision ID: 0006_schedules
-Revises: 0005_jobs
+Revises: 0006_delta (chained after the delta downloads' migration when that branch was merged)
 Create Date: 2026-11-30
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_schedules"
-down_revision: str | Sequence[str] | None = "0005_jobs"
+down_revision: str | Sequence[str] | None = "0006_delta"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
