@@ -22,7 +22,9 @@ from dlserve.schedules.models import RunStatus
 from dlserve.schedules.services import NewSchedule
 from tests.integration.conftest import BUSINESSES, loaded_services, make_settings
 
+# media_allow_private: webhook URLs on loopback pass the SSRF guard (no delivery runs here).
 SETTINGS: dict[str, object] = {
+    "media_allow_private": True,
     "schedule_min_period_seconds": 60,
     "max_schedules": 3,
     "max_active_downloads": 1000,
@@ -290,3 +292,32 @@ def test_the_unique_period_refuses_a_second_run_row(services: Services) -> None:
         conn.execute(schedule_runs.insert().values(**row, created_at=now, updated_at=now))
     with pytest.raises(sa.exc.IntegrityError), services.db.write() as conn:
         conn.execute(schedule_runs.insert().values(**row, created_at=now, updated_at=now))
+
+
+def test_each_run_passes_the_webhook_url_and_a_delta_schedule_its_base(
+    client: TestClient, services: Services, clock: FrozenClock
+) -> None:
+    auth = bearer(services, "hooks@example.com")
+    hook = "http://127.0.0.1:9/hook"
+    body = {**HOTELS, "delta": True, "webhook_url": hook}
+    schedule_id = client.post("/v4/schedules", json=body, headers=auth).json()["id"]
+    services.ticker.tick()
+    run_exports(services)
+    clock.advance(hours=1)
+    services.ticker.tick()
+
+    newest, first = client.get(f"/v4/schedules/{schedule_id}", headers=auth).json()["runs"]
+    full = client.get(f"/v4/downloads/{first['download_id']}", headers=auth).json()
+    delta = client.get(f"/v4/downloads/{newest['download_id']}", headers=auth).json()
+    assert (full["webhook_url"], full["since"], full["num_records"]) == (hook, None, 3)
+    assert (delta["webhook_url"], delta["since"], delta["num_records"]) == (hook, first["download_id"], 0)
+    assert (delta["num_added"], delta["num_changed"], delta["num_deleted"]) == (0, 0, 0)
+
+
+def test_a_webhook_url_the_guard_refuses_is_refused_with_the_schedule(
+    client: TestClient, services: Services
+) -> None:
+    auth = bearer(services, "guard@example.com")
+    body = {**HOTELS, "webhook_url": "http://user:pw@127.0.0.1/hook"}
+    refused = assert_envelope(client.post("/v4/schedules", json=body, headers=auth), 400, "webhook_url")
+    assert "credentials" in refused["message"]

@@ -167,6 +167,9 @@ async def data(
     since: str | None = Query(
         default=None, description="A delta: only what changed since this earlier request (its id)"
     ),
+    webhook_url: str | None = Query(
+        default=None, description="With download=true: POSTed the download (signed) when it ends"
+    ),
 ) -> Response:
     def run() -> Response:  # on the heavy-query pool (see dlserve.limits.admission)
         wanted = _parse_records(records)
@@ -174,7 +177,13 @@ async def data(
         prepared = prepare(data_type, q, view, output_format, services.query_limits)
         if _parse_download(download):
             created = services.downloads.create(
-                current, prepared, wanted, view_name=view, api_version="v3", since=since_id
+                current,
+                prepared,
+                wanted,
+                view_name=view,
+                api_version="v3",
+                since=since_id,
+                webhook_url=webhook_url,
             )
             return JSONResponse(
                 request_body(created, current),

@@ -39,6 +39,9 @@ class SearchBody(BaseModel):
     compress: str | None = None
     # A delta (see docs/api.md): the id of an earlier download, as a string (v4's ids) or a number.
     since: StrictStr | StrictInt | None = None
+    webhook_url: str | None = Field(
+        default=None, description="POSTed the download (signed, Standard Webhooks) when it ends."
+    )
 
 
 class PaginateBody(BaseModel):
@@ -75,6 +78,8 @@ def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
         "available_credits": available,
         "held_credits": held,
         "created_at": iso_z(current.created_at),
+        # Signs webhook deliveries (Standard Webhooks); created the first time it is asked for.
+        "webhook_secret": services.webhooks.service.secret(current.id),
     }
 
 
@@ -111,7 +116,13 @@ async def search(
         prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
         if body.download:
             download = services.downloads.create(
-                current, prepared, body.num_records, compress=body.compress, view_name=body.view, since=since
+                current,
+                prepared,
+                body.num_records,
+                compress=body.compress,
+                view_name=body.view,
+                webhook_url=body.webhook_url,
+                since=since,
             )
             return JSONResponse(download_body(request, services, download), status_code=202)
         if since is not None:

@@ -38,6 +38,8 @@ from dlserve.client.models import (
     Schedule,
     ScheduleRun,
     SearchResult,
+    WebhookAttempt,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -65,4 +67,6 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "WaitTimeout",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]

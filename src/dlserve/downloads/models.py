@@ -100,6 +100,7 @@ class Download:
     started_at: datetime | None
     completed_at: datetime | None
     files: list[DownloadFile] = field(default_factory=list)
+    webhook_url: str | None = None
     # Delta downloads only (None otherwise): the download this one is relative to, and the counts.
     since: int | None = None
     num_added: int | None = None
@@ -165,6 +166,7 @@ _COLUMNS = (
     "num_added",
     "num_changed",
     "num_deleted",
+    "webhook_url",
 )
 
 

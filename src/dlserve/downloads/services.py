@@ -23,6 +23,7 @@ from dlserve.records.delta import DeltaCounts
 from dlserve.records.snapshots import Snapshot
 from dlserve.records.store import RecordStore
 from dlserve.storage.interfaces import ResolvedFile
+from dlserve.webhooks.events import download_ended_in
 
 COMPRESSIONS = (None, "gzip")
 PLAN_KIND = "export"  # a download's first job: cuts it into parts (see runner.py)
@@ -42,6 +43,7 @@ class DownloadService:
         *,
         max_active: int,
         on_change: Callable[[int], None] | None = None,
+        check_webhook_url: Callable[[str | None], str | None] | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -51,6 +53,8 @@ class DownloadService:
         self._max_active = max_active
         # Called with a download's id after a change commits (wakes this process's long polls).
         self._on_change = on_change or (lambda _download_id: None)
+        # Validates a webhook URL (the SSRF guard, dlserve.webhooks.urls); returns what to store.
+        self._check_webhook_url = check_webhook_url or (lambda url: url.strip() if url else None)
 
     def create(
         self,
@@ -62,6 +66,7 @@ class DownloadService:
         view_name: str | None = None,
         api_version: str = "v4",
         since: int | None = None,
+        webhook_url: str | None = None,
         on_created_in: Callable[[sa.Connection, int], None] | None = None,
     ) -> Download:
         """Queue an export of the query's matches (all of them when ``num_records`` is None).
@@ -70,6 +75,8 @@ class DownloadService:
         download, of the matches added or changed since that download's snapshot, with the ids
         deleted since in a separate file (see dlserve.records.delta). It delivers every change:
         ``num_records`` cannot cap it, or the next delta would miss what was left out.
+
+        ``webhook_url``: POSTed the download when it ends (completed, failed or cancelled).
 
         ``on_created_in(conn, download_id)`` runs inside the transaction that creates the download,
         so the caller's own rows commit with it (a schedule's run); raising there un-creates it.
@@ -88,6 +95,7 @@ class DownloadService:
             raise Invalid(
                 f"Unknown compression '{compress}'", [ErrorDetail("compress", 'use "gzip" or leave it out')]
             )
+        webhook_url = self._check_webhook_url(webhook_url)
         snapshot = self._store.snapshot(prepared.schema.name)
         num_found = self._store.count(snapshot, prepared.compiled)
         to_deliver = num_found if num_records is None else min(num_records, num_found)
@@ -136,6 +144,7 @@ class DownloadService:
                     num_added=changes.added if changes else None,
                     num_changed=changes.changed if changes else None,
                     num_deleted=changes.deleted if changes else None,
+                    webhook_url=webhook_url,
                     created_at=now,
                     updated_at=now,
                 )
@@ -240,9 +249,9 @@ class DownloadService:
                     download_files.c.part_no != DELETED_PART_NO,
                 )
             ).scalar_one()
-            conn.execute(
+            cancelled = conn.execute(
                 downloads.update()
-                .where(downloads.c.id == download_id)
+                .where(downloads.c.id == download_id, downloads.c.status.in_(ACTIVE_STATUSES))
                 .values(
                     status=DownloadStatus.CANCELLED.value,
                     cancel_requested=True,
@@ -250,8 +259,11 @@ class DownloadService:
                     updated_at=now,
                     completed_at=now,
                 )
-            )
+            ).rowcount
+            if cancelled != 1:  # it ended between the read and the update (PostgreSQL)
+                raise Conflict(f"Download {download_id} is no longer active and cannot be cancelled")
             self._queue.withdraw_in(conn, EXPORT_KINDS, str(download_id))
+            download_ended_in(conn, self._queue, self._clock, download_id)  # its webhook, if any
             self._accounts.release_hold_in(conn, download_id)
         self._on_change(download_id)
         return self.get(account, download_id)

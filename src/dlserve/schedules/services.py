@@ -7,6 +7,7 @@ A deleted schedule keeps its row (its runs still name it) but is not found eithe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -53,11 +54,15 @@ class ScheduleService:
         clock: Clock,
         limits: ScheduleLimits | None = None,
         query_limits: QueryCostLimits | None = None,
+        check_webhook_url: Callable[[str | None], str | None] | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._limits = limits or ScheduleLimits()
         self._query_limits = query_limits or QueryCostLimits()
+        # The downloads' own check (the SSRF guard, dlserve.webhooks.urls), so a schedule is refused
+        # at once for a URL its runs' downloads would be refused for.
+        self._check_webhook_url = check_webhook_url or check_webhook_url_shape
 
     def create(self, account: Account, new: NewSchedule) -> Schedule:
         now = self._clock.now()
@@ -66,7 +71,7 @@ class ScheduleService:
         except NotFound as unknown:  # a body field, not the URL: a 400 naming it
             raise Invalid(unknown.message, [ErrorDetail("data_type", unknown.message)]) from None
         period = parse_every(new.every, min_seconds=self._limits.min_period_seconds, now=now)
-        webhook_url = check_webhook_url(new.webhook_url)
+        webhook_url = self._check_webhook_url(new.webhook_url)
         with self._db.write() as conn:
             live = conn.execute(
                 sa.select(sa.func.count())
@@ -189,8 +194,8 @@ def latest_completed_download_in(conn: sa.Connection, schedule_id: int) -> int |
     return None if found is None else int(found)
 
 
-def check_webhook_url(url: str | None) -> str | None:
-    """An absolute http(s) URL, or None. Where it may point is checked when it is called."""
+def check_webhook_url_shape(url: str | None) -> str | None:
+    """An absolute http(s) URL, or None (the check without an address policy)."""
     if url is None or url.strip() == "":
         return None
     url = url.strip()

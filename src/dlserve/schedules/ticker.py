@@ -218,7 +218,13 @@ class ScheduleTicker:
 
         try:
             download = self._downloads.create(
-                account, prepared, None, view_name=schedule.view, since=since, on_created_in=record_in
+                account,
+                prepared,
+                None,
+                view_name=schedule.view,
+                since=since,
+                webhook_url=schedule.webhook_url,
+                on_created_in=record_in,
             )
         except Gone:
             if since is None:
@@ -227,7 +233,12 @@ class ScheduleTicker:
             # delta against nothing), and the next ones are deltas against it.
             log.info("delta base gone; a full download instead", run_id=run_id, since=since)
             download = self._downloads.create(
-                account, prepared, None, view_name=schedule.view, on_created_in=record_in
+                account,
+                prepared,
+                None,
+                view_name=schedule.view,
+                webhook_url=schedule.webhook_url,
+                on_created_in=record_in,
             )
         log.info(
             "scheduled download created", run_id=run_id, schedule_id=schedule.id, download_id=download.id

@@ -1,7 +1,8 @@
 """Scheduled downloads: the ``schedules`` and ``schedule_runs`` tables (issue 15).
 
 Revision ID: 0006_schedules
-Revises: 0006_delta (chained after the delta downloads' migration when that branch was merged)
+Revises: 0006_delta, 0006_webhooks (the two branches merged into this one were made in parallel,
+    each on 0005_jobs; this revision joins them)
 Create Date: 2026-11-30
 """
 
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_schedules"
-down_revision: str | Sequence[str] | None = "0006_delta"
+down_revision: str | Sequence[str] | None = ("0006_delta", "0006_webhooks")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
