@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dlserve.accounts.services import Account
+from dlserve.db.tables import downloads
 from dlserve.downloads.models import DownloadStatus
 from dlserve.downloads.services import EXPORT_KINDS
 from dlserve.errors import NotFound
@@ -223,26 +224,41 @@ def test_a_delta_schedule_asks_for_what_changed_since_its_newest_completed_run(
 ) -> None:
     account = scheduling.domain.account()
     created = scheduling.create(account, delta=True)
-    downloads = scheduling.domain.downloads
+    service = scheduling.domain.downloads
 
     scheduling.ticker.tick()  # the first run has nothing to compare with: a full download
     (_, first_id), *_ = scheduling.runs(account, created)
     assert first_id is not None
-    first = downloads.get(account, first_id)
+    first = service.get(account, first_id)
     assert (first.since, first.num_records) == (None, len(RECORDS))
     scheduling.finish_downloads()
 
     scheduling.domain.clock.advance(hours=1)
     scheduling.ticker.tick()
-    second = downloads.get(account, scheduling.runs(account, created)[-1][1] or 0)
+    second = service.get(account, scheduling.runs(account, created)[-1][1] or 0)
     assert (second.since, second.num_records) == (first_id, 0)  # nothing changed since
     scheduling.domain.clock.advance(hours=1)
     scheduling.ticker.tick()  # the second is still queued: the base stays the first
-    third = downloads.get(account, scheduling.runs(account, created)[-1][1] or 0)
+    third = service.get(account, scheduling.runs(account, created)[-1][1] or 0)
     assert third.since == first_id
     scheduling.finish_downloads()
 
     scheduling.domain.clock.advance(hours=1)
     scheduling.ticker.tick()
-    fourth = downloads.get(account, scheduling.runs(account, created)[-1][1] or 0)
+    fourth = service.get(account, scheduling.runs(account, created)[-1][1] or 0)
     assert fourth.since == third.id
+
+
+def test_a_delta_run_whose_base_snapshot_is_gone_delivers_everything(scheduling: Scheduling) -> None:
+    account = scheduling.domain.account()
+    created = scheduling.create(account, delta=True)
+    scheduling.ticker.tick()
+    scheduling.finish_downloads()
+    (_, base_id), *_ = scheduling.runs(account, created)
+    with scheduling.domain.db.write() as conn:  # what removing the snapshot leaves behind
+        conn.execute(downloads.update().where(downloads.c.id == base_id).values(snapshot_id=None))
+
+    scheduling.domain.clock.advance(hours=1)
+    assert len(scheduling.ticker.tick().started) == 1
+    newest = scheduling.domain.downloads.get(account, scheduling.runs(account, created)[-1][1] or 0)
+    assert (newest.since, newest.num_records) == (None, len(RECORDS))
