@@ -1,7 +1,8 @@
-"""Scheduled downloads with real processes: `dlserve serve` (no workers) and a `dlserve worker` that
-is SIGKILLed and restarted. A schedule with a short period (the test setting allows seconds) runs
-on time, each period once; the periods missed while no worker ran make exactly one run at restart;
-``latest`` redirects to the newest completed run."""
+"""Scheduled downloads with real processes, on SQLite and PostgreSQL: `dlserve serve` (no workers),
+a `dlserve worker` that is SIGKILLed, then two workers ticking against each other. A schedule with
+a short period (the test setting allows seconds) runs on time, each period once; the periods missed
+while no worker ran make exactly one run at restart; ``latest`` redirects to the newest completed
+run."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import httpx
 import pytest
 
 from tests.acceptance.conftest import cli, start_server, start_worker, stop
+from tests.conftest import _create_postgres_database, _drop_postgres_database
 
 PERIOD_S = 4
 TICK_S = 0.2
@@ -34,8 +36,24 @@ class Deployment:
     data_dir: Path
 
 
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None: the default SQLite file in the data dir; else a PostgreSQL database of this test's own."""
+    if request.param == "sqlite":
+        yield None
+        return
+    request.getfixturevalue("postgres_server")
+    url = _create_postgres_database()
+    try:
+        yield url
+    finally:
+        _drop_postgres_database(url)
+
+
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
+def deployment(tmp_path: Path, database_url: str | None) -> Iterator[Deployment]:
     env = {
         **os.environ,
         "DLSERVE_DATA_DIR": str(tmp_path),
@@ -45,6 +63,9 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         "DLSERVE_SCHEDULE_TICK_SECONDS": str(TICK_S),
     }
     env.pop("DLSERVE_DATABASE_URL", None)
+    if database_url is not None:
+        env["DLSERVE_DATABASE_URL"] = database_url
+    cli(env, "migrate")
     cli(env, "demo", "--records", "200", "--seed", "3", "--type", "businesses")
     account = json.loads(cli(env, "accounts", "create", "cron@example.com", "--credits", "1000000"))
     base_url, server = start_server(env, tmp_path, "--workers", "0")  # the API alone: no tick there
@@ -103,7 +124,8 @@ def test_a_short_schedule_runs_on_time_once_per_period_across_a_worker_restart(
 
     time.sleep(2.5 * PERIOD_S)  # at least two periods pass with no worker
     restarted_at = time.time()
-    worker = start_worker(deployment.env, deployment.data_dir, "second")
+    # Two workers now, ticking against each other: still one run per period.
+    workers = [start_worker(deployment.env, deployment.data_dir, name) for name in ("second", "third")]
     try:
         wait_for(
             lambda: len(runs_of(api, schedule_id)) >= len(before) + 2, 6 * PERIOD_S, "runs after restart"
@@ -115,7 +137,8 @@ def test_a_short_schedule_runs_on_time_once_per_period_across_a_worker_restart(
         )
         runs = runs_of(api, schedule_id)
     finally:
-        stop(worker)
+        for worker in workers:
+            stop(worker)
 
     dues = [parse(run["due_at"]) for run in runs]
     assert len(set(dues)) == len(dues), "a period ran twice"
