@@ -88,6 +88,14 @@ def run_webhooks(services: Services) -> int:
     return ran
 
 
+def without_presigning(body: object) -> object:
+    """The body with S3 presigned links cut at their query: those carry the second they were signed
+    at (X-Amz-Date), so two renderings a second apart differ there. Local links are kept whole."""
+    assert isinstance(body, dict)
+    results = [{**r, "url": r["url"].split("?")[0]} if "X-Amz-" in r["url"] else r for r in body["results"]]
+    return {**body, "results": results}
+
+
 def secret(client: TestClient, auth: dict[str, str]) -> str:
     value: str = client.get("/v4/account", headers=auth).json()["webhook_secret"]
     return value
@@ -106,7 +114,9 @@ def test_a_completed_download_posts_its_signed_object_once(
     assert run_webhooks(services) == 1
     [got] = receiver.received
     body = got.verified(secret(client, auth))
-    assert body == client.get(f"/v4/downloads/{created['id']}", headers=auth).json()
+    assert without_presigning(body) == without_presigning(
+        client.get(f"/v4/downloads/{created['id']}", headers=auth).json()
+    )
     assert isinstance(body, dict)
     assert body["status"] == "completed"
     assert len(body["results"]) == 1

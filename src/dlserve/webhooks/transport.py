@@ -33,16 +33,23 @@ class PostOutcome:
 Poster = Callable[[str, bytes, Mapping[str, str], float], PostOutcome]
 
 
-def guarded_poster(policy: AddressPolicy) -> Poster:
+def guarded_poster(policy: AddressPolicy, tls: ssl.SSLContext | None = None) -> Poster:
     def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> PostOutcome:
-        return post_guarded(policy, url, body, headers, timeout)
+        return post_guarded(policy, url, body, headers, timeout, tls=tls)
 
     return post
 
 
 def post_guarded(
-    policy: AddressPolicy, url: str, body: bytes, headers: Mapping[str, str], timeout: float
+    policy: AddressPolicy,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    *,
+    tls: ssl.SSLContext | None = None,
 ) -> PostOutcome:
+    """POST ``body``; ``tls`` verifies HTTPS receivers (default: the system's CAs)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = parts.hostname
@@ -52,7 +59,7 @@ def post_guarded(
     connection: http.client.HTTPConnection
     if scheme == "https":
         connection = http.client.HTTPSConnection(
-            host, parts.port, timeout=timeout, context=ssl.create_default_context()
+            host, parts.port, timeout=timeout, context=tls or ssl.create_default_context()
         )
     else:
         connection = http.client.HTTPConnection(host, parts.port, timeout=timeout)

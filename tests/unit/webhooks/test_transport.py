@@ -4,8 +4,12 @@ injected resolvers only: no DNS query, and no address outside 127.0.0.0/8 is eve
 from __future__ import annotations
 
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -105,3 +109,53 @@ def test_nothing_listening_is_a_connection_error() -> None:
     assert outcome.status_code is None
     assert outcome.error is not None
     assert "Connection" in outcome.error
+
+
+@pytest.fixture
+def tls_receiver(tmp_path: Path) -> Iterator[tuple[int, ssl.SSLContext]]:
+    """An HTTPS server on 127.0.0.1 whose certificate names hooks.example (and nothing else)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=hooks.example", "-addext", "subjectAltName=DNS:hooks.example",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+
+    class Handle(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handle)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], ssl.create_default_context(cafile=str(cert))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_goes_to_the_checked_address_and_still_verifies_the_name(
+    tls_receiver: tuple[int, ssl.SSLContext],
+) -> None:
+    port, trust = tls_receiver
+    policy = AddressPolicy(allow_private=True, resolver=resolver_to("127.0.0.1"))
+
+    good = post_guarded(policy, f"https://hooks.example:{port}/in", b"{}", HEADERS, 5.0, tls=trust)
+    wrong_name = post_guarded(policy, f"https://other.example:{port}/in", b"{}", HEADERS, 5.0, tls=trust)
+
+    assert good.status_code == 204
+    assert good.delivered
+    assert wrong_name.status_code is None
+    assert wrong_name.error is not None
+    assert "certificate" in wrong_name.error.lower()
