@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 
 from dlserve.client.errors import DlserveError
-from dlserve.client.models import Account, Download, MediaDownload, SearchResult
+from dlserve.client.models import Account, Changes, Download, MediaDownload, SearchResult
 
 T = TypeVar("T")
 
@@ -82,6 +82,11 @@ def count(data_type: str, query: str) -> Call[int]:
     return Call("POST", f"/v4/{_segment(data_type)}/search", lambda b: int(b["num_found"]), body)
 
 
+def count_changes(data_type: str, query: str, since: str) -> Call[Changes]:
+    body = {"query": query, "num_records": 0, "since": since}
+    return Call("POST", f"/v4/{_segment(data_type)}/search", Changes.from_json, body)
+
+
 def paginate_page(
     data_type: str, query: str, page: int, limit: int, view: str | None, format: str
 ) -> Call[list[Record]]:
@@ -116,9 +121,16 @@ def create_download(
     format: str,
     view: str | None,
     compress: str | None,
+    since: str | None = None,
 ) -> Call[Download]:
     body = _without_none(
-        query=query, num_records=num_records, format=format, view=view, compress=compress, download=True
+        query=query,
+        num_records=num_records,
+        format=format,
+        view=view,
+        compress=compress,
+        since=since,
+        download=True,
     )
     return Call("POST", f"/v4/{_segment(data_type)}/search", Download.from_json, body)
 

@@ -40,7 +40,7 @@ from dlserve.client.files import (
     safe_filename,
     unsatisfied_range_size,
 )
-from dlserve.client.models import Account, Download, MediaDownload, ResultFile, SearchResult
+from dlserve.client.models import Account, Changes, Download, MediaDownload, ResultFile, SearchResult
 
 T = TypeVar("T")
 
@@ -117,6 +117,11 @@ class Client:
         """How many records match (free)."""
         return self._call(calls.count(type, query))
 
+    def count_changes(self, type: str, query: str, since: str | Download) -> Changes:
+        """What a delta download ``since`` an earlier download would deliver (free): its cost
+        (``num_found``) and the counts of added, changed and deleted records."""
+        return self._call(calls.count_changes(type, query, _id_of(since)))
+
     def paginate(
         self,
         type: str,
@@ -148,9 +153,13 @@ class Client:
         format: str = "JSON",
         view: str | None = None,
         compress: str | None = None,
+        since: str | Download | None = None,
     ) -> Download:
-        """Start a bulk download of the matches (all of them unless ``num_records``)."""
-        return self._call(calls.create_download(type, query, num_records, format, view, compress))
+        """Start a bulk download of the matches (all of them unless ``num_records``). With
+        ``since`` (an earlier completed download, or its id): a delta download of only the records
+        added or changed since, plus the ids deleted since in a ``kind == "deleted"`` result file."""
+        since_id = None if since is None else _id_of(since)
+        return self._call(calls.create_download(type, query, num_records, format, view, compress, since_id))
 
     def get_download(self, id: str | Download) -> Download:
         return self._call(calls.get_download(_id_of(id)))
