@@ -112,7 +112,8 @@ def main() -> None:
                 (with_fp if fingerprints else without).append(seconds)
                 label = "with fingerprints   " if fingerprints else "without (baseline)  "
                 print(
-                    f"  load {run}: {label} {seconds:7.1f} s  ({RECORDS / seconds:,.0f} records/s), CPU {used:7.1f} s",
+                    f"  load {run}: {label} {seconds:7.1f} s  ({RECORDS / seconds:,.0f} records/s), "
+                    f"CPU {used:7.1f} s",
                     flush=True,
                 )
                 shutil.rmtree(scratch / f"run-{run}", ignore_errors=True)
