@@ -9,7 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,11 @@ from typing import Any
 import duckdb
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from dlserve.cli import app
+from dlserve.cli_client import commands
+from dlserve.client import Client
 from dlserve.clock import FrozenClock
 from dlserve.container import Services
 from dlserve.records.fingerprints import FINGERPRINT_COLUMN
@@ -74,6 +81,9 @@ EXPECTED_ADDED = NEW_HOTELS | NOW_MATCH
 EXPECTED_CHANGED = CHANGED
 EXPECTED_DELIVERED = EXPECTED_ADDED | EXPECTED_CHANGED
 EXPECTED_DELETED = REMOVED | NO_LONGER_MATCH
+
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
 
 
 @pytest.fixture
@@ -370,3 +380,89 @@ def test_since_a_download_whose_snapshot_is_gone_is_410(
         410,
     )
     assert body["details"][0]["field"] == "since"
+
+
+def cli_json(stdout: str) -> Any:
+    """The command's JSON, without the in-process server's log lines CliRunner also captured."""
+    return json.loads("\n".join(line for line in stdout.splitlines() if not LOG_LINE.match(line)))
+
+
+def sdk_client(client: TestClient, token: str) -> Client:
+    """The SDK over the test app's own transport: the real server, database and files."""
+    return Client("http://testserver", token, transport=client._transport)
+
+
+@pytest.mark.local_storage  # fetches the files through the app's own signed links
+def test_sdk_and_cli_refresh_a_copy(
+    client: TestClient, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = services.accounts.create_account("sdk@example.com", credits=1000).token
+    with sdk_client(client, token) as sdk:
+        started = sdk.create_download("businesses", "categories:hotels")
+        run_jobs(services)
+        first = sdk.wait(started)
+        assert first.status == "completed"
+        load(services, tmp_path, B)
+        changes = sdk.count_changes("businesses", "categories:hotels", first)
+        assert (changes.num_found, changes.num_added, changes.num_changed, changes.num_deleted) == (
+            len(EXPECTED_DELIVERED),
+            len(EXPECTED_ADDED),
+            len(EXPECTED_CHANGED),
+            len(EXPECTED_DELETED),
+        )
+        created = sdk.create_download("businesses", "categories:hotels", since=first)
+        assert created.since == first.id
+        run_jobs(services)
+        delta = sdk.get_download(created)
+        assert [f.name for f in delta.deleted_files] == [f"{created.id}_deleted.txt"]
+        assert sum(f.records or 0 for f in delta.record_files) == len(EXPECTED_DELIVERED)
+        paths = sdk.fetch_files(delta, tmp_path / "sdk")
+        deleted = (tmp_path / "sdk" / f"{created.id}_deleted.txt").read_text().splitlines()
+        assert sorted(json.loads(line)["id"] for line in deleted) == sorted(EXPECTED_DELETED)
+        assert len(paths) == len(delta.results)
+
+    def open_client(url: str, cli_token: str | None) -> Client:
+        return Client(url, cli_token, transport=client._transport)
+
+    monkeypatch.setattr(commands, "open_client", open_client)
+    env = {"DLSERVE_URL": "http://testserver", "DLSERVE_TOKEN": token, "DLSERVE_CONFIG": None}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "no-config")
+    counted = CliRunner().invoke(
+        app, ["count", "businesses", "categories:hotels", "--since", created.id, "--json"], env=env
+    )
+    assert counted.exit_code == 0, counted.output
+    assert cli_json(counted.stdout)["count"] == 0  # nothing changed since the delta
+    load(services, tmp_path, [*B, business(50, hotel=True)])
+    stop = threading.Event()
+
+    def worker() -> None:  # the export runs while the command follows it
+        while not stop.is_set():
+            if run_jobs(services) == 0:
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                "download",
+                "businesses",
+                "categories:hotels",
+                "--since",
+                created.id,
+                "--out",
+                str(tmp_path / "cli"),
+                "--json",
+            ],
+            env=env,
+        )
+    finally:
+        stop.set()
+        thread.join()
+    assert result.exit_code == 0, result.output
+    printed = cli_json(result.stdout)
+    assert printed["download"]["since"] == created.id
+    assert printed["download"]["num_added"] == 1
+    fetched = (tmp_path / "cli").glob("*.txt")
+    assert [json.loads(line)["id"] for f in fetched for line in f.read_text().splitlines()] == ["b50"]

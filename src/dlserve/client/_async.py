@@ -41,6 +41,7 @@ from dlserve.client.files import (
 )
 from dlserve.client.models import (
     Account,
+    Changes,
     Download,
     MediaDownload,
     ResultFile,
@@ -124,6 +125,11 @@ class AsyncClient:
         """How many records match (free)."""
         return await self._call(calls.count(type, query))
 
+    async def count_changes(self, type: str, query: str, since: str | Download) -> Changes:
+        """What a delta download ``since`` an earlier download would deliver (free): its cost
+        (``num_found``) and the counts of added, changed and deleted records."""
+        return await self._call(calls.count_changes(type, query, _id_of(since)))
+
     async def paginate(
         self,
         type: str,
@@ -163,12 +169,18 @@ class AsyncClient:
         view: str | None = None,
         compress: str | None = None,
         *,
+        since: str | Download | None = None,
         webhook_url: str | None = None,
     ) -> Download:
         """Start a bulk download of the matches (all of them unless ``num_records``). With
-        ``webhook_url``, the server POSTs the download there (signed) when it ends."""
+        ``since`` (an earlier completed download, or its id): a delta download of only the records
+        added or changed since, plus the ids deleted since in a ``kind == "deleted"`` result file.
+        With ``webhook_url``, the server POSTs the download there (signed) when it ends."""
+        since_id = None if since is None else _id_of(since)
         return await self._call(
-            calls.create_download(type, query, num_records, format, view, compress, webhook_url)
+            calls.create_download(
+                type, query, num_records, format, view, compress, since=since_id, webhook_url=webhook_url
+            )
         )
 
     async def list_webhooks(self, id: str | Download) -> list[WebhookDelivery]:

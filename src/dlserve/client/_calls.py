@@ -14,6 +14,7 @@ import httpx
 from dlserve.client.errors import DlserveError
 from dlserve.client.models import (
     Account,
+    Changes,
     Download,
     MediaDownload,
     Schedule,
@@ -89,6 +90,11 @@ def count(data_type: str, query: str) -> Call[int]:
     return Call("POST", f"/v4/{_segment(data_type)}/search", lambda b: int(b["num_found"]), body)
 
 
+def count_changes(data_type: str, query: str, since: str) -> Call[Changes]:
+    body = {"query": query, "num_records": 0, "since": since}
+    return Call("POST", f"/v4/{_segment(data_type)}/search", Changes.from_json, body)
+
+
 def paginate_page(
     data_type: str, query: str, page: int, limit: int, view: str | None, format: str
 ) -> Call[list[Record]]:
@@ -124,6 +130,7 @@ def create_download(
     view: str | None,
     compress: str | None,
     webhook_url: str | None = None,
+    since: str | None = None,
 ) -> Call[Download]:
     body = _without_none(
         query=query,
@@ -132,6 +139,7 @@ def create_download(
         view=view,
         compress=compress,
         webhook_url=webhook_url,
+        since=since,
         download=True,
     )
     return Call("POST", f"/v4/{_segment(data_type)}/search", Download.from_json, body)
