@@ -125,7 +125,15 @@ class ExportRunner:
         # Called with a download's id after a change commits (wakes this process's long polls).
         self.on_change = on_change or (lambda _download_id: None)
         # A modest memory limit: exports stream, and a worker shares its machine with others.
-        self._duck = duckdb.connect(config={"preserve_insertion_order": True, "memory_limit": "512MB"})
+        # A delta part's sort spills past the limit (see sql_render.records_between): into the
+        # worker's scratch directory, not DuckDB's default ``.tmp`` in the current directory.
+        self._duck = duckdb.connect(
+            config={
+                "preserve_insertion_order": True,
+                "memory_limit": "512MB",
+                "temp_directory": str(settings.scratch_dir / "duckdb-spill"),
+            }
+        )
         self._duck_lock = threading.Lock()
 
     def close(self) -> None:
@@ -437,7 +445,9 @@ class _Part:
     def _write_typed_csv(self, writer: PartWriter) -> None:
         """DuckDB writes the whole file (in a thread); this thread keeps the lease and progress
         beating, and interrupts DuckDB on a cancel, a shutdown or a lost lease."""
-        select = typed_csv.cells_select(self.view, self.schema, typed_records_between(self.compiled.sql))
+        select = typed_csv.cells_select(
+            self.view, self.schema, typed_records_between(self.compiled.sql, ordered=self.download.is_delta)
+        )
         target = writer.sibling("duckdb")
         cursor = self.r.cursor()
         outcome: list[BaseException | None] = []
@@ -473,7 +483,7 @@ class _Part:
 
     def _lines(self, newline: str) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str] | pa.Array]]:
         """(``_seq`` per line, the lines) in batches, for this part's records."""
-        records = records_between(self.compiled.sql)
+        records = records_between(self.compiled.sql, ordered=self.download.is_delta)
         python_view: View | None = None
         if self.download.format == "csv":
             select = csv_line_select(self.view, self.schema, records)
