@@ -34,9 +34,13 @@ class SearchBody(BaseModel):
     query: str
     num_records: int | None = Field(default=None, ge=0, le=MAX_INT64)
     format: str | None = "JSON"
-    view: str | None = None
+    # A view's name, or a field list: an array of names, or one comma-separated string.
+    view: str | list[str] | None = None
     download: bool = False
     compress: str | None = None
+    webhook_url: str | None = Field(
+        default=None, description="POSTed the download (signed, Standard Webhooks) when it ends."
+    )
     # A delta (see docs/api.md): the id of an earlier download, as a string (v4's ids) or a number.
     since: StrictStr | StrictInt | None = None
 
@@ -46,7 +50,7 @@ class PaginateBody(BaseModel):
 
     query: str
     format: str | None = "JSON"
-    view: str | None = None
+    view: str | list[str] | None = None
 
 
 @router.post("/auth", responses=v4_errors(JSON_BODY, 401))
@@ -75,6 +79,8 @@ def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
         "available_credits": available,
         "held_credits": held,
         "created_at": iso_z(current.created_at),
+        # Signs webhook deliveries (Standard Webhooks); created the first time it is asked for.
+        "webhook_secret": services.webhooks.service.secret(current.id),
     }
 
 
@@ -88,6 +94,8 @@ def views(current: BearerAccount) -> list[dict[str, Any]]:
             "all_fields": view.include is None,  # also the fields a record has beyond the schema
             "exclude": list(view.exclude),
             "flatten": view.flatten,
+            # What a field list may name inside each nested field (``reviews.rating``).
+            "sub_fields": view.declared_sub_fields(),
         }
         for view in list_views()
     ]
@@ -111,7 +119,12 @@ async def search(
         prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
         if body.download:
             download = services.downloads.create(
-                current, prepared, body.num_records, compress=body.compress, view_name=body.view, since=since
+                current,
+                prepared,
+                body.num_records,
+                compress=body.compress,
+                webhook_url=body.webhook_url,
+                since=since,
             )
             return JSONResponse(download_body(request, services, download), status_code=202)
         if since is not None:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from dlserve.cli_client.follow import Fetched
 from dlserve.cli_client.output import human_bytes, human_seconds
-from dlserve.client import Download
+from dlserve.client import Download, WebhookDelivery
 
 
 def downloads_table(downloads: Sequence[Download]) -> Table:
@@ -47,7 +47,7 @@ def download_details(d: Download) -> list[RenderableType]:
         ("status", d.status + (f": {d.error}" if d.error else "")),
         ("type", d.data_type or ""),
         ("query", d.query or ""),
-        ("view", d.view or "(default)"),
+        ("view", (",".join(d.view) if isinstance(d.view, list) else d.view) or "(default)"),
         ("format", (d.format or "") + (f", {d.compress}" if d.compress else "")),
         ("records", _records(d) + (f" of {d.num_found:,} found" if d.num_found is not None else "")),
         ("rate", f"{rate:,.0f} records/s" if rate is not None else "-"),
@@ -81,6 +81,26 @@ def download_details(d: Download) -> list[RenderableType]:
             _when(r.expires_at),
         )
     return [facts, "", files]
+
+
+def webhooks_table(deliveries: Sequence[WebhookDelivery]) -> Table:
+    """One row per attempt, under its delivery's event, status and next attempt."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("EVENT", "STATUS", "ATTEMPT", "AT", "ANSWER", "MS", "NEXT"):
+        table.add_column(name, justify="right" if name in ("ATTEMPT", "MS") else "left", overflow="fold")
+    for delivery in deliveries:
+        for index, attempt in enumerate(delivery.attempts or [None]):
+            first = index == 0
+            table.add_row(
+                delivery.event if first else "",
+                delivery.status if first else "",
+                str(attempt.attempt) if attempt else "-",
+                _when(attempt.attempted_at) if attempt else "",
+                (str(attempt.status_code) if attempt.status_code else attempt.error or "") if attempt else "",
+                f"{attempt.duration_ms:,.0f}" if attempt else "",
+                _when(delivery.next_attempt_at) if first else "",
+            )
+    return table
 
 
 def fetched_summary(d: Download, files: Sequence[Fetched], out: Path) -> str:

@@ -37,6 +37,8 @@ from dlserve.client.models import (
     Progress,
     ResultFile,
     SearchResult,
+    WebhookAttempt,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -63,4 +65,6 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "WaitTimeout",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]

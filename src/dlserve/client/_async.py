@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -39,7 +39,15 @@ from dlserve.client.files import (
     safe_filename,
     unsatisfied_range_size,
 )
-from dlserve.client.models import Account, Changes, Download, MediaDownload, ResultFile, SearchResult
+from dlserve.client.models import (
+    Account,
+    Changes,
+    Download,
+    MediaDownload,
+    ResultFile,
+    SearchResult,
+    WebhookDelivery,
+)
 
 T = TypeVar("T")
 
@@ -108,9 +116,12 @@ class AsyncClient:
         num_records: int = 10,
         view: str | None = None,
         format: str = "JSON",
+        fields: Sequence[str] | None = None,
     ) -> SearchResult:
-        """A preview: ``num_found`` and up to ``num_records`` (≤ 50) records, one credit each."""
-        return await self._call(calls.search(type, query, num_records, view, format))
+        """A preview: ``num_found`` and up to ``num_records`` (≤ 50) records, one credit each.
+        ``fields`` (``["id", "name", "reviews.rating"]``) returns only those fields, instead of a
+        ``view``."""
+        return await self._call(calls.search(type, query, num_records, calls.view_of(view, fields), format))
 
     async def count(self, type: str, query: str) -> int:
         """How many records match (free)."""
@@ -128,20 +139,30 @@ class AsyncClient:
         page_size: int = 100,
         view: str | None = None,
         format: str = "JSON",
+        fields: Sequence[str] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every match, one page (≤ 1,000) at a time, in load order; CSV rows come as dicts keyed
-        by column. One credit per record."""
+        by column. One credit per record. ``fields``: only those fields, instead of a ``view``."""
         page = 1
-        while records := await self._call(calls.paginate_page(type, query, page, page_size, view, format)):
+        chosen = calls.view_of(view, fields)
+        while records := await self._call(calls.paginate_page(type, query, page, page_size, chosen, format)):
             for record in records:
                 yield record
             page += 1
 
-    async def get_record(self, type: str, id: str, view: str | None = None) -> dict[str, Any]:
-        return await self._call(calls.get_record(type, id, view))
+    async def get_record(
+        self, type: str, id: str, view: str | None = None, fields: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        return await self._call(calls.get_record(type, id, calls.view_of(view, fields)))
 
     async def account(self) -> Account:
+        """The account; ``webhook_secret`` verifies its webhook deliveries."""
         return await self._call(calls.account())
+
+    async def rotate_webhook_secret(self) -> str:
+        """Replace the account's webhook secret; returns the new ``whsec_...`` (attempts made from
+        now on, retries included, are signed with it)."""
+        return await self._call(calls.rotate_webhook_secret())
 
     # -- bulk downloads -----------------------------------------------------------------------------
 
@@ -153,15 +174,25 @@ class AsyncClient:
         format: str = "JSON",
         view: str | None = None,
         compress: str | None = None,
+        *,
+        fields: Sequence[str] | None = None,
+        webhook_url: str | None = None,
         since: str | Download | None = None,
     ) -> Download:
-        """Start a bulk download of the matches (all of them unless ``num_records``). With
-        ``since`` (an earlier completed download, or its id): a delta download of only the records
-        added or changed since, plus the ids deleted since in a ``kind == "deleted"`` result file."""
+        """Start a bulk download of the matches (all of them unless ``num_records``). ``fields``
+        writes only those fields (CSV columns in that order), instead of a ``view``. With
+        ``webhook_url``, the server POSTs the download there (signed) when it ends. With ``since``
+        (an earlier completed download, or its id): a delta download of only the records added or
+        changed since, plus the ids deleted since in a ``kind == "deleted"`` result file."""
+        chosen = calls.view_of(view, fields)
         since_id = None if since is None else _id_of(since)
         return await self._call(
-            calls.create_download(type, query, num_records, format, view, compress, since_id)
+            calls.create_download(type, query, num_records, format, chosen, compress, webhook_url, since_id)
         )
+
+    async def list_webhooks(self, id: str | Download) -> list[WebhookDelivery]:
+        """The download's webhook deliveries, each with every attempt (status code, error, time)."""
+        return await self._call(calls.download_webhooks(_id_of(id)))
 
     async def get_download(self, id: str | Download) -> Download:
         return await self._call(calls.get_download(_id_of(id)))
@@ -250,9 +281,14 @@ class AsyncClient:
 
     # -- media API ----------------------------------------------------------------------------------
 
-    async def media_download(self, url: str, quality: str = "best") -> str:
-        """Start downloading a video/audio URL; returns the media download id."""
-        return await self._call(calls.media_download(url, quality))
+    async def media_download(self, url: str, quality: str = "best", *, webhook_url: str | None = None) -> str:
+        """Start downloading a video/audio URL; returns the media download id. ``webhook_url``
+        (with a token): POSTed the media download when it ends."""
+        return await self._call(calls.media_download(url, quality, webhook_url))
+
+    async def media_webhooks(self, id: str) -> list[WebhookDelivery]:
+        """A media download's webhook deliveries and their attempts."""
+        return await self._call(calls.media_webhooks(id))
 
     async def media_list(self) -> list[MediaDownload]:
         return await self._call(calls.media_list())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -40,7 +40,15 @@ from dlserve.client.files import (
     safe_filename,
     unsatisfied_range_size,
 )
-from dlserve.client.models import Account, Changes, Download, MediaDownload, ResultFile, SearchResult
+from dlserve.client.models import (
+    Account,
+    Changes,
+    Download,
+    MediaDownload,
+    ResultFile,
+    SearchResult,
+    WebhookDelivery,
+)
 
 T = TypeVar("T")
 
@@ -109,9 +117,12 @@ class Client:
         num_records: int = 10,
         view: str | None = None,
         format: str = "JSON",
+        fields: Sequence[str] | None = None,
     ) -> SearchResult:
-        """A preview: ``num_found`` and up to ``num_records`` (≤ 50) records, one credit each."""
-        return self._call(calls.search(type, query, num_records, view, format))
+        """A preview: ``num_found`` and up to ``num_records`` (≤ 50) records, one credit each.
+        ``fields`` (``["id", "name", "reviews.rating"]``) returns only those fields, instead of a
+        ``view``."""
+        return self._call(calls.search(type, query, num_records, calls.view_of(view, fields), format))
 
     def count(self, type: str, query: str) -> int:
         """How many records match (free)."""
@@ -129,19 +140,29 @@ class Client:
         page_size: int = 100,
         view: str | None = None,
         format: str = "JSON",
+        fields: Sequence[str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every match, one page (≤ 1,000) at a time, in load order; CSV rows come as dicts keyed
-        by column. One credit per record."""
+        by column. One credit per record. ``fields``: only those fields, instead of a ``view``."""
         page = 1
-        while records := self._call(calls.paginate_page(type, query, page, page_size, view, format)):
+        chosen = calls.view_of(view, fields)
+        while records := self._call(calls.paginate_page(type, query, page, page_size, chosen, format)):
             yield from records
             page += 1
 
-    def get_record(self, type: str, id: str, view: str | None = None) -> dict[str, Any]:
-        return self._call(calls.get_record(type, id, view))
+    def get_record(
+        self, type: str, id: str, view: str | None = None, fields: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        return self._call(calls.get_record(type, id, calls.view_of(view, fields)))
 
     def account(self) -> Account:
+        """The account; ``webhook_secret`` verifies its webhook deliveries."""
         return self._call(calls.account())
+
+    def rotate_webhook_secret(self) -> str:
+        """Replace the account's webhook secret; returns the new ``whsec_...`` (attempts made from
+        now on, retries included, are signed with it)."""
+        return self._call(calls.rotate_webhook_secret())
 
     # -- bulk downloads -----------------------------------------------------------------------------
 
@@ -153,13 +174,25 @@ class Client:
         format: str = "JSON",
         view: str | None = None,
         compress: str | None = None,
+        *,
+        fields: Sequence[str] | None = None,
+        webhook_url: str | None = None,
         since: str | Download | None = None,
     ) -> Download:
-        """Start a bulk download of the matches (all of them unless ``num_records``). With
-        ``since`` (an earlier completed download, or its id): a delta download of only the records
-        added or changed since, plus the ids deleted since in a ``kind == "deleted"`` result file."""
+        """Start a bulk download of the matches (all of them unless ``num_records``). ``fields``
+        writes only those fields (CSV columns in that order), instead of a ``view``. With
+        ``webhook_url``, the server POSTs the download there (signed) when it ends. With ``since``
+        (an earlier completed download, or its id): a delta download of only the records added or
+        changed since, plus the ids deleted since in a ``kind == "deleted"`` result file."""
+        chosen = calls.view_of(view, fields)
         since_id = None if since is None else _id_of(since)
-        return self._call(calls.create_download(type, query, num_records, format, view, compress, since_id))
+        return self._call(
+            calls.create_download(type, query, num_records, format, chosen, compress, webhook_url, since_id)
+        )
+
+    def list_webhooks(self, id: str | Download) -> list[WebhookDelivery]:
+        """The download's webhook deliveries, each with every attempt (status code, error, time)."""
+        return self._call(calls.download_webhooks(_id_of(id)))
 
     def get_download(self, id: str | Download) -> Download:
         return self._call(calls.get_download(_id_of(id)))
@@ -246,9 +279,14 @@ class Client:
 
     # -- media API ----------------------------------------------------------------------------------
 
-    def media_download(self, url: str, quality: str = "best") -> str:
-        """Start downloading a video/audio URL; returns the media download id."""
-        return self._call(calls.media_download(url, quality))
+    def media_download(self, url: str, quality: str = "best", *, webhook_url: str | None = None) -> str:
+        """Start downloading a video/audio URL; returns the media download id. ``webhook_url``
+        (with a token): POSTed the media download when it ends."""
+        return self._call(calls.media_download(url, quality, webhook_url))
+
+    def media_webhooks(self, id: str) -> list[WebhookDelivery]:
+        """A media download's webhook deliveries and their attempts."""
+        return self._call(calls.media_webhooks(id))
 
     def media_list(self) -> list[MediaDownload]:
         return self._call(calls.media_list())

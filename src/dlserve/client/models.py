@@ -117,10 +117,11 @@ class Download:
     num_found: int | None = None
     data_type: str | None = None
     query: str | None = None
-    view: str | None = None
+    view: str | list[str] | None = None  # a view's name, or a field list
     format: str | None = None
     compress: str | None = None
     error: str | None = None
+    webhook_url: str | None = None
     # A delta download (``since``): the download it is relative to, and what changed since.
     since: str | None = None
     num_added: int | None = None
@@ -159,10 +160,11 @@ class Download:
             num_found=_int_or_none(body.get("num_found")),
             data_type=_str_or_none(body.get("data_type")),
             query=_str_or_none(body.get("query")),
-            view=_str_or_none(body.get("view")),
+            view=_view_of(body.get("view")),
             format=_str_or_none(body.get("format")),
             compress=_str_or_none(body.get("compress")),
             error=_str_or_none(body.get("error")),
+            webhook_url=_str_or_none(body.get("webhook_url")),
             since=_str_or_none(body.get("since")),
             num_added=_int_or_none(body.get("num_added")),
             num_changed=_int_or_none(body.get("num_changed")),
@@ -188,6 +190,7 @@ class Account:
     available_credits: int
     plan_id: str | None = None
     created_at: datetime | None = None
+    webhook_secret: str | None = None  # whsec_...: verifies webhook deliveries (docs/sdk.md)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -198,6 +201,7 @@ class Account:
             available_credits=int(body.get("available_credits") or 0),
             plan_id=_str_or_none(body.get("plan_id")),
             created_at=parse_datetime(body.get("created_at")),
+            webhook_secret=_str_or_none(body.get("webhook_secret")),
             raw=body,
         )
 
@@ -220,6 +224,7 @@ class MediaDownload:
     filename: str | None = None
     error: str | None = None
     created_at: datetime | None = None
+    webhook_url: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -242,6 +247,59 @@ class MediaDownload:
             filename=_str_or_none(body.get("filename")),
             error=_str_or_none(body.get("error")),
             created_at=parse_datetime(body.get("created_at")),
+            webhook_url=_str_or_none(body.get("webhook_url")),
+            raw=body,
+        )
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One POST of a webhook: ``status_code`` None when there was no answer (see ``error``)."""
+
+    attempt: int
+    attempted_at: datetime | None
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> WebhookAttempt:
+        return cls(
+            attempt=int(body["attempt"]),
+            attempted_at=parse_datetime(body.get("attempted_at")),
+            status_code=_int_or_none(body.get("status_code")),
+            error=_str_or_none(body.get("error")),
+            duration_ms=float(body.get("duration_ms") or 0.0),
+        )
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """A download's webhook event (``download.completed``...): ``status`` ``pending`` (an attempt
+    is due at ``next_attempt_at``), ``delivered`` or ``failed``; ``webhook_id`` is the header every
+    attempt carried."""
+
+    webhook_id: str
+    event: str
+    url: str
+    status: str
+    attempts: list[WebhookAttempt]
+    next_attempt_at: datetime | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> WebhookDelivery:
+        return cls(
+            webhook_id=str(body["webhook_id"]),
+            event=str(body.get("event", "")),
+            url=str(body.get("url", "")),
+            status=str(body.get("status", "")),
+            attempts=[WebhookAttempt.from_json(a) for a in body.get("attempts") or []],
+            next_attempt_at=parse_datetime(body.get("next_attempt_at")),
+            created_at=parse_datetime(body.get("created_at")),
+            finished_at=parse_datetime(body.get("finished_at")),
             raw=body,
         )
 
@@ -266,6 +324,12 @@ def _int_or_none(value: Any) -> int | None:
 
 def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _view_of(value: Any) -> str | list[str] | None:
+    if isinstance(value, list):
+        return [str(name) for name in value]
+    return _str_or_none(value)
 
 
 def _str_or_none(value: Any) -> str | None:

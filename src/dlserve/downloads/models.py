@@ -100,6 +100,7 @@ class Download:
     started_at: datetime | None
     completed_at: datetime | None
     files: list[DownloadFile] = field(default_factory=list)
+    webhook_url: str | None = None
     # Delta downloads only (None otherwise): the download this one is relative to, and the counts.
     since: int | None = None
     num_added: int | None = None
@@ -161,6 +162,7 @@ _COLUMNS = (
     "updated_at",
     "started_at",
     "completed_at",
+    "webhook_url",
     "since",
     "num_added",
     "num_changed",

@@ -59,11 +59,13 @@ from dlserve.jobs.interfaces import JobStopped as Stopped
 from dlserve.logs import get_logger
 from dlserve.query import CompiledQuery, compile_query
 from dlserve.records import delta
+from dlserve.records.field_lists import view_from_stored
 from dlserve.records.render import project
 from dlserve.records.schema import SCHEMAS
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
-from dlserve.records.views import View, find_view
+from dlserve.records.views import View
 from dlserve.storage.interfaces import Storage
+from dlserve.webhooks.events import download_ended_in
 
 log = get_logger("dlserve.export")
 
@@ -350,7 +352,7 @@ class _Part:
         self.download = download
         self.plan = PartPlan.of(job)
         self.schema = SCHEMAS[download.data_type]
-        self.view = find_view(download.data_type, download.view)
+        self.view = view_from_stored(download.data_type, download.view)
         self.compiled = compile_query(self.schema, download.query)
         self.snapshot = runner._snapshot(download)
         self.last_beat = time.monotonic()
@@ -489,7 +491,7 @@ class _Part:
             select = csv_line_select(self.view, self.schema, records)
         else:
             in_sql = json_line_select(self.view, records)
-            if in_sql is None:  # a field list: projected in Python, record by record
+            if in_sql is None:  # a field list naming sub-fields: projected in Python
                 python_view = self.view
             select = in_sql or f"SELECT _seq, _record AS line FROM {records}"
         if python_view is None:  # DuckDB ends the lines too
@@ -578,11 +580,13 @@ def finish_if_done(conn: sa.Connection, clock: Clock, queue: JobQueue, download_
     values: dict[str, Any] = {"num_downloaded": int(delivered), "updated_at": now}
     if pending == 0:
         values.update(status=DownloadStatus.COMPLETED.value, completed_at=now)
-    conn.execute(
+    changed = conn.execute(
         downloads.update()
         .where(downloads.c.id == download_id, downloads.c.status == DownloadStatus.IN_PROGRESS.value)
         .values(**values)
-    )
+    ).rowcount
+    if pending == 0 and changed == 1:
+        download_ended_in(conn, queue, clock, download_id)  # its webhook, if it has one
     if pending == 0:
         holds.release_in(conn, download_id, now)  # nothing is left to charge against it
         log.info("export completed", download_id=download_id, records=int(delivered))
