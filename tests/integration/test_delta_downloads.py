@@ -474,7 +474,7 @@ def test_delta_files_keep_load_order_across_row_groups(database_url: str, tmp_pa
     delta's parts sort by ``_seq``; JSON and both CSV renderers deliver in load order."""
     many = [business(i, hotel=True) for i in range(100, 6100)]
     with (
-        loaded_services(tmp_path, database_url, many, records_per_file=2500) as services,
+        loaded_services(tmp_path, database_url, many, FrozenClock(), records_per_file=2500) as services,
         TestClient(create_app(services.settings, services), raise_server_exceptions=False) as client,
     ):
         headers = account(services, "order@example.com", credits=100_000)

@@ -1,8 +1,11 @@
 """Delta downloads: ``downloads.since`` and the counts of added, changed and deleted records.
 
 Revision ID: 0006_delta
-Revises: 0007_fields (re-chained after main's 0006_webhooks and 0007_fields; the id stays 0006_delta, which issue-15-schedules builds on)
+Revises: 0007_fields
 Create Date: 2026-11-30
+
+Re-chained after main's 0006_webhooks and 0007_fields; the id stays 0006_delta, which the
+scheduled downloads branch builds on.
 
 ``since`` is the id of the download a delta download is relative to (a plain column: downloads are
 never deleted, and a self-reference would need SQLite's batch mode for nothing). The three counts
