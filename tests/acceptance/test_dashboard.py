@@ -4,6 +4,8 @@ cancel another, fetch a file. Any console error fails the test. Screenshots: tes
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -137,6 +139,15 @@ def test_dashboard_search_download_cancel_and_fetch(
     expect(page.locator("#preview tbody tr")).to_have_count(10)
     page.screenshot(path=str(ARTIFACTS / "dashboard-search.png"), full_page=True)
 
+    # A field list built with the picker chooses the preview's columns (and the CSV's below).
+    page.get_by_label("Add a field").select_option("name")
+    page.get_by_label("Add a field").select_option("reviews.rating")
+    page.get_by_label("Add a field").select_option("id")
+    expect(page.locator("#fields")).to_have_value("name,reviews.rating,id")
+    expect(page.get_by_label("View", exact=True)).to_be_disabled()
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview thead th")).to_have_text(["name", "reviews", "id"])
+
     # A download that waits (no worker yet) is cancelled from its row.
     page.get_by_label("Query").fill("*")
     page.get_by_role("button", name="Download", exact=True).click()
@@ -163,8 +174,9 @@ def test_dashboard_search_download_cancel_and_fetch(
         fetched = page.request.get(href)
         assert fetched.ok
         body = fetched.text()
-        assert body.startswith("id,name,")
-        assert len(body.splitlines()) - 1 == min(400, hotels)
+        assert body.startswith("name,reviews.rating,id\r\n")  # the field list, in its order
+        rows = list(csv.reader(io.StringIO(body)))[1:]
+        assert len({row[2] for row in rows}) == min(400, hotels)  # a row per review, 400 records
 
         # Refreshing it right away: a delta download with nothing changed, free.
         latest.get_by_role("button", name=re.compile(r"Refresh download \d+")).click()

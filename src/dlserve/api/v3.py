@@ -35,6 +35,7 @@ from dlserve.container import Services
 from dlserve.downloads.models import Download, DownloadStatus
 from dlserve.errors import DlserveError, ErrorDetail, Invalid, NotFound, Unauthorized
 from dlserve.limits.query_cost import check_query_length
+from dlserve.records.field_lists import v3_view
 
 router = APIRouter(prefix="/v3", tags=["v3"])
 
@@ -85,7 +86,7 @@ def request_body(download: Download, account: Account) -> dict[str, Any]:
         "dataFormat": download.format.lower(),
         "accountId": str(download.account_id),
         "planId": account.plan_id,
-        "view": download.view or f"{download.data_type}_all_nested",
+        "view": v3_view(download.view, download.data_type),
         "async": 1,
         "status": v3_status(download),
         "error": request_error(download),
@@ -160,15 +161,18 @@ async def data(
     current: BasicAccount,
     services: ServicesDep,
     q: str | None = Query(default=None, description="The query"),
-    view: str | None = Query(default=None, description="A view, v3 or v4 spelling"),
+    view: str | None = Query(
+        default=None,
+        description="A view (v3 or v4 spelling), or a comma-separated field list (id,name,reviews.rating)",
+    ),
     output_format: str | None = Query(default=None, alias="format", description="json or csv"),
     records: str | None = Query(default=None, description="How many records (preview: default 10)"),
     download: str | None = Query(default=None, description="true: start a download, answer 303"),
-    since: str | None = Query(
-        default=None, description="A delta: only what changed since this earlier request (its id)"
-    ),
     webhook_url: str | None = Query(
         default=None, description="With download=true: POSTed the download (signed) when it ends"
+    ),
+    since: str | None = Query(
+        default=None, description="A delta: only what changed since this earlier request (its id)"
     ),
 ) -> Response:
     def run() -> Response:  # on the heavy-query pool (see dlserve.limits.admission)
@@ -177,13 +181,7 @@ async def data(
         prepared = prepare(data_type, q, view, output_format, services.query_limits)
         if _parse_download(download):
             created = services.downloads.create(
-                current,
-                prepared,
-                wanted,
-                view_name=view,
-                api_version="v3",
-                since=since_id,
-                webhook_url=webhook_url,
+                current, prepared, wanted, api_version="v3", webhook_url=webhook_url, since=since_id
             )
             return JSONResponse(
                 request_body(created, current),

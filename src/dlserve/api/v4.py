@@ -34,14 +34,15 @@ class SearchBody(BaseModel):
     query: str
     num_records: int | None = Field(default=None, ge=0, le=MAX_INT64)
     format: str | None = "JSON"
-    view: str | None = None
+    # A view's name, or a field list: an array of names, or one comma-separated string.
+    view: str | list[str] | None = None
     download: bool = False
     compress: str | None = None
-    # A delta (see docs/api.md): the id of an earlier download, as a string (v4's ids) or a number.
-    since: StrictStr | StrictInt | None = None
     webhook_url: str | None = Field(
         default=None, description="POSTed the download (signed, Standard Webhooks) when it ends."
     )
+    # A delta (see docs/api.md): the id of an earlier download, as a string (v4's ids) or a number.
+    since: StrictStr | StrictInt | None = None
 
 
 class PaginateBody(BaseModel):
@@ -49,7 +50,7 @@ class PaginateBody(BaseModel):
 
     query: str
     format: str | None = "JSON"
-    view: str | None = None
+    view: str | list[str] | None = None
 
 
 @router.post("/auth", responses=v4_errors(JSON_BODY, 401))
@@ -93,6 +94,8 @@ def views(current: BearerAccount) -> list[dict[str, Any]]:
             "all_fields": view.include is None,  # also the fields a record has beyond the schema
             "exclude": list(view.exclude),
             "flatten": view.flatten,
+            # What a field list may name inside each nested field (``reviews.rating``).
+            "sub_fields": view.declared_sub_fields(),
         }
         for view in list_views()
     ]
@@ -120,7 +123,6 @@ async def search(
                 prepared,
                 body.num_records,
                 compress=body.compress,
-                view_name=body.view,
                 webhook_url=body.webhook_url,
                 since=since,
             )

@@ -18,6 +18,7 @@ from dlserve.api.params import parse_id
 from dlserve.api.responses import AUTHED, JSON_BODY, NOT_FOUND, success, v4_errors
 from dlserve.api.timefmt import iso_z
 from dlserve.errors import NotFound
+from dlserve.records.field_lists import stored_field_list
 from dlserve.schedules.models import Schedule, ScheduleRun
 from dlserve.schedules.services import NewSchedule
 
@@ -30,7 +31,7 @@ class ScheduleBody(BaseModel):
     data_type: str = Field(max_length=64, description="businesses, products, properties or people")
     query: str
     format: str | None = "JSON"
-    view: str | None = Field(default=None, max_length=64)
+    view: str | list[str] | None = Field(default=None, description="A view's name, or a list of fields")
     every: str = Field(
         default="1d",
         max_length=128,
@@ -58,7 +59,7 @@ def schedule_body(schedule: Schedule, *, with_runs: bool = False) -> dict[str, A
         "data_type": schedule.data_type,
         "query": schedule.query,
         "format": schedule.format.upper(),
-        "view": schedule.view,
+        "view": stored_field_list(schedule.view) or schedule.view,
         "every": schedule.every,
         "delta": schedule.delta,
         "webhook_url": schedule.webhook_url,

@@ -131,7 +131,7 @@ def schedule_details(s: Schedule) -> list[RenderableType]:
         ("id", s.id),
         ("type", s.data_type),
         ("query", s.query),
-        ("view", s.view or "(default)"),
+        ("view", ", ".join(s.view) if isinstance(s.view, list) else s.view or "(default)"),
         ("format", s.format or ""),
         ("every", s.every + " (UTC)"),
         ("delta", "yes" if s.delta else "no"),

@@ -47,7 +47,7 @@ def download_details(d: Download) -> list[RenderableType]:
         ("status", d.status + (f": {d.error}" if d.error else "")),
         ("type", d.data_type or ""),
         ("query", d.query or ""),
-        ("view", d.view or "(default)"),
+        ("view", (",".join(d.view) if isinstance(d.view, list) else d.view) or "(default)"),
         ("format", (d.format or "") + (f", {d.compress}" if d.compress else "")),
         ("records", _records(d) + (f" of {d.num_found:,} found" if d.num_found is not None else "")),
         ("rate", f"{rate:,.0f} records/s" if rate is not None else "-"),

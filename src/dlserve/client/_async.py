@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -117,9 +117,12 @@ class AsyncClient:
         num_records: int = 10,
         view: str | None = None,
         format: str = "JSON",
+        fields: Sequence[str] | None = None,
     ) -> SearchResult:
-        """A preview: ``num_found`` and up to ``num_records`` (≤ 50) records, one credit each."""
-        return await self._call(calls.search(type, query, num_records, view, format))
+        """A preview: ``num_found`` and up to ``num_records`` (≤ 50) records, one credit each.
+        ``fields`` (``["id", "name", "reviews.rating"]``) returns only those fields, instead of a
+        ``view``."""
+        return await self._call(calls.search(type, query, num_records, calls.view_of(view, fields), format))
 
     async def count(self, type: str, query: str) -> int:
         """How many records match (free)."""
@@ -137,17 +140,21 @@ class AsyncClient:
         page_size: int = 100,
         view: str | None = None,
         format: str = "JSON",
+        fields: Sequence[str] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every match, one page (≤ 1,000) at a time, in load order; CSV rows come as dicts keyed
-        by column. One credit per record."""
+        by column. One credit per record. ``fields``: only those fields, instead of a ``view``."""
         page = 1
-        while records := await self._call(calls.paginate_page(type, query, page, page_size, view, format)):
+        chosen = calls.view_of(view, fields)
+        while records := await self._call(calls.paginate_page(type, query, page, page_size, chosen, format)):
             for record in records:
                 yield record
             page += 1
 
-    async def get_record(self, type: str, id: str, view: str | None = None) -> dict[str, Any]:
-        return await self._call(calls.get_record(type, id, view))
+    async def get_record(
+        self, type: str, id: str, view: str | None = None, fields: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        return await self._call(calls.get_record(type, id, calls.view_of(view, fields)))
 
     async def account(self) -> Account:
         """The account; ``webhook_secret`` verifies its webhook deliveries."""
@@ -169,18 +176,19 @@ class AsyncClient:
         view: str | None = None,
         compress: str | None = None,
         *,
-        since: str | Download | None = None,
+        fields: Sequence[str] | None = None,
         webhook_url: str | None = None,
+        since: str | Download | None = None,
     ) -> Download:
-        """Start a bulk download of the matches (all of them unless ``num_records``). With
-        ``since`` (an earlier completed download, or its id): a delta download of only the records
-        added or changed since, plus the ids deleted since in a ``kind == "deleted"`` result file.
-        With ``webhook_url``, the server POSTs the download there (signed) when it ends."""
+        """Start a bulk download of the matches (all of them unless ``num_records``). ``fields``
+        writes only those fields (CSV columns in that order), instead of a ``view``. With
+        ``webhook_url``, the server POSTs the download there (signed) when it ends. With ``since``
+        (an earlier completed download, or its id): a delta download of only the records added or
+        changed since, plus the ids deleted since in a ``kind == "deleted"`` result file."""
+        chosen = calls.view_of(view, fields)
         since_id = None if since is None else _id_of(since)
         return await self._call(
-            calls.create_download(
-                type, query, num_records, format, view, compress, since=since_id, webhook_url=webhook_url
-            )
+            calls.create_download(type, query, num_records, format, chosen, compress, webhook_url, since_id)
         )
 
     async def list_webhooks(self, id: str | Download) -> list[WebhookDelivery]:
@@ -283,10 +291,14 @@ class AsyncClient:
         view: str | None = None,
         delta: bool = False,
         webhook_url: str | None = None,
+        *,
+        fields: Sequence[str] | None = None,
     ) -> Schedule:
         """A download of the matches at each time of ``every``: an interval (``"1d"``, ``"7d"``,
-        ``"6h"``) or a five-field cron expression, in UTC. An interval's first run is now."""
-        return await self._call(calls.create_schedule(type, query, every, format, view, delta, webhook_url))
+        ``"6h"``) or a five-field cron expression, in UTC. An interval's first run is now.
+        ``fields`` writes only those fields, instead of a ``view``."""
+        chosen = calls.view_of(view, fields)
+        return await self._call(calls.create_schedule(type, query, every, format, chosen, delta, webhook_url))
 
     async def list_schedules(self) -> list[Schedule]:
         """The account's schedules, newest first (without their runs)."""

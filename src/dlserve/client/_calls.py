@@ -4,7 +4,7 @@ async client share it all and differ only in how they send (httpx's "sans-I/O" s
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -78,8 +78,22 @@ def account() -> Call[Account]:
     return Call("GET", "/v4/account", Account.from_json)
 
 
+ViewParam = str | list[str] | None
+
+
+def view_of(view: str | None, fields: Sequence[str] | None) -> ViewParam:
+    """The ``view`` a request sends: a view's name, or a field list (sent as a JSON array)."""
+    if fields is None:
+        return view
+    if view is not None:
+        raise ValueError("give a view or fields, not both")
+    if isinstance(fields, str):  # "id,name" would otherwise become ["i", "d", ...]
+        return [name.strip() for name in fields.split(",")]
+    return list(fields)
+
+
 def search(
-    data_type: str, query: str, num_records: int | None, view: str | None, format: str
+    data_type: str, query: str, num_records: int | None, view: ViewParam, format: str
 ) -> Call[SearchResult]:
     body = _without_none(query=query, num_records=num_records, format=format, view=view)
     return Call("POST", f"/v4/{_segment(data_type)}/search", SearchResult.from_json, body)
@@ -96,7 +110,7 @@ def count_changes(data_type: str, query: str, since: str) -> Call[Changes]:
 
 
 def paginate_page(
-    data_type: str, query: str, page: int, limit: int, view: str | None, format: str
+    data_type: str, query: str, page: int, limit: int, view: ViewParam, format: str
 ) -> Call[list[Record]]:
     body = _without_none(query=query, format=format, view=view)
     return Call(
@@ -117,8 +131,10 @@ def page_records(records: list[Any]) -> list[Record]:
     return [dict(zip(header, row, strict=False)) for row in rows]
 
 
-def get_record(data_type: str, record_id: str, view: str | None) -> Call[Record]:
-    params: dict[str, str | int] = {"view": view} if view else {}
+def get_record(data_type: str, record_id: str, view: ViewParam) -> Call[Record]:
+    # A query parameter: a field list travels comma-separated, as the server reads a view string.
+    spelled = ",".join(view) if isinstance(view, list) else view
+    params: dict[str, str | int] = {"view": spelled} if spelled else {}
     return Call("GET", f"/v4/{_segment(data_type)}/{_segment(record_id)}", dict, params=params)
 
 
@@ -127,7 +143,7 @@ def create_download(
     query: str,
     num_records: int | None,
     format: str,
-    view: str | None,
+    view: ViewParam,
     compress: str | None,
     webhook_url: str | None = None,
     since: str | None = None,
@@ -207,7 +223,7 @@ def create_schedule(
     query: str,
     every: str,
     format: str,
-    view: str | None,
+    view: ViewParam,
     delta: bool,
     webhook_url: str | None,
 ) -> Call[Schedule]:

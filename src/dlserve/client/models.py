@@ -117,7 +117,7 @@ class Download:
     num_found: int | None = None
     data_type: str | None = None
     query: str | None = None
-    view: str | None = None
+    view: str | list[str] | None = None  # a view's name, or a field list
     format: str | None = None
     compress: str | None = None
     error: str | None = None
@@ -160,7 +160,7 @@ class Download:
             num_found=_int_or_none(body.get("num_found")),
             data_type=_str_or_none(body.get("data_type")),
             query=_str_or_none(body.get("query")),
-            view=_str_or_none(body.get("view")),
+            view=_view_of(body.get("view")),
             format=_str_or_none(body.get("format")),
             compress=_str_or_none(body.get("compress")),
             error=_str_or_none(body.get("error")),
@@ -344,7 +344,7 @@ class Schedule:
     query: str
     every: str
     format: str | None = None
-    view: str | None = None
+    view: str | list[str] | None = None  # a view's name, or a field list
     delta: bool = False
     webhook_url: str | None = None
     next_run_at: datetime | None = None
@@ -361,7 +361,7 @@ class Schedule:
             query=str(body.get("query", "")),
             every=str(body.get("every", "")),
             format=_str_or_none(body.get("format")),
-            view=_str_or_none(body.get("view")),
+            view=_view_of(body.get("view")),
             delta=bool(body.get("delta")),
             webhook_url=_str_or_none(body.get("webhook_url")),
             next_run_at=parse_datetime(body.get("next_run_at")),
@@ -392,6 +392,12 @@ def _int_or_none(value: Any) -> int | None:
 
 def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _view_of(value: Any) -> str | list[str] | None:
+    if isinstance(value, list):
+        return [str(name) for name in value]
+    return _str_or_none(value)
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -131,7 +131,7 @@ downloads = Table(
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("data_type", String(32), nullable=False),
     Column("query", Text, nullable=False),
-    Column("view", String(64), nullable=True),
+    Column("view", Text, nullable=True),  # a view's name, or a field list as a JSON array
     Column("format", String(8), nullable=False),
     Column("compress", String(8), nullable=True),
     Column("num_requested", BigInteger, nullable=True),
@@ -147,14 +147,14 @@ downloads = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("started_at", UtcDateTime, nullable=True),
     Column("completed_at", UtcDateTime, nullable=True),
+    # Where dlserve POSTs the download when it ends (dlserve.webhooks); NULL: no webhook.
+    Column("webhook_url", Text, nullable=True),
     # Delta downloads (see dlserve.records.delta): the download this one is relative to, and what
     # changed since its snapshot. NULL on full downloads.
     Column("since", Integer, nullable=True),
     Column("num_added", BigInteger, nullable=True),
     Column("num_changed", BigInteger, nullable=True),
     Column("num_deleted", BigInteger, nullable=True),
-    # Where dlserve POSTs the download when it ends (dlserve.webhooks); NULL: no webhook.
-    Column("webhook_url", Text, nullable=True),
     # Serves "this account's downloads, newest first" and every lookup by account_id alone.
     Index(None, "account_id", "id"),
     sqlite_autoincrement=True,
@@ -336,7 +336,7 @@ schedules = Table(
     Column("data_type", String(32), nullable=False),
     Column("query", Text, nullable=False),
     Column("format", String(8), nullable=False),
-    Column("view", String(64), nullable=True),
+    Column("view", Text, nullable=True),  # a view's name, or a field list as a JSON array
     Column("every", String(128), nullable=False),
     Column("delta", Boolean, nullable=False, server_default=false()),
     Column("webhook_url", Text, nullable=True),

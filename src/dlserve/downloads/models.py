@@ -162,11 +162,11 @@ _COLUMNS = (
     "updated_at",
     "started_at",
     "completed_at",
+    "webhook_url",
     "since",
     "num_added",
     "num_changed",
     "num_deleted",
-    "webhook_url",
 )
 
 

@@ -59,10 +59,11 @@ from dlserve.jobs.interfaces import JobStopped as Stopped
 from dlserve.logs import get_logger
 from dlserve.query import CompiledQuery, compile_query
 from dlserve.records import delta
+from dlserve.records.field_lists import view_from_stored
 from dlserve.records.render import project
 from dlserve.records.schema import SCHEMAS
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
-from dlserve.records.views import View, find_view
+from dlserve.records.views import View
 from dlserve.storage.interfaces import Storage
 from dlserve.webhooks.events import download_ended_in
 
@@ -126,7 +127,15 @@ class ExportRunner:
         # Called with a download's id after a change commits (wakes this process's long polls).
         self.on_change = on_change or (lambda _download_id: None)
         # A modest memory limit: exports stream, and a worker shares its machine with others.
-        self._duck = duckdb.connect(config={"preserve_insertion_order": True, "memory_limit": "512MB"})
+        # A delta part's sort spills past the limit (see sql_render.records_between): into the
+        # worker's scratch directory, not DuckDB's default ``.tmp`` in the current directory.
+        self._duck = duckdb.connect(
+            config={
+                "preserve_insertion_order": True,
+                "memory_limit": "512MB",
+                "temp_directory": str(settings.scratch_dir / "duckdb-spill"),
+            }
+        )
         self._duck_lock = threading.Lock()
 
     def close(self) -> None:
@@ -343,7 +352,7 @@ class _Part:
         self.download = download
         self.plan = PartPlan.of(job)
         self.schema = SCHEMAS[download.data_type]
-        self.view = find_view(download.data_type, download.view)
+        self.view = view_from_stored(download.data_type, download.view)
         self.compiled = compile_query(self.schema, download.query)
         self.snapshot = runner._snapshot(download)
         self.last_beat = time.monotonic()
@@ -438,7 +447,9 @@ class _Part:
     def _write_typed_csv(self, writer: PartWriter) -> None:
         """DuckDB writes the whole file (in a thread); this thread keeps the lease and progress
         beating, and interrupts DuckDB on a cancel, a shutdown or a lost lease."""
-        select = typed_csv.cells_select(self.view, self.schema, typed_records_between(self.compiled.sql))
+        select = typed_csv.cells_select(
+            self.view, self.schema, typed_records_between(self.compiled.sql, ordered=self.download.is_delta)
+        )
         target = writer.sibling("duckdb")
         cursor = self.r.cursor()
         outcome: list[BaseException | None] = []
@@ -474,13 +485,13 @@ class _Part:
 
     def _lines(self, newline: str) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str] | pa.Array]]:
         """(``_seq`` per line, the lines) in batches, for this part's records."""
-        records = records_between(self.compiled.sql)
+        records = records_between(self.compiled.sql, ordered=self.download.is_delta)
         python_view: View | None = None
         if self.download.format == "csv":
             select = csv_line_select(self.view, self.schema, records)
         else:
             in_sql = json_line_select(self.view, records)
-            if in_sql is None:  # a field list: projected in Python, record by record
+            if in_sql is None:  # a field list naming sub-fields: projected in Python
                 python_view = self.view
             select = in_sql or f"SELECT _seq, _record AS line FROM {records}"
         if python_view is None:  # DuckDB ends the lines too

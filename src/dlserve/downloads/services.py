@@ -63,20 +63,19 @@ class DownloadService:
         num_records: int | None,
         *,
         compress: str | None = None,
-        view_name: str | None = None,
         api_version: str = "v4",
-        since: int | None = None,
         webhook_url: str | None = None,
+        since: int | None = None,
         on_created_in: Callable[[sa.Connection, int], None] | None = None,
     ) -> Download:
         """Queue an export of the query's matches (all of them when ``num_records`` is None).
+
+        ``webhook_url``: POSTed the download when it ends (completed, failed or cancelled).
 
         With ``since`` (the id of a completed download of the account, same data type): a delta
         download, of the matches added or changed since that download's snapshot, with the ids
         deleted since in a separate file (see dlserve.records.delta). It delivers every change:
         ``num_records`` cannot cap it, or the next delta would miss what was left out.
-
-        ``webhook_url``: POSTed the download when it ends (completed, failed or cancelled).
 
         ``on_created_in(conn, download_id)`` runs inside the transaction that creates the download,
         so the caller's own rows commit with it (a schedule's run); raising there un-creates it.
@@ -130,7 +129,7 @@ class DownloadService:
                     account_id=account.id,
                     data_type=prepared.schema.name,
                     query=prepared.query_text,
-                    view=view_name,
+                    view=prepared.stored_view,
                     format=prepared.format.value,
                     compress=compress,
                     num_requested=num_records,
@@ -140,11 +139,11 @@ class DownloadService:
                     status=DownloadStatus.QUEUED.value,
                     snapshot_id=snapshot.id,
                     api_version=api_version,
+                    webhook_url=webhook_url,
                     since=since,
                     num_added=changes.added if changes else None,
                     num_changed=changes.changed if changes else None,
                     num_deleted=changes.deleted if changes else None,
-                    webhook_url=webhook_url,
                     created_at=now,
                     updated_at=now,
                 )

@@ -21,6 +21,7 @@ from dlserve.db.tables import downloads, schedule_runs, schedules
 from dlserve.downloads.models import DownloadStatus
 from dlserve.errors import Conflict, ErrorDetail, Invalid, NotFound
 from dlserve.limits.query_cost import QueryCostLimits
+from dlserve.records.field_lists import RequestedView
 from dlserve.schedules.models import RunStatus, Schedule, ScheduleRun
 from dlserve.schedules.periods import parse_every
 
@@ -41,7 +42,7 @@ class NewSchedule:
     data_type: str
     query: str
     format: str | None = "JSON"
-    view: str | None = None
+    view: RequestedView = None  # a view's name, or a field list
     every: str = "1d"
     delta: bool = False
     webhook_url: str | None = None
@@ -90,7 +91,7 @@ class ScheduleService:
                     data_type=prepared.schema.name,
                     query=prepared.query_text,
                     format=prepared.format.value,
-                    view=new.view,
+                    view=prepared.stored_view,
                     every=new.every.strip(),
                     delta=new.delta,
                     webhook_url=webhook_url,

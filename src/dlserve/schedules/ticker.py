@@ -36,6 +36,7 @@ from dlserve.downloads.services import DownloadService
 from dlserve.errors import DlserveError, Gone
 from dlserve.limits.query_cost import QueryCostLimits
 from dlserve.logs import get_logger
+from dlserve.records.field_lists import stored_field_list
 from dlserve.schedules.models import RunStatus, Schedule
 from dlserve.schedules.periods import parse_every
 from dlserve.schedules.services import latest_completed_download_in
@@ -204,7 +205,11 @@ class ScheduleTicker:
     def _create_download(self, run_id: int, schedule: Schedule, since: int | None) -> None:
         account = self._accounts.get_account(schedule.account_id)
         prepared = prepare(
-            schedule.data_type, schedule.query, schedule.view, schedule.format, self._query_limits
+            schedule.data_type,
+            schedule.query,
+            stored_field_list(schedule.view) or schedule.view,
+            schedule.format,
+            self._query_limits,
         )
 
         def record_in(conn: sa.Connection, download_id: int) -> None:
@@ -221,7 +226,6 @@ class ScheduleTicker:
                 account,
                 prepared,
                 None,
-                view_name=schedule.view,
                 since=since,
                 webhook_url=schedule.webhook_url,
                 on_created_in=record_in,
@@ -236,7 +240,6 @@ class ScheduleTicker:
                 account,
                 prepared,
                 None,
-                view_name=schedule.view,
                 webhook_url=schedule.webhook_url,
                 on_created_in=record_in,
             )

@@ -148,8 +148,43 @@ for (const tab of tabs) {
 function fillViews() {
   const type = $("data-type").value;
   const select = $("view");
-  select.replaceChildren(...state.views.filter((v) => v.data_type === type).map((v) => el("option", { value: v.name, textContent: v.name })));
+  const views = state.views.filter((v) => v.data_type === type);
+  select.replaceChildren(...views.map((v) => el("option", { value: v.name, textContent: v.name })));
+  fillFieldPicker(views.find((v) => v.all_fields) || views[0]);
 }
+
+// -- field selection: a comma list the picker appends to; sent as `view` (an array) when set -----
+
+function fillFieldPicker(view) {
+  const names = [];
+  for (const field of view ? view.fields : []) {
+    names.push(field);
+    for (const sub of (view.sub_fields || {})[field] || []) names.push(`${field}.${sub}`);
+  }
+  $("field-picker").replaceChildren(
+    el("option", { value: "", textContent: "choose…" }),
+    ...names.map((name) => el("option", { value: name, textContent: name })),
+  );
+  $("fields").value = "";
+  syncViewChoice();
+}
+
+function chosenFields() {
+  return $("fields").value.split(",").map((name) => name.trim()).filter((name) => name);
+}
+
+function syncViewChoice() {
+  $("view").disabled = chosenFields().length > 0;  // a field list replaces the view
+}
+
+$("field-picker").addEventListener("change", () => {
+  const picked = $("field-picker").value;
+  const fields = chosenFields();
+  if (picked && !fields.includes(picked)) $("fields").value = [...fields, picked].join(",");
+  $("field-picker").value = "";
+  syncViewChoice();
+});
+$("fields").addEventListener("input", syncViewChoice);
 
 function scheduleCount() {
   clearTimeout(state.countTimer);
@@ -179,7 +214,9 @@ $("data-type").addEventListener("change", () => { fillViews(); scheduleCount(); 
 $("search-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
-    const result = await api("POST", `/v4/${$("data-type").value}/search`, { query: $("query").value.trim() || "*", num_records: 10 });
+    const body = { query: $("query").value.trim() || "*", num_records: 10 };
+    if (chosenFields().length) body.view = chosenFields();
+    const result = await api("POST", `/v4/${$("data-type").value}/search`, body);
     renderPreview(result.records);
     refreshAccount();
   } catch (error) {
@@ -189,7 +226,13 @@ $("search-form").addEventListener("submit", async (event) => {
 
 function cellText(value) {
   if (value == null) return "";
-  if (Array.isArray(value)) return value.every((v) => typeof v !== "object") ? value.join(", ") : `${value.length} items`;
+  if (Array.isArray(value)) {
+    if (value.every((v) => typeof v !== "object")) return value.join(", ");
+    // one listed sub-field (a field list's reviews.rating): its values
+    const single = (v) => v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length <= 1;
+    if (value.every(single)) return value.map((v) => cellText(Object.values(v)[0])).filter((t) => t).join(", ");
+    return `${value.length} items`;
+  }
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }
@@ -210,6 +253,7 @@ $("download-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   $("download-error").textContent = "";
   const body = { query: $("query").value.trim() || "*", download: true, format: $("format").value, view: $("view").value };
+  if (chosenFields().length) body.view = chosenFields();
   if ($("records").value) body.num_records = Number($("records").value);
   if ($("gzip").checked) body.compress = "gzip";
   try {

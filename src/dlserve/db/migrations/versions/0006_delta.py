@@ -1,8 +1,11 @@
 """Delta downloads: ``downloads.since`` and the counts of added, changed and deleted records.
 
 Revision ID: 0006_delta
-Revises: 0005_jobs
+Revises: 0007_fields
 Create Date: 2026-11-30
+
+Re-chained after main's 0006_webhooks and 0007_fields; the id stays 0006_delta, which the
+scheduled downloads branch builds on.
 
 ``since`` is the id of the download a delta download is relative to (a plain column: downloads are
 never deleted, and a self-reference would need SQLite's batch mode for nothing). The three counts
@@ -17,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_delta"
-down_revision: str | Sequence[str] | None = "0005_jobs"
+down_revision: str | Sequence[str] | None = "0007_fields"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

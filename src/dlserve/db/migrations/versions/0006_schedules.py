@@ -1,8 +1,8 @@
 """Scheduled downloads: the ``schedules`` and ``schedule_runs`` tables (issue 15).
 
 Revision ID: 0006_schedules
-Revises: 0006_delta, 0006_webhooks (the two branches merged into this one were made in parallel,
-    each on 0005_jobs; this revision joins them)
+Revises: 0006_delta (the newest revision of the branches merged into this one: 0006_webhooks,
+    0007_fields, 0006_delta)
 Create Date: 2026-11-30
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_schedules"
-down_revision: str | Sequence[str] | None = ("0006_delta", "0006_webhooks")
+down_revision: str | Sequence[str] | None = "0006_delta"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("data_type", sa.String(length=32), nullable=False),
         sa.Column("query", sa.Text(), nullable=False),
         sa.Column("format", sa.String(length=8), nullable=False),
-        sa.Column("view", sa.String(length=64), nullable=True),
+        sa.Column("view", sa.Text(), nullable=True),
         sa.Column("every", sa.String(length=128), nullable=False),
         sa.Column("delta", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("webhook_url", sa.Text(), nullable=True),
