@@ -147,11 +147,15 @@ def test_a_short_schedule_runs_on_time_once_per_period_across_a_worker_restart(
         for worker in workers:
             stop(worker)
     runs = runs_of(api, schedule_id)  # no worker any more: this is final
+    if runs[-1]["status"] == "pending":
+        # Claimed by a worker that stop() had to SIGKILL on a loaded machine before it started it:
+        # any worker starts such a run once it is two minutes old (unit- and integration-tested).
+        runs = runs[:-1]
 
     dues = [parse(run["due_at"]) for run in runs]
     assert len(set(dues)) == len(dues), "a period ran twice"
     assert dues == sorted(dues)
-    assert all(run["status"] == "started" and run["download_id"] for run in runs), runs
+    assert [run for run in runs if run["status"] != "started" or not run["download_id"]] == []
     assert len({run["download_id"] for run in runs}) == len(runs)
     # Before the kill: one run per period, each on time.
     steps = [(later - earlier).total_seconds() for earlier, later in pairwise(dues[: len(before)])]
