@@ -15,6 +15,7 @@ from dlserve.accounts.token_cache import TokenCache
 from dlserve.catalog.services import CatalogService
 from dlserve.clock import Clock, SystemClock
 from dlserve.db.engine import Database
+from dlserve.downloads.change_feed import local_and_published
 from dlserve.downloads.changes import DownloadChanges
 from dlserve.downloads.handlers import export_handler, export_upkeep
 from dlserve.downloads.janitor import Janitor
@@ -159,6 +160,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         db, clock, lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
     )
     changes = DownloadChanges()
+    # On PostgreSQL a change also wakes the long polls of the other processes (LISTEN/NOTIFY).
+    on_change = local_and_published(db, changes) if db.is_postgres else changes.notify
     webhook_policy = AddressPolicy(allow_private=settings.media_allow_private)  # media's SSRF guard
     downloads = DownloadService(
         db,
@@ -167,7 +170,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         store,
         queue,
         max_active=settings.max_active_downloads,
-        on_change=changes.notify,
+        on_change=on_change,
         check_webhook_url=partial(checked_webhook_url, webhook_policy),
     )
     runner = ExportRunner(
@@ -182,7 +185,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             link_ttl=timedelta(seconds=settings.link_ttl_seconds),
             scratch_dir=settings.data_dir / "tmp",
         ),
-        on_change=changes.notify,
+        on_change=on_change,
     )
     link_signer = LinkSigner(settings.resolved_secret_key())
     janitor = Janitor(db, clock, queue, storage)

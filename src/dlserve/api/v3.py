@@ -30,10 +30,12 @@ from dlserve.api.links import file_url
 from dlserve.api.params import parse_count, parse_id
 from dlserve.api.responses import AUTHED, NOT_FOUND, PAID, QUERY, success, v3_errors
 from dlserve.api.timefmt import v3_date
+from dlserve.api.v4_downloads import json_response
 from dlserve.catalog.services import prepare
 from dlserve.container import Services
 from dlserve.downloads.models import Download, DownloadStatus
 from dlserve.errors import DlserveError, ErrorDetail, Invalid, NotFound, Unauthorized
+from dlserve.limits.admission import require_heavy_pool
 from dlserve.limits.query_cost import check_query_length
 from dlserve.records.field_lists import v3_view
 
@@ -175,11 +177,12 @@ async def data(
         default=None, description="A delta: only what changed since this earlier request (its id)"
     ),
 ) -> Response:
-    def run() -> Response:  # on the heavy-query pool (see dlserve.limits.admission)
+    def run() -> Response:  # on the interactive pool, or the heavy one (see dlserve.limits.admission)
         wanted = _parse_records(records)
         since_id = _parse_since(since)
         prepared = prepare(data_type, q, view, output_format, services.query_limits)
         if _parse_download(download):
+            require_heavy_pool()
             created = services.downloads.create(
                 current, prepared, wanted, api_version="v3", webhook_url=webhook_url, since=since_id
             )
@@ -191,6 +194,7 @@ async def data(
         if since_id is not None:  # a free count of what the delta would deliver
             if wanted not in (None, 0):
                 raise Invalid("with since, a search only counts (records=0); download=true delivers them")
+            require_heavy_pool()  # two scans in DuckDB, never an index read
             matching, changes = services.downloads.delta_count(current, prepared, since_id)
             return JSONResponse(
                 {
@@ -204,11 +208,11 @@ async def data(
                 }
             )
         preview = services.catalog.preview(current, prepared, wanted)
-        return JSONResponse({"estimated total": preview.num_found, "records": preview.records})
+        return json_response({"estimated total": preview.num_found, "records": preview.records})
 
     with v3_messages():
         check_query_length(q or "", services.query_limits)
-        return await services.admission.run(current.id, run)
+        return await services.admission.run_interactive(current.id, run)
 
 
 @router.get(

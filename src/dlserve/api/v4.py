@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from dlserve.accounts.services import Account
@@ -13,10 +13,11 @@ from dlserve.api.deps import BearerAccount, ServicesDep, bearer_token
 from dlserve.api.params import MAX_INT64, parse_id
 from dlserve.api.responses import AUTHED, JSON_BODY, NOT_FOUND, PAID, QUERY, success, v4_errors
 from dlserve.api.timefmt import iso_z
-from dlserve.api.v4_downloads import download_body
+from dlserve.api.v4_downloads import download_body, json_response
 from dlserve.catalog.services import PreparedQuery, prepare
 from dlserve.container import Services
 from dlserve.errors import ErrorDetail, Invalid
+from dlserve.limits.admission import require_heavy_pool
 from dlserve.limits.query_cost import check_query_length
 from dlserve.records.views import list_views
 
@@ -70,7 +71,7 @@ def revoke_token(request: Request, current: BearerAccount, services: ServicesDep
 
 @router.get("/account", responses=v4_errors(AUTHED))
 def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
-    available, held = services.accounts.credits(current.id)
+    available, held, secret = services.accounts.credits_and_webhook_secret(current.id)
     return {
         "id": str(current.id),
         "email": current.email,
@@ -80,7 +81,8 @@ def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
         "held_credits": held,
         "created_at": iso_z(current.created_at),
         # Signs webhook deliveries (Standard Webhooks); created the first time it is asked for.
-        "webhook_secret": services.webhooks.service.secret(current.id),
+        # Read with the credits: one statement once it exists.
+        "webhook_secret": secret or services.webhooks.service.secret(current.id),
     }
 
 
@@ -115,9 +117,10 @@ async def search(
     check_query_length(body.query, services.query_limits)  # a 400 at once, before any queueing
     since = parse_since(body.since)
 
-    def run() -> Any:  # on the heavy-query pool (see dlserve.limits.admission)
+    def run() -> Any:  # on the interactive pool, or the heavy one (see dlserve.limits.admission)
         prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
         if body.download:
+            require_heavy_pool()
             download = services.downloads.create(
                 current,
                 prepared,
@@ -130,9 +133,12 @@ async def search(
         if since is not None:
             return delta_count_body(services, current, prepared, since, body.num_records)
         preview = services.catalog.preview(current, prepared, body.num_records)
-        return {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
+        # (records are plain JSON values: orjson, not a model to validate, on every preview)
+        return json_response(
+            {"num_found": preview.num_found, "total_cost": preview.total_cost, "records": preview.records}
+        )
 
-    return await services.admission.run(current.id, run)
+    return await services.admission.run_interactive(current.id, run)
 
 
 def parse_since(raw: str | int | None) -> int | None:
@@ -155,6 +161,7 @@ def delta_count_body(
     if num_records not in (None, 0):
         message = "with since, a search only counts (num_records: 0); download: true delivers the records"
         raise Invalid(message, [ErrorDetail("num_records", message)])
+    require_heavy_pool()  # two scans in DuckDB, never an index read
     matching, changes = services.downloads.delta_count(current, prepared, since)
     return {
         "num_found": changes.delivered,
@@ -168,7 +175,11 @@ def delta_count_body(
     }
 
 
-@router.post("/{data_type}/paginate", responses=v4_errors(JSON_BODY, AUTHED, QUERY, NOT_FOUND, PAID, 503))
+@router.post(
+    "/{data_type}/paginate",
+    response_model=dict[str, Any],
+    responses=v4_errors(JSON_BODY, AUTHED, QUERY, NOT_FOUND, PAID, 503),
+)
 async def paginate(
     data_type: str,
     body: PaginateBody,
@@ -176,19 +187,23 @@ async def paginate(
     services: ServicesDep,
     page: int = Query(default=1),
     limit: int = Query(default=10),
-) -> dict[str, Any]:
+) -> Response:
     check_query_length(body.query, services.query_limits)
 
-    def run() -> dict[str, Any]:
+    def run() -> Response:
         prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
         result = services.catalog.paginate(current, prepared, page, limit)
-        return {"num_found": result.num_found, "records": result.records}
+        return json_response({"num_found": result.num_found, "records": result.records})
 
-    return await services.admission.run(current.id, run)
+    return await services.admission.run_interactive(current.id, run)
 
 
-@router.get("/{data_type}/{record_id}", responses=v4_errors(AUTHED, QUERY, NOT_FOUND, PAID))
+@router.get(
+    "/{data_type}/{record_id}",
+    response_model=dict[str, Any],
+    responses=v4_errors(AUTHED, QUERY, NOT_FOUND, PAID),
+)
 def get_record(
     data_type: str, record_id: str, current: BearerAccount, services: ServicesDep, view: str | None = None
-) -> dict[str, Any]:
-    return services.catalog.get_record(current, data_type, record_id, view)
+) -> Response:
+    return json_response(services.catalog.get_record(current, data_type, record_id, view))

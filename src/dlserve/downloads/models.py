@@ -13,8 +13,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import sqlalchemy as sa
-
 
 class DownloadStatus(StrEnum):
     QUEUED = "queued"
@@ -122,7 +120,7 @@ class Download:
         return self.record_files + [f for f in self.files if f.part_no == DELETED_PART_NO]
 
     @classmethod
-    def from_row(cls, row: sa.RowMapping, files: list[DownloadFile]) -> Download:
+    def from_row(cls, row: Mapping[Any, Any], files: list[DownloadFile]) -> Download:
         values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
         values["status"] = DownloadStatus(row["status"])
         return cls(**values, files=files)

@@ -16,7 +16,8 @@ from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
 from dlserve.downloads.models import ACTIVE_STATUSES, DELETED_PART_NO, Download, DownloadStatus
-from dlserve.downloads.reads import PART_KIND, add_in_flight, read_download, read_page
+from dlserve.downloads.reads import PART_KIND, DownloadReads, add_in_flight
+from dlserve.downloads.settled import SettledDownloads
 from dlserve.errors import Conflict, ErrorDetail, Gone, Invalid, NotFound, TooManyRequests
 from dlserve.jobs.interfaces import JobQueue
 from dlserve.records.delta import DeltaCounts
@@ -51,6 +52,8 @@ class DownloadService:
         self._store = store
         self._queue = queue
         self._max_active = max_active
+        self._reads = DownloadReads(db)
+        self._settled = SettledDownloads(clock)
         # Called with a download's id after a change commits (wakes this process's long polls).
         self._on_change = on_change or (lambda _download_id: None)
         # Validates a webhook URL (the SSRF guard, dlserve.webhooks.urls); returns what to store.
@@ -187,9 +190,20 @@ class DownloadService:
             raise Gone(gone, [ErrorDetail("since", gone)]) from None
 
     def get(self, account: Account, download_id: int) -> Download:
-        """The account's download (one query: row, files and in-flight records together)."""
-        download = self._read(download_id, account.id)
+        """The account's download (one query: row, files and in-flight records together; none
+        for a settled download read before, see :mod:`dlserve.downloads.settled`)."""
+        download = self.settled(account, download_id)
         if download is None:
+            download = self._read(download_id, account.id)
+        if download is None:
+            raise NotFound(f"Download {download_id} was not found")
+        return download
+
+    def settled(self, account: Account, download_id: int) -> Download | None:
+        """The account's download when it is settled and known here: no I/O (callers on an event
+        loop try this first). ``NotFound`` for another account's; None when it must be read."""
+        download = self._settled.get(download_id)
+        if download is not None and download.account_id != account.id:
             raise NotFound(f"Download {download_id} was not found")
         return download
 
@@ -199,25 +213,29 @@ class DownloadService:
     def list(self, account: Account, *, limit: int = 100, offset: int = 0) -> tuple[int, list[Download]]:
         """(how many the account has, one page of them newest first), in one query."""
         in_sql = self._queue.in_database
-        with self._db.read_one() as conn:
-            total, page = read_page(conn, account.id, limit, offset, jobs_in_sql=in_sql)
-            if not in_sql:
-                page = add_in_flight(page, self._written_by_running_parts(conn, page))
+        total, page = self._reads.page(account.id, limit, offset, jobs_in_sql=in_sql)
+        if not in_sql:
+            page = add_in_flight(page, self._written_by_running_parts(page))
         return total, page
 
     def _read(self, download_id: int, account_id: int | None) -> Download | None:
         in_sql = self._queue.in_database
-        with self._db.read_one() as conn:
-            download = read_download(conn, download_id, account_id, jobs_in_sql=in_sql)
-            if download is not None and not in_sql:
-                download = add_in_flight([download], self._written_by_running_parts(conn, [download]))[0]
+        download = self._reads.download(download_id, account_id, jobs_in_sql=in_sql)
+        if download is not None and not in_sql:
+            download = add_in_flight([download], self._written_by_running_parts([download]))[0]
+        if download is not None:
+            self._settled.remember(download)
         return download
 
-    def _written_by_running_parts(self, conn: sa.Connection, among: Sequence[Download]) -> dict[int, int]:
+    def _written_by_running_parts(self, among: Sequence[Download]) -> dict[int, int]:
         """For a queue outside the database: records its running parts report, by download."""
         written: dict[int, int] = {}
         subjects = [str(d.id) for d in among if d.status.is_active]
-        for subject_id, state in self._queue.running_checkpoints_in(conn, PART_KIND, subjects):
+        if not subjects:
+            return written
+        with self._db.read() as conn:
+            running = self._queue.running_checkpoints_in(conn, PART_KIND, subjects)
+        for subject_id, state in running:
             written[int(subject_id)] = written.get(int(subject_id), 0) + int(state.get("written", 0))
         return written
 
