@@ -176,6 +176,14 @@ def test_dashboard_search_download_cancel_and_fetch(
         assert body.startswith("name,reviews.rating,id\r\n")  # the field list, in its order
         rows = list(csv.reader(io.StringIO(body)))[1:]
         assert len({row[2] for row in rows}) == min(400, hotels)  # a row per review, 400 records
+
+        # Refreshing it right away: a delta download with nothing changed, free.
+        latest.get_by_role("button", name=re.compile(r"Refresh download \d+")).click()
+        refreshed = page.locator("#downloads li").first
+        expect(refreshed.locator(".delta")).to_contain_text("changes since #", timeout=60_000)
+        expect(refreshed.locator(".status")).to_have_text("completed", timeout=60_000)
+        expect(refreshed.locator(".delta")).to_contain_text("0 added, 0 changed, 0 deleted")
+        expect(refreshed.locator(".files a")).to_have_count(0)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)

@@ -31,6 +31,7 @@ from dlserve.client.errors import (
 )
 from dlserve.client.models import (
     Account,
+    Changes,
     Download,
     MediaDownload,
     Progress,
@@ -44,6 +45,7 @@ __all__ = [
     "Account",
     "AsyncClient",
     "AuthenticationError",
+    "Changes",
     "ChecksumMismatch",
     "Client",
     "Conflict",

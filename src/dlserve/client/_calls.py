@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 
 from dlserve.client.errors import DlserveError
-from dlserve.client.models import Account, Download, MediaDownload, SearchResult, WebhookDelivery
+from dlserve.client.models import Account, Changes, Download, MediaDownload, SearchResult, WebhookDelivery
 
 T = TypeVar("T")
 
@@ -96,6 +96,11 @@ def count(data_type: str, query: str) -> Call[int]:
     return Call("POST", f"/v4/{_segment(data_type)}/search", lambda b: int(b["num_found"]), body)
 
 
+def count_changes(data_type: str, query: str, since: str) -> Call[Changes]:
+    body = {"query": query, "num_records": 0, "since": since}
+    return Call("POST", f"/v4/{_segment(data_type)}/search", Changes.from_json, body)
+
+
 def paginate_page(
     data_type: str, query: str, page: int, limit: int, view: ViewParam, format: str
 ) -> Call[list[Record]]:
@@ -133,6 +138,7 @@ def create_download(
     view: ViewParam,
     compress: str | None,
     webhook_url: str | None = None,
+    since: str | None = None,
 ) -> Call[Download]:
     body = _without_none(
         query=query,
@@ -141,6 +147,7 @@ def create_download(
         view=view,
         compress=compress,
         webhook_url=webhook_url,
+        since=since,
         download=True,
     )
     return Call("POST", f"/v4/{_segment(data_type)}/search", Download.from_json, body)

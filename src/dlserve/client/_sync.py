@@ -42,6 +42,7 @@ from dlserve.client.files import (
 )
 from dlserve.client.models import (
     Account,
+    Changes,
     Download,
     MediaDownload,
     ResultFile,
@@ -127,6 +128,11 @@ class Client:
         """How many records match (free)."""
         return self._call(calls.count(type, query))
 
+    def count_changes(self, type: str, query: str, since: str | Download) -> Changes:
+        """What a delta download ``since`` an earlier download would deliver (free): its cost
+        (``num_found``) and the counts of added, changed and deleted records."""
+        return self._call(calls.count_changes(type, query, _id_of(since)))
+
     def paginate(
         self,
         type: str,
@@ -171,13 +177,17 @@ class Client:
         *,
         fields: Sequence[str] | None = None,
         webhook_url: str | None = None,
+        since: str | Download | None = None,
     ) -> Download:
         """Start a bulk download of the matches (all of them unless ``num_records``). ``fields``
         writes only those fields (CSV columns in that order), instead of a ``view``. With
-        ``webhook_url``, the server POSTs the download there (signed) when it ends."""
+        ``webhook_url``, the server POSTs the download there (signed) when it ends. With ``since``
+        (an earlier completed download, or its id): a delta download of only the records added or
+        changed since, plus the ids deleted since in a ``kind == "deleted"`` result file."""
         chosen = calls.view_of(view, fields)
+        since_id = None if since is None else _id_of(since)
         return self._call(
-            calls.create_download(type, query, num_records, format, chosen, compress, webhook_url)
+            calls.create_download(type, query, num_records, format, chosen, compress, webhook_url, since_id)
         )
 
     def list_webhooks(self, id: str | Download) -> list[WebhookDelivery]:

@@ -44,6 +44,28 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """What a delta download ``since`` an earlier one would hold (a free count): ``num_found``
+    records to deliver (one credit each) = ``num_added`` + ``num_changed``; ``num_deleted`` ids."""
+
+    num_found: int
+    num_added: int
+    num_changed: int
+    num_deleted: int
+    num_matching: int  # every match of the query now
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Changes:
+        return cls(
+            num_found=int(body["num_found"]),
+            num_added=int(body["num_added"]),
+            num_changed=int(body["num_changed"]),
+            num_deleted=int(body["num_deleted"]),
+            num_matching=int(body.get("num_matching") or 0),
+        )
+
+
+@dataclass(frozen=True)
 class Progress:
     """``done`` of ``total`` records; ``rate_per_s`` and ``eta_s`` once the server can tell."""
 
@@ -63,6 +85,8 @@ class ResultFile:
     bytes: int | None = None
     sha256: str | None = None
     expires_at: datetime | None = None
+    # ``records``, or ``deleted``: a delta download's list of deleted ids ({id}_deleted.txt/.csv).
+    kind: str = "records"
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> ResultFile:
@@ -74,6 +98,7 @@ class ResultFile:
             bytes=_int_or_none(body.get("bytes")),
             sha256=str(body["sha256"]).lower() if body.get("sha256") else None,
             expires_at=parse_datetime(body.get("expires_at")),
+            kind=str(body.get("kind") or "records"),
         )
 
 
@@ -97,6 +122,11 @@ class Download:
     compress: str | None = None
     error: str | None = None
     webhook_url: str | None = None
+    # A delta download (``since``): the download it is relative to, and what changed since.
+    since: str | None = None
+    num_added: int | None = None
+    num_changed: int | None = None
+    num_deleted: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -135,8 +165,22 @@ class Download:
             compress=_str_or_none(body.get("compress")),
             error=_str_or_none(body.get("error")),
             webhook_url=_str_or_none(body.get("webhook_url")),
+            since=_str_or_none(body.get("since")),
+            num_added=_int_or_none(body.get("num_added")),
+            num_changed=_int_or_none(body.get("num_changed")),
+            num_deleted=_int_or_none(body.get("num_deleted")),
             raw=body,
         )
+
+    @property
+    def record_files(self) -> list[ResultFile]:
+        """The result files holding records (a delta's list of deleted ids left out)."""
+        return [r for r in self.results if r.kind != "deleted"]
+
+    @property
+    def deleted_files(self) -> list[ResultFile]:
+        """A delta download's list of deleted ids (empty otherwise)."""
+        return [r for r in self.results if r.kind == "deleted"]
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,12 @@ downloads = Table(
     Column("completed_at", UtcDateTime, nullable=True),
     # Where dlserve POSTs the download when it ends (dlserve.webhooks); NULL: no webhook.
     Column("webhook_url", Text, nullable=True),
+    # Delta downloads (see dlserve.records.delta): the download this one is relative to, and what
+    # changed since its snapshot. NULL on full downloads.
+    Column("since", Integer, nullable=True),
+    Column("num_added", BigInteger, nullable=True),
+    Column("num_changed", BigInteger, nullable=True),
+    Column("num_deleted", BigInteger, nullable=True),
     # Serves "this account's downloads, newest first" and every lookup by account_id alone.
     Index(None, "account_id", "id"),
     sqlite_autoincrement=True,

@@ -283,13 +283,30 @@ function renderDownload(d) {
     });
     head.append(cancel);
   }
+  // A finished download of every match can be refreshed: a delta download (since) of what was
+  // added or changed since, plus the ids deleted since (docs/api.md, "Delta downloads").
+  if (d.status === "completed" && (d.since != null || d.num_records === d.num_found)) {
+    const refresh = el("button", { type: "button", className: "secondary", textContent: "Refresh" });
+    refresh.setAttribute("aria-label", `Refresh download ${d.id}: download what changed since`);
+    refresh.addEventListener("click", async () => {
+      $("download-error").textContent = "";
+      const body = { query: d.query, download: true, format: d.format, view: d.view, since: d.id };
+      if (d.compress) body.compress = d.compress;
+      try { await api("POST", `/v4/${d.data_type}/search`, body); refreshDownloads(); } catch (error) { $("download-error").textContent = error.explanation; }
+    });
+    head.append(refresh);
+  }
   const bar = el("progress", { max: Math.max(total || 0, 1), value: done || 0 });
   bar.setAttribute("aria-label", `Download ${d.id} progress`);
   const eta = d.progress && d.progress.eta_s != null && active ? ` · about ${Math.ceil(d.progress.eta_s)} s left` : "";
   const line = el("div", { className: "muted", textContent: `${(done || 0).toLocaleString()} of ${(total || 0).toLocaleString()} records · ${d.format}${eta}` });
   const files = el("ul", { className: "files" }, ...d.results.map((f) =>
-    el("li", {}, el("a", { href: f.url, textContent: f.name || "file", download: f.name || "" }), ` (${formatBytes(f.bytes)}, ${(f.records || 0).toLocaleString()} records)`)));
-  const item = el("li", { id: `download-${d.id}` }, head, bar, line, files);
+    el("li", {}, el("a", { href: f.url, textContent: f.name || "file", download: f.name || "" }), ` (${formatBytes(f.bytes)}, ${(f.records || 0).toLocaleString()} ${f.kind === "deleted" ? "deleted ids" : "records"})`)));
+  const item = el("li", { id: `download-${d.id}` }, head, bar, line);
+  if (d.since != null) {
+    item.append(el("div", { className: "muted delta", textContent: `changes since #${d.since}: ${(d.num_added || 0).toLocaleString()} added, ${(d.num_changed || 0).toLocaleString()} changed, ${(d.num_deleted || 0).toLocaleString()} deleted` }));
+  }
+  item.append(files);
   if (d.error) item.append(el("p", { className: "error", textContent: d.error }));
   return item;
 }
