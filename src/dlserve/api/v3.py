@@ -194,6 +194,7 @@ async def data(
         if since_id is not None:  # a free count of what the delta would deliver
             if wanted not in (None, 0):
                 raise Invalid("with since, a search only counts (records=0); download=true delivers them")
+            require_heavy_pool()  # two scans in DuckDB, never an index read
             matching, changes = services.downloads.delta_count(current, prepared, since_id)
             return JSONResponse(
                 {

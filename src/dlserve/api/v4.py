@@ -161,6 +161,7 @@ def delta_count_body(
     if num_records not in (None, 0):
         message = "with since, a search only counts (num_records: 0); download: true delivers the records"
         raise Invalid(message, [ErrorDetail("num_records", message)])
+    require_heavy_pool()  # two scans in DuckDB, never an index read
     matching, changes = services.downloads.delta_count(current, prepared, since)
     return {
         "num_found": changes.delivered,
