@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import shutil
@@ -236,3 +237,40 @@ def test_dashboard_search_download_cancel_and_fetch(
             ARTIFACTS / "dashboard-downloads.png",
             Path(__file__).resolve().parents[2] / "docs" / "dashboard.png",
         )
+
+
+def test_dashboard_schedules_the_search_lists_and_deletes_schedules(
+    page: sync_api.Page, dashboard_server: tuple[str, dict[str, str], Path]
+) -> None:
+    base_url, env, _data_dir = dashboard_server
+    expect = sync_api.expect
+    page.goto(base_url + "/")
+    page.get_by_label("API token").fill(
+        json.loads(cli(env, "accounts", "create", "sched@example.com", "--credits", "10"))["token"]
+    )
+    page.get_by_role("button", name="Use token").click()
+    expect(page.locator("#schedules")).to_contain_text("No schedules yet.")
+
+    page.get_by_label("Query").fill("categories:hotels")
+    page.get_by_label("Format").select_option("CSV")
+    page.get_by_label(re.compile("^Every")).fill("7d")
+    page.get_by_label("only changes (delta)").check()
+    page.get_by_role("button", name="Schedule this search").click()
+    item = page.locator("#schedules li").first
+    expect(item).to_contain_text("businesses: categories:hotels")
+    expect(item.locator(".status")).to_have_text("every 7d · delta")
+    expect(item.locator(".muted")).to_contain_text("CSV · next run")
+    token = page.evaluate("sessionStorage.getItem('dlserve-token')")
+    (listed,) = httpx.get(f"{base_url}/v4/schedules", headers={"Authorization": f"Bearer {token}"}).json()[
+        "records"
+    ]
+    assert (listed["query"], listed["every"], listed["delta"], listed["format"]) == (
+        "categories:hotels",
+        "7d",
+        True,
+        "CSV",
+    )
+    page.screenshot(path=str(ARTIFACTS / "dashboard-schedules.png"), full_page=True)
+
+    item.get_by_role("button", name=f"Delete schedule {listed['id']}").click()
+    expect(page.locator("#schedules")).to_contain_text("No schedules yet.")

@@ -304,6 +304,74 @@ class WebhookDelivery:
         )
 
 
+@dataclass(frozen=True)
+class ScheduleRun:
+    """One period of a schedule: ``status`` is ``pending``, ``started`` (``download_id`` is set and
+    ``download_status`` follows it), ``failed`` (``reason`` says why, e.g. a short balance) or
+    ``skipped``."""
+
+    id: str
+    due_at: datetime | None
+    status: str
+    reason: str | None = None
+    download_id: str | None = None
+    download_status: str | None = None
+    created_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> ScheduleRun:
+        return cls(
+            id=str(body["id"]),
+            due_at=parse_datetime(body.get("due_at")),
+            status=str(body.get("status", "")),
+            reason=_str_or_none(body.get("reason")),
+            download_id=_str_or_none(body.get("download_id")),
+            download_status=_str_or_none(body.get("download_status")),
+            created_at=parse_datetime(body.get("created_at")),
+            raw=body,
+        )
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A scheduled download: a download of ``query`` at each time of ``every`` (an interval such as
+    ``1d`` or a cron expression, UTC). ``runs`` (newest first) come with ``get_schedule`` and
+    ``create_schedule``, not with ``list_schedules``."""
+
+    id: str
+    data_type: str
+    query: str
+    every: str
+    format: str | None = None
+    view: str | list[str] | None = None  # a view's name, or a field list
+    delta: bool = False
+    webhook_url: str | None = None
+    next_run_at: datetime | None = None
+    created_at: datetime | None = None
+    num_runs: int | None = None
+    runs: list[ScheduleRun] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Schedule:
+        return cls(
+            id=str(body["id"]),
+            data_type=str(body.get("data_type", "")),
+            query=str(body.get("query", "")),
+            every=str(body.get("every", "")),
+            format=_str_or_none(body.get("format")),
+            view=_view_of(body.get("view")),
+            delta=bool(body.get("delta")),
+            webhook_url=_str_or_none(body.get("webhook_url")),
+            next_run_at=parse_datetime(body.get("next_run_at")),
+            created_at=parse_datetime(body.get("created_at")),
+            num_runs=_int_or_none(body.get("num_runs")),
+            runs=[ScheduleRun.from_json(r) for r in body.get("runs") or []],
+            raw=body,
+        )
+
+
 def parse_datetime(value: Any) -> datetime | None:
     """ISO 8601 (``2024-05-01T12:00:00Z``); ``None`` for anything else rather than an error."""
     if not isinstance(value, str) or not value:

@@ -69,6 +69,7 @@ class DownloadService:
         api_version: str = "v4",
         webhook_url: str | None = None,
         since: int | None = None,
+        on_created_in: Callable[[sa.Connection, int], None] | None = None,
     ) -> Download:
         """Queue an export of the query's matches (all of them when ``num_records`` is None).
 
@@ -78,6 +79,9 @@ class DownloadService:
         download, of the matches added or changed since that download's snapshot, with the ids
         deleted since in a separate file (see dlserve.records.delta). It delivers every change:
         ``num_records`` cannot cap it, or the next delta would miss what was left out.
+
+        ``on_created_in(conn, download_id)`` runs inside the transaction that creates the download,
+        so the caller's own rows commit with it (a schedule's run); raising there un-creates it.
         """
         if since is not None and num_records is not None:
             raise Invalid(
@@ -151,6 +155,8 @@ class DownloadService:
             # Reserve the credits in the same transaction: a 402 here un-queues the download.
             self._accounts.hold_in(conn, account.id, int(download_id), to_deliver)
             self._queue.enqueue_in(conn, PLAN_KIND, str(download_id))
+            if on_created_in is not None:
+                on_created_in(conn, int(download_id))
         return self.get(account, int(download_id))
 
     def delta_count(self, account: Account, prepared: PreparedQuery, since: int) -> tuple[int, DeltaCounts]:

@@ -58,13 +58,14 @@ async function startSession(token) {
   state.views = await api("GET", "/v4/views");
   fillViews();
   refreshDownloads();
+  refreshSchedules();
   refreshMedia();
   clearInterval(state.polling);
   clearInterval(state.listPolling);
   state.polling = setInterval(() => { refreshMedia(); refreshAccount(); }, 1500);
   // Active downloads are followed by long polls (followDownload); the list itself changes
   // only when a download is started (refreshed then) or elsewhere (this slow refresh).
-  state.listPolling = setInterval(refreshDownloads, 10000);
+  state.listPolling = setInterval(() => { refreshDownloads(); refreshSchedules(); }, 10000);
   $("query").focus();
 }
 
@@ -349,6 +350,46 @@ async function followDownload(id) {
   } catch (_) { /* the next list refresh follows it again */ } finally {
     followed.delete(id);
   }
+}
+
+// -- schedules: the current search as a download every period (docs/api.md) -------------------------
+
+$("schedule-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("schedule-error").textContent = "";
+  const body = {
+    data_type: $("data-type").value, query: $("query").value.trim() || "*", format: $("format").value,
+    view: $("view").value || null, every: $("schedule-every").value.trim(), delta: $("schedule-delta").checked,
+  };
+  try {
+    await api("POST", "/v4/schedules", body);
+    refreshSchedules();
+  } catch (error) {
+    $("schedule-error").textContent = error.explanation;
+  }
+});
+
+function renderSchedule(s) {
+  const title = el("strong", { textContent: `#${s.id} ${s.data_type}: ${s.query}` });
+  const every = el("span", { className: "status", textContent: `every ${s.every}${s.delta ? " · delta" : ""}` });
+  const remove = el("button", { type: "button", className: "secondary", textContent: "Delete" });
+  remove.setAttribute("aria-label", `Delete schedule ${s.id}`);
+  remove.addEventListener("click", async () => {
+    try { await api("DELETE", `/v4/schedules/${s.id}`); refreshSchedules(); } catch (error) { $("schedule-error").textContent = error.explanation; }
+  });
+  const head = el("div", { className: "head" }, title, every, remove);
+  const next = s.next_run_at ? new Date(s.next_run_at).toLocaleString() : "–";
+  const line = el("div", { className: "muted", textContent: `${s.format} · next run ${next}` });
+  return el("li", { id: `schedule-${s.id}` }, head, line);
+}
+
+async function refreshSchedules() {
+  if (!state.token) return;
+  try {
+    const { records } = await api("GET", "/v4/schedules");
+    $("schedules").replaceChildren(...records.map(renderSchedule));
+    if (!records.length) $("schedules").append(el("li", { className: "muted", textContent: "No schedules yet." }));
+  } catch (_) { /* the next refresh tries again */ }
 }
 
 // -- media -----------------------------------------------------------------------------------------
