@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from dlserve import __version__
-from dlserve.api import files, media, ops, v3, v4, v4_downloads, webhooks
+from dlserve.api import files, media, ops, v3, v4, v4_downloads, v4_schedules, webhooks
 from dlserve.api.edge import EdgeMiddleware
 from dlserve.api.errors import install_error_handlers
 from dlserve.api.hardening import BodyLimitMiddleware, HostAllowlistMiddleware, allowed_hosts
@@ -70,6 +70,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(v4_downloads.router)
     app.include_router(ops.router)
     app.include_router(files.router)
+    app.include_router(v4_schedules.router)  # before v4: /v4/schedules/{id} is not a record
     app.include_router(webhooks.router)  # before v4 too: /v4/account/webhook-secret is not a search
     app.include_router(v4.router)
     mount_dashboard(app)

@@ -49,8 +49,9 @@ def download_json(download: Download, now: datetime, link: FileLink) -> dict[str
                 "bytes": f.bytes,
                 "sha256": f.sha256,
                 "expires_at": iso_z(f.expires_at),
+                "kind": f.kind,  # records, or deleted: a delta download's deleted ids
             }
-            for f in download.files
+            for f in download.listed_files
             if f.deleted_at is None
         ],
         "created_at": iso_z(download.created_at),
@@ -70,6 +71,10 @@ def download_json(download: Download, now: datetime, link: FileLink) -> dict[str
             "rate_per_s": progress.rate_per_s,
             "eta_s": progress.eta_s,
         },
+        "since": None if download.since is None else str(download.since),
+        "num_added": download.num_added,
+        "num_changed": download.num_changed,
+        "num_deleted": download.num_deleted,
     }
 
 

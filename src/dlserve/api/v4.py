@@ -6,14 +6,17 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from dlserve.accounts.services import Account
 from dlserve.api.deps import BearerAccount, ServicesDep, bearer_token
-from dlserve.api.params import MAX_INT64
+from dlserve.api.params import MAX_INT64, parse_id
 from dlserve.api.responses import AUTHED, JSON_BODY, NOT_FOUND, PAID, QUERY, success, v4_errors
 from dlserve.api.timefmt import iso_z
 from dlserve.api.v4_downloads import download_body, json_response
-from dlserve.catalog.services import prepare
+from dlserve.catalog.services import PreparedQuery, prepare
+from dlserve.container import Services
+from dlserve.errors import ErrorDetail, Invalid
 from dlserve.limits.admission import require_heavy_pool
 from dlserve.limits.query_cost import check_query_length
 from dlserve.records.schema import SCHEMAS
@@ -40,6 +43,8 @@ class SearchBody(BaseModel):
     webhook_url: str | None = Field(
         default=None, description="POSTed the download (signed, Standard Webhooks) when it ends."
     )
+    # A delta (see docs/api.md): the id of an earlier download, as a string (v4's ids) or a number.
+    since: StrictStr | StrictInt | None = None
 
 
 class PaginateBody(BaseModel):
@@ -115,7 +120,8 @@ def views(current: BearerAccount) -> list[dict[str, Any]]:
 @router.post(
     "/{data_type}/search",
     responses={
-        **v4_errors(JSON_BODY, AUTHED, NOT_FOUND, PAID, 503),  # 503: the query timeout
+        # 503: the query timeout; 410: a delta's base (since) was made from data no longer kept
+        **v4_errors(JSON_BODY, AUTHED, NOT_FOUND, PAID, 410, 503),
         **success(202, "The download was queued (download: true)"),
     },
 )
@@ -123,15 +129,23 @@ async def search(
     data_type: str, body: SearchBody, request: Request, current: BearerAccount, services: ServicesDep
 ) -> Any:
     check_query_length(body.query, services.query_limits)  # a 400 at once, before any queueing
+    since = parse_since(body.since)
 
     def run() -> Any:  # on the interactive pool, or the heavy one (see dlserve.limits.admission)
         prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
         if body.download:
             require_heavy_pool()
             download = services.downloads.create(
-                current, prepared, body.num_records, compress=body.compress, webhook_url=body.webhook_url
+                current,
+                prepared,
+                body.num_records,
+                compress=body.compress,
+                webhook_url=body.webhook_url,
+                since=since,
             )
             return JSONResponse(download_body(request, services, download), status_code=202)
+        if since is not None:
+            return delta_count_body(services, current, prepared, since, body.num_records)
         preview = services.catalog.preview(current, prepared, body.num_records)
         # (records are plain JSON values: orjson, not a model to validate, on every preview)
         return json_response(
@@ -139,6 +153,40 @@ async def search(
         )
 
     return await services.admission.run_interactive(current.id, run)
+
+
+def parse_since(raw: str | int | None) -> int | None:
+    """A download id, as v4 writes them (a string) or as a number; anything else is a 400."""
+    if raw is None:
+        return None
+    text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    since = parse_id(text) if isinstance(text, str) else None
+    if since is None:
+        message = "since must be the id of one of your downloads"
+        raise Invalid(message, [ErrorDetail("since", message)])
+    return since
+
+
+def delta_count_body(
+    services: Services, current: Account, prepared: PreparedQuery, since: int, num_records: int | None
+) -> dict[str, Any]:
+    """``download: false`` with ``since``: a free count of what the delta download would deliver
+    (``num_found``, each one a credit) and of the ids it would list as deleted."""
+    if num_records not in (None, 0):
+        message = "with since, a search only counts (num_records: 0); download: true delivers the records"
+        raise Invalid(message, [ErrorDetail("num_records", message)])
+    require_heavy_pool()  # two scans in DuckDB, never an index read
+    matching, changes = services.downloads.delta_count(current, prepared, since)
+    return {
+        "num_found": changes.delivered,
+        "total_cost": 0,
+        "records": [],
+        "since": str(since),
+        "num_matching": matching,
+        "num_added": changes.added,
+        "num_changed": changes.changed,
+        "num_deleted": changes.deleted,
+    }
 
 
 @router.post(

@@ -148,7 +148,7 @@ def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | N
 @router.delete("/downloads/{download_id}", responses=v4_errors(AUTHED, NOT_FOUND, 409))
 def cancel_download(download_id: str, current: BearerAccount, services: ServicesDep) -> dict[str, str]:
     download = services.downloads.cancel(current, parse_download_id(download_id))
-    kept = len(download.files)
+    kept = len(download.record_files)
     return {
         "message": f"Download {download.id} was cancelled; {kept} finished file{'s' if kept != 1 else ''} "
         f"with {download.num_downloaded} records kept"

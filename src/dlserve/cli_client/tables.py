@@ -54,6 +54,17 @@ def download_details(d: Download) -> list[RenderableType]:
         ("eta", human_seconds(d.progress.eta_s) if not d.ended else "-"),
         ("created", _when(d.created_at)),
         ("updated", _when(d.updated_at)),
+        *(
+            [
+                (
+                    "since",
+                    f"download {d.since}: {d.num_added or 0:,} added, {d.num_changed or 0:,} changed, "
+                    f"{d.num_deleted or 0:,} deleted",
+                )
+            ]
+            if d.since is not None
+            else []
+        ),
     ):
         facts.add_row(name, value)
     if not d.results:
@@ -93,7 +104,7 @@ def webhooks_table(deliveries: Sequence[WebhookDelivery]) -> Table:
 
 
 def fetched_summary(d: Download, files: Sequence[Fetched], out: Path) -> str:
-    records = sum(f.result.records or 0 for f in files)
+    records = sum(f.result.records or 0 for f in files if f.result.kind != "deleted")
     size = sum(f.result.bytes or 0 for f in files)
     checked = "sha256 verified" if all(f.result.sha256 for f in files) else "sizes checked"
     what = f"{len(files)} file{'' if len(files) == 1 else 's'}, {records:,} records, {human_bytes(size)}"

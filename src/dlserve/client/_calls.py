@@ -12,7 +12,15 @@ from urllib.parse import quote
 import httpx
 
 from dlserve.client.errors import DlserveError
-from dlserve.client.models import Account, Download, MediaDownload, SearchResult, WebhookDelivery
+from dlserve.client.models import (
+    Account,
+    Changes,
+    Download,
+    MediaDownload,
+    Schedule,
+    SearchResult,
+    WebhookDelivery,
+)
 
 T = TypeVar("T")
 
@@ -96,6 +104,11 @@ def count(data_type: str, query: str) -> Call[int]:
     return Call("POST", f"/v4/{_segment(data_type)}/search", lambda b: int(b["num_found"]), body)
 
 
+def count_changes(data_type: str, query: str, since: str) -> Call[Changes]:
+    body = {"query": query, "num_records": 0, "since": since}
+    return Call("POST", f"/v4/{_segment(data_type)}/search", Changes.from_json, body)
+
+
 def paginate_page(
     data_type: str, query: str, page: int, limit: int, view: ViewParam, format: str
 ) -> Call[list[Record]]:
@@ -133,6 +146,7 @@ def create_download(
     view: ViewParam,
     compress: str | None,
     webhook_url: str | None = None,
+    since: str | None = None,
 ) -> Call[Download]:
     body = _without_none(
         query=query,
@@ -141,6 +155,7 @@ def create_download(
         view=view,
         compress=compress,
         webhook_url=webhook_url,
+        since=since,
         download=True,
     )
     return Call("POST", f"/v4/{_segment(data_type)}/search", Download.from_json, body)
@@ -198,6 +213,54 @@ def cancel_download(download_id: str) -> Call[str]:
     return Call(
         "DELETE", f"/v4/downloads/{_segment(download_id)}", lambda b: str((b or {}).get("message", ""))
     )
+
+
+# -- scheduled downloads ----------------------------------------------------------------------------
+
+
+def create_schedule(
+    data_type: str,
+    query: str,
+    every: str,
+    format: str,
+    view: ViewParam,
+    delta: bool,
+    webhook_url: str | None,
+) -> Call[Schedule]:
+    body = _without_none(
+        data_type=data_type,
+        query=query,
+        every=every,
+        format=format,
+        view=view,
+        delta=delta,
+        webhook_url=webhook_url,
+    )
+    return Call("POST", "/v4/schedules", Schedule.from_json, body)
+
+
+def list_schedules() -> Call[list[Schedule]]:
+    return Call("GET", "/v4/schedules", lambda b: [Schedule.from_json(s) for s in b["records"]])
+
+
+def get_schedule(schedule_id: str) -> Call[Schedule]:
+    return Call("GET", f"/v4/schedules/{_segment(schedule_id)}", Schedule.from_json)
+
+
+def delete_schedule(schedule_id: str) -> Call[str]:
+    return Call(
+        "DELETE", f"/v4/schedules/{_segment(schedule_id)}", lambda b: str((b or {}).get("message", ""))
+    )
+
+
+def schedule_latest(schedule_id: str) -> Call[None]:
+    """Answered ``303`` with ``Location: /v4/downloads/{id}`` (the client reads it itself)."""
+    return Call("GET", f"/v4/schedules/{_segment(schedule_id)}/latest", lambda _body: None)
+
+
+def download_at(location: str) -> Call[Download]:
+    """The download a ``Location`` names (a path on the server, or an absolute URL)."""
+    return Call("GET", location, Download.from_json)
 
 
 # -- media API (seed 004) ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from dlserve.client._polling import (
     media_state,
 )
 from dlserve.client._retry import RetryPolicy, parse_retry_after, utc_now
-from dlserve.client.errors import TransportError, error_from_response
+from dlserve.client.errors import DlserveError, TransportError, error_from_response
 from dlserve.client.files import (
     PartialFile,
     begin_body,
@@ -42,9 +42,11 @@ from dlserve.client.files import (
 )
 from dlserve.client.models import (
     Account,
+    Changes,
     Download,
     MediaDownload,
     ResultFile,
+    Schedule,
     SearchResult,
     WebhookDelivery,
 )
@@ -127,6 +129,11 @@ class Client:
         """How many records match (free)."""
         return self._call(calls.count(type, query))
 
+    def count_changes(self, type: str, query: str, since: str | Download) -> Changes:
+        """What a delta download ``since`` an earlier download would deliver (free): its cost
+        (``num_found``) and the counts of added, changed and deleted records."""
+        return self._call(calls.count_changes(type, query, _id_of(since)))
+
     def paginate(
         self,
         type: str,
@@ -171,16 +178,20 @@ class Client:
         *,
         fields: Sequence[str] | None = None,
         webhook_url: str | None = None,
+        since: str | Download | None = None,
     ) -> Download:
         """Start a bulk download of the matches (all of them unless ``num_records``). ``fields``
         writes only those fields (CSV columns in that order), instead of a ``view``. With
-        ``webhook_url``, the server POSTs the download there (signed) when it ends.
+        ``webhook_url``, the server POSTs the download there (signed) when it ends. With ``since``
+        (an earlier completed download, or its id): a delta download of only the records added or
+        changed since, plus the ids deleted since in a ``kind == "deleted"`` result file.
 
         ``format`` is ``"JSON"`` (JSON Lines), ``"CSV"`` or ``"PARQUET"`` (zstd inside: no
         ``compress``)."""
         chosen = calls.view_of(view, fields)
+        since_id = None if since is None else _id_of(since)
         return self._call(
-            calls.create_download(type, query, num_records, format, chosen, compress, webhook_url)
+            calls.create_download(type, query, num_records, format, chosen, compress, webhook_url, since_id)
         )
 
     def list_webhooks(self, id: str | Download) -> list[WebhookDelivery]:
@@ -269,6 +280,54 @@ class Client:
             self._transfer(result.url, part, expected=result.bytes)
         check_fetched(result, plan.path, part.size, part.hexdigest(), verify=verify)
         return plan.path
+
+    # -- scheduled downloads ------------------------------------------------------------------------
+
+    def create_schedule(
+        self,
+        type: str,
+        query: str,
+        every: str = "1d",
+        format: str = "JSON",
+        view: str | None = None,
+        delta: bool = False,
+        webhook_url: str | None = None,
+        *,
+        fields: Sequence[str] | None = None,
+    ) -> Schedule:
+        """A download of the matches at each time of ``every``: an interval (``"1d"``, ``"7d"``,
+        ``"6h"``) or a five-field cron expression, in UTC. An interval's first run is now.
+        ``fields`` writes only those fields, instead of a ``view``."""
+        chosen = calls.view_of(view, fields)
+        return self._call(calls.create_schedule(type, query, every, format, chosen, delta, webhook_url))
+
+    def list_schedules(self) -> list[Schedule]:
+        """The account's schedules, newest first (without their runs)."""
+        return self._call(calls.list_schedules())
+
+    def get_schedule(self, id: str | Schedule) -> Schedule:
+        """One schedule with its newest runs."""
+        return self._call(calls.get_schedule(_schedule_id(id)))
+
+    def delete_schedule(self, id: str | Schedule) -> str:
+        """No more runs; downloads already made are kept. Returns the server's message."""
+        return self._call(calls.delete_schedule(_schedule_id(id)))
+
+    def latest_scheduled_download(self, id: str | Schedule) -> Download:
+        """The schedule's newest completed download (``GET /v4/schedules/{id}/latest`` answers
+        ``303`` to it); ``NotFound`` while none has completed."""
+        response = self._send(calls.schedule_latest(_schedule_id(id)).build(self._http))
+        location = response.headers.get("location")
+        if response.status_code == 303 and location:
+            response.close()
+            return self._call(calls.download_at(location))
+        self._raise_for_status(response)
+        response.close()
+        raise DlserveError(
+            f"expected a redirect to the latest download, got HTTP {response.status_code}",
+            status_code=response.status_code,
+            response=response,
+        )
 
     # -- media API ----------------------------------------------------------------------------------
 
@@ -421,3 +480,7 @@ class Client:
 
 def _id_of(download: str | Download) -> str:
     return download if isinstance(download, str) else download.id
+
+
+def _schedule_id(schedule: str | Schedule) -> str:
+    return schedule if isinstance(schedule, str) else schedule.id

@@ -121,15 +121,22 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def records_between(where_sql: str) -> str:
+def records_between(where_sql: str, *, ordered: bool = False) -> str:
     """The records of one part: the query's matches with ``after < _seq <= through``, in load order.
 
     No ORDER BY: parts of a snapshot are written sorted by ``_seq`` and DuckDB preserves insertion
     order, so rows stream in ``_seq`` order without a sort, and row-group statistics on ``_seq``
     skip everything outside the part. Parameters: snapshot location, the query's own parameters,
     ``after``, ``through``.
+
+    ``ordered``: sorted by ``_seq`` explicitly, for conditions with a join (a delta download's),
+    whose output order DuckDB does not keep. The sort holds one part's records (spilling to disk
+    past the memory limit); the streaming operators above it keep its order.
     """
-    return f"(SELECT _seq, _record FROM read_parquet(?) WHERE ({where_sql}) AND _seq > ? AND _seq <= ?)"
+    order = " ORDER BY _seq" if ordered else ""
+    return (
+        f"(SELECT _seq, _record FROM read_parquet(?) WHERE ({where_sql}) AND _seq > ? AND _seq <= ?{order})"
+    )
 
 
 def _quick_quote(expr: str) -> str:
@@ -142,10 +149,11 @@ def _quick_quote(expr: str) -> str:
     )
 
 
-def typed_records_between(where_sql: str) -> str:
+def typed_records_between(where_sql: str, *, ordered: bool = False) -> str:
     """:func:`records_between` with every column, for rendering from the typed columns (DuckDB
     reads only the columns the rendering uses). Same parameters."""
-    return f"(SELECT * FROM read_parquet(?) WHERE ({where_sql}) AND _seq > ? AND _seq <= ?)"
+    order = " ORDER BY _seq" if ordered else ""
+    return f"(SELECT * FROM read_parquet(?) WHERE ({where_sql}) AND _seq > ? AND _seq <= ?{order})"
 
 
 def _typed_source(name: str, element: bool) -> str:

@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
+from dlserve.downloads.models import DELETED_PART_NO
 from dlserve.jobs.interfaces import JobQueue
 from dlserve.logs import get_logger
 
@@ -48,7 +49,7 @@ class DatabaseCollector(Collector):
                     sa.select(
                         sa.func.coalesce(sa.func.sum(download_files.c.records), 0),
                         sa.func.coalesce(sa.func.sum(download_files.c.bytes), 0),
-                    )
+                    ).where(download_files.c.part_no != DELETED_PART_NO)  # a delta's deleted ids
                 ).one()
             for (kind, status), count in sorted(self._queue.counts().items()):
                 depth.add_metric([kind, status], count)
