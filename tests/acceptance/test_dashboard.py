@@ -194,7 +194,7 @@ def test_dashboard_search_download_cancel_and_fetch(
         expect(page.get_by_label("gzip")).not_to_be_checked()
         page.get_by_role("button", name="Download", exact=True).click()
         parquet = page.locator("#downloads li").first
-        expect(parquet.locator(".muted")).to_contain_text("PARQUET")  # the new download is listed first
+        expect(parquet.locator(".muted").first).to_contain_text("PARQUET")  # the new download is listed first
         expect(parquet.locator(".status")).to_have_text("completed", timeout=60_000)
         first_file = parquet.locator(".files a").first
         expect(first_file).to_have_text(re.compile(r"_1\.parquet$"))
