@@ -68,6 +68,11 @@ def main() -> None:
                         [f.storage_key for f in sorted(download.files, key=lambda f: f.part_no)],
                         csv=download.format == "csv",
                     ),
+                    # the files themselves (local storage): Parquet is compared by content, not bytes
+                    "paths": [
+                        str(services.storage.local_path(f.storage_key))
+                        for f in sorted(download.files, key=lambda f: f.part_no)
+                    ],
                 }
             )
         )

@@ -3,10 +3,13 @@
 1. Load: `dlserve load` of BENCH_RECORDS (1,000,000) demo businesses.
 2. Search: preview latency (p50/p95) over HTTP against a real `dlserve serve`.
 3. API throughput, the export fleet and the media API: see bench/cluster.py.
-4. Export: records/s of a bulk download (CSV flat view, CSV all-nested, JSON Lines) in a worker
-   process vs DuckDB writing the same bytes straight from the snapshot's typed columns (its own
-   `COPY (SELECT * REPLACE (...)) TO`, checked by SHA-256); the worker's peak RSS, at 1M and at
-   BENCH_BIG_RECORDS (3,000,000) to show memory does not grow with the export.
+4. Export: records/s of a bulk download (CSV flat view, CSV all-nested, JSON Lines, Parquet) in a
+   worker process vs DuckDB writing the same bytes straight from the snapshot's typed columns (its
+   own `COPY (SELECT * REPLACE (...)) TO`, checked by SHA-256; Parquet: DuckDB's own
+   `COPY (SELECT ...) TO (FORMAT parquet, COMPRESSION zstd)` of the same rows into one file, checked
+   by a digest of the rows' content); the worker's peak RSS, at 1M and at BENCH_BIG_RECORDS
+   (3,000,000) to show memory does not grow with the export. `python bench/run.py parquet` runs
+   the Parquet pair alone (at BENCH_RECORDS).
 5. Hardening: the hostile-user figures of issue 12, see bench/hardening.py.
 """
 
@@ -35,7 +38,7 @@ from bench.hardening import main as hardening_figures  # noqa: E402
 from dlserve.catalog.services import prepare  # noqa: E402
 from dlserve.container import build_services  # noqa: E402
 from dlserve.demo import write_jsonl  # noqa: E402
-from dlserve.downloads import typed_csv  # noqa: E402
+from dlserve.downloads import parquet, typed_csv  # noqa: E402
 from dlserve.logs import configure_logging  # noqa: E402
 from dlserve.records import typed_cells  # noqa: E402
 from dlserve.records.layout import quote_ident  # noqa: E402
@@ -60,7 +63,7 @@ QUERIES = [
     "name:hilt* OR name:marri*",
     "websites:* AND phones:*",
 ]
-EXPORTS = [("csv", "business_flat_reviews"), ("csv", None), ("json", None)]
+EXPORTS = [("csv", "business_flat_reviews"), ("csv", None), ("json", None), ("parquet", None)]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -133,9 +136,11 @@ def reference_select(output_format: str, view_name: str | None, source: str) -> 
     machinery (no query, no parts, no exactness check): each column spelled as the wire format
     spells it (``SELECT * REPLACE``), the flattened list unnested, DuckDB's own CSV writer."""
     schema = BUSINESSES
+    view = find_view("businesses", view_name)
+    if output_format == "parquet":  # the typed columns, dates spelled as in JSON (the export's rows)
+        return parquet.typed_select(view, schema, source)
     if output_format != "csv":
         return f"SELECT {typed_cells.record_json(schema)} FROM {source}"
-    view = find_view("businesses", view_name)
     hidden = [
         "_seq",
         "_record",
@@ -185,6 +190,8 @@ def duckdb_copy(data_dir: Path, output_format: str, view: str | None, target: Pa
     select = reference_select(output_format, view, f"read_parquet('{snapshot.scan_path}')")
     if output_format == "csv":
         options = typed_csv.COPY_OPTIONS
+    elif output_format == "parquet":  # the export's own options: zstd, row groups of 100,000 at most
+        options = parquet.COPY_OPTIONS
     else:  # the JSON text as it is, one line each
         options = "FORMAT csv, HEADER false, QUOTE '', ESCAPE ''"
     con = duckdb.connect(config={"preserve_insertion_order": True})
@@ -192,6 +199,10 @@ def duckdb_copy(data_dir: Path, output_format: str, view: str | None, target: Pa
     con.execute(f"COPY ({select}) TO '{target}' ({options})")
     seconds = time.perf_counter() - started
     con.close()
+    if output_format == "parquet":
+        digest_text = parquet_content([target])
+        target.unlink()
+        return seconds, digest_text
     digest = hashlib.sha256()
     with target.open("rb") as written:
         while chunk := written.read(1 << 20):
@@ -200,17 +211,38 @@ def duckdb_copy(data_dir: Path, output_format: str, view: str | None, target: Pa
     return seconds, digest.hexdigest()
 
 
-def export_figures(data_dir: Path, records: int) -> list[str]:
+def parquet_content(paths: list[Path]) -> str:
+    """A digest of the rows of Parquet files, in order: the files' bytes differ (one file against
+    several, writer metadata), their content must not."""
+    con = duckdb.connect(config={"preserve_insertion_order": True})
+    con.execute("SET enable_progress_bar = false")
+    row = con.execute(
+        "SELECT count(*), sum(hash(n, r)::HUGEINT) "
+        "FROM (SELECT row_number() OVER () AS n, t AS r FROM read_parquet(?) t)",
+        [[str(path) for path in paths]],
+    ).fetchone()
+    con.close()
+    assert row is not None
+    return f"{row[0]}:{row[1]}"
+
+
+def export_figures(
+    data_dir: Path, records: int, exports: list[tuple[str, str | None]] = EXPORTS
+) -> list[str]:
     """Each export and its DuckDB reference back to back (the machine is shared: a pair sees the
-    same load); the figures say whether both wrote the very same bytes."""
+    same load); the figures say whether both wrote the very same bytes (Parquet: the same rows)."""
     lines = []
-    for output_format, view in EXPORTS:
+    for output_format, view in exports:
         ours = dlserve_export(data_dir, output_format, view)
         seconds, digest = duckdb_copy(data_dir, output_format, view, data_dir / f"copy.{output_format}")
         ours_rate = ours["records"] / ours["seconds"]
         base_rate = records / seconds
         label = f"{output_format.upper()} {view or 'business_all_nested'}"
-        same = "same bytes" if digest == ours["content_sha256"] else "BYTES DIFFER"
+        if output_format == "parquet":
+            ours_digest = parquet_content([Path(path) for path in ours["paths"]])
+            same = "same rows" if digest == ours_digest else "ROWS DIFFER"
+        else:
+            same = "same bytes" if digest == ours["content_sha256"] else "BYTES DIFFER"
         lines.append(
             f"  {records:>9,} {label:30s} dlserve {ours_rate:>9,.0f} rec/s ({ours['files']:.0f} files) | "
             f"DuckDB from typed columns {base_rate:>9,.0f} rec/s ({same}) | "
@@ -218,6 +250,17 @@ def export_figures(data_dir: Path, records: int) -> list[str]:
         )
         print(lines[-1], flush=True)
     return lines
+
+
+def parquet_only() -> None:
+    """`python bench/run.py parquet`: load BENCH_RECORDS businesses, then the Parquet pair alone."""
+    configure_logging("warning")
+    with tempfile.TemporaryDirectory(prefix="dlserve-bench-") as scratch:
+        data_dir = Path(scratch) / "main"
+        data_dir.mkdir()
+        prepare_data(data_dir, RECORDS)
+        print("Parquet export vs DuckDB COPY of the same rows, same snapshot:", flush=True)
+        export_figures(data_dir, RECORDS, [("parquet", None)])
 
 
 def main() -> None:
@@ -260,4 +303,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["parquet"]:
+        parquet_only()
+    else:
+        main()

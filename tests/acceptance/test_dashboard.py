@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 
 if TYPE_CHECKING:
@@ -185,6 +186,27 @@ def test_dashboard_search_download_cancel_and_fetch(
         expect(refreshed.locator(".status")).to_have_text("completed", timeout=60_000)
         expect(refreshed.locator(".delta")).to_contain_text("0 added, 0 changed, 0 deleted")
         expect(refreshed.locator(".files a")).to_have_count(0)
+
+        # The same query and field list in Parquet: gzip is not offered, the files are Parquet.
+        page.get_by_label("gzip").check()
+        page.get_by_label("Format").select_option("PARQUET")
+        expect(page.get_by_label("gzip")).to_be_disabled()
+        expect(page.get_by_label("gzip")).not_to_be_checked()
+        page.get_by_role("button", name="Download", exact=True).click()
+        parquet = page.locator("#downloads li").first
+        expect(parquet.locator(".muted").first).to_contain_text("PARQUET")  # the new download is listed first
+        expect(parquet.locator(".status")).to_have_text("completed", timeout=60_000)
+        first_file = parquet.locator(".files a").first
+        expect(first_file).to_have_text(re.compile(r"_1\.parquet$"))
+        href = first_file.get_attribute("href")
+        assert href is not None
+        fetched = page.request.get(href)
+        assert fetched.headers["content-type"] == "application/vnd.apache.parquet"
+        table = pq.read_table(io.BytesIO(fetched.body()))
+        assert table.num_rows == min(400, hotels)
+        assert table.column_names == ["name", "reviews", "id"]  # the field list, in its order
+        assert table.schema.field("reviews").type.value_type.names == ["rating"]
+        expect(page.locator("#account-line")).to_contain_text(" used")
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -221,6 +222,28 @@ def test_csv_delta_and_its_deleted_ids_file(client: TestClient, services: Servic
     rows = list(csv.reader(io.StringIO(fetch(client, deleted[0]["url"]).decode())))
     assert rows[0] == ["id"]
     assert sorted(row[0] for row in rows[1:]) == sorted(EXPECTED_DELETED)
+
+
+def test_parquet_delta_holds_exactly_the_changes(
+    client: TestClient, services: Services, tmp_path: Path
+) -> None:
+    headers = account(services, "parquet@example.com")
+    first = full_download(client, services, headers)
+    load(services, tmp_path, B)
+    created = start(client, headers, query="categories:hotels", format="PARQUET", since=int(first["id"]))
+    delta = finished(client, services, headers, created["id"])
+    records = [r for r in delta["results"] if r["kind"] == "records"]
+    assert all(r["name"].endswith(".parquet") for r in records)
+    ids = [
+        i
+        for r in records
+        for i in pq.read_table(io.BytesIO(fetch(client, r["url"]))).column("id").to_pylist()
+    ]
+    assert sorted(ids) == sorted(EXPECTED_DELIVERED)
+    deleted = [r for r in delta["results"] if r["kind"] == "deleted"]  # the ids: JSON Lines
+    assert sorted(
+        json.loads(line)["id"] for line in fetch(client, deleted[0]["url"]).decode().splitlines()
+    ) == (sorted(EXPECTED_DELETED))
 
 
 def test_v3_since_counts_and_downloads_the_delta(

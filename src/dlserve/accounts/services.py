@@ -22,10 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from dlserve.accounts import holds
 from dlserve.accounts.passwords import burn_verification_time, hash_password, needs_rehash, verify_password
 from dlserve.accounts.tokens import display_prefix, hash_token, new_token
+from dlserve.accounts.usage import AccountUsage, read_usage
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import accounts, api_tokens, credit_ledger
 from dlserve.errors import Conflict, ErrorDetail, InsufficientCredits, Invalid, NotFound, Unauthorized
+from dlserve.webhooks.account_secret import new_secret
 
 LEDGER_REASONS = frozenset({"grant", "preview", "paginate", "record", "download"})
 # The ledger's unique key that makes a download part's charge idempotent.
@@ -123,7 +125,14 @@ class AccountService:
                 account_id = int(
                     conn.execute(
                         accounts.insert()
-                        .values(email=email, password_hash=password_hash, created_at=now)
+                        # With its webhook secret: GET /v4/account then never writes (older
+                        # accounts get theirs lazily, see dlserve.webhooks.account_secret).
+                        .values(
+                            email=email,
+                            password_hash=password_hash,
+                            created_at=now,
+                            webhook_secret=new_secret(),
+                        )
                         .returning(accounts.c.id)
                     ).scalar_one()
                 )
@@ -308,6 +317,11 @@ class AccountService:
             raise NotFound(f"Account {account_id} not found")
         return int(row[1]) - int(row[2]), int(row[2]), row[3]
 
+    def usage(self, account_id: int) -> AccountUsage:
+        """Balance, holds, credits used (in all and per data type) and active downloads, read by
+        one statement (see :mod:`dlserve.accounts.usage`)."""
+        return read_usage(self._db, account_id)
+
     def available_in(self, conn: Connection, account_id: int) -> int:
         return self.balance_in(conn, account_id) - holds.held_in(conn, account_id)
 
@@ -390,6 +404,7 @@ class AccountService:
         download_id: int | None = None,
         part_no: int | None = None,
         require_balance: bool = True,
+        data_type: str | None = None,
     ) -> bool:
         """Take ``amount`` credits, in a transaction of its own. See :meth:`charge_in`.
 
@@ -407,6 +422,7 @@ class AccountService:
                 download_id=download_id,
                 part_no=part_no,
                 require_balance=require_balance,
+                data_type=data_type,
             )
 
     def charge_in(
@@ -419,6 +435,7 @@ class AccountService:
         download_id: int | None = None,
         part_no: int | None = None,
         require_balance: bool = True,
+        data_type: str | None = None,
     ) -> bool:
         """Take ``amount`` credits inside the caller's open ``db.write()`` transaction.
 
@@ -426,6 +443,7 @@ class AccountService:
         True otherwise. Raises ``InsufficientCredits`` when ``require_balance`` and the balance
         is short; with ``require_balance=False`` the balance may go negative (billing records that
         were already delivered). A charge with a download but no ``part_no`` is not deduplicated.
+        ``data_type`` names what a charge without a download read (account usage per data type).
         """
         if amount < 0:
             raise ValueError(f"charge amount must not be negative, got {amount}")
@@ -449,7 +467,7 @@ class AccountService:
                 )
         # False only when a concurrent transaction charged the same part after our check above.
         return self._insert_ledger_row(
-            conn, account_id, -amount, reason, download_id=download_id, part_no=part_no
+            conn, account_id, -amount, reason, download_id=download_id, part_no=part_no, data_type=data_type
         )
 
     # -- internals -------------------------------------------------------------------------------
@@ -499,6 +517,7 @@ class AccountService:
         *,
         download_id: int | None = None,
         part_no: int | None = None,
+        data_type: str | None = None,
     ) -> bool:
         """Append one ledger row; False when its (download_id, part_no) is already there.
 
@@ -512,6 +531,7 @@ class AccountService:
             "download_id": download_id,
             "part_no": part_no,
             "created_at": self._clock.now(),
+            "data_type": data_type,
         }
         insert: Insert
         if conn.dialect.name == "postgresql":

@@ -167,7 +167,7 @@ async def data(
         default=None,
         description="A view (v3 or v4 spelling), or a comma-separated field list (id,name,reviews.rating)",
     ),
-    output_format: str | None = Query(default=None, alias="format", description="json or csv"),
+    output_format: str | None = Query(default=None, alias="format", description="json, csv or parquet"),
     records: str | None = Query(default=None, description="How many records (preview: default 10)"),
     download: str | None = Query(default=None, description="true: start a download, answer 303"),
     webhook_url: str | None = Query(

@@ -19,6 +19,7 @@ from dlserve.container import Services
 from dlserve.errors import ErrorDetail, Invalid
 from dlserve.limits.admission import require_heavy_pool
 from dlserve.limits.query_cost import check_query_length
+from dlserve.records.schema import SCHEMAS
 from dlserve.records.views import list_views
 
 router = APIRouter(prefix="/v4")
@@ -71,18 +72,31 @@ def revoke_token(request: Request, current: BearerAccount, services: ServicesDep
 
 @router.get("/account", responses=v4_errors(AUTHED))
 def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
-    available, held, secret = services.accounts.credits_and_webhook_secret(current.id)
+    usage = services.accounts.usage(current.id)
+    settings = services.settings
     return {
         "id": str(current.id),
         "email": current.email,
         "plan_id": current.plan_id,
         # The balance minus the credits active downloads hold: what a new request may spend.
-        "available_credits": available,
-        "held_credits": held,
+        "available_credits": usage.available,
+        "held_credits": usage.held,
+        # Datafiniti's names: every credit charged, then per data type (business_credits_used...).
+        "num_credits_used": usage.credits_used,
+        **{
+            f"{SCHEMAS[name].singular}_credits_used": used
+            for name, used in usage.credits_used_by_type.items()
+        },
+        "active_downloads": usage.active_downloads,
+        "limits": {
+            "max_active_downloads": settings.max_active_downloads,
+            "query_rate_per_minute": settings.query_rate_per_minute,
+            "query_concurrency": settings.query_concurrency_per_account,
+        },
         "created_at": iso_z(current.created_at),
-        # Signs webhook deliveries (Standard Webhooks); created the first time it is asked for.
-        # Read with the credits: one statement once it exists.
-        "webhook_secret": secret or services.webhooks.service.secret(current.id),
+        # Signs webhook deliveries (Standard Webhooks); an account made before webhooks gets its
+        # secret the first time it is asked for.
+        "webhook_secret": usage.webhook_secret or services.webhooks.service.secret(current.id),
     }
 
 

@@ -1,4 +1,8 @@
-"""Output formats a client may ask for (``JSON``/``CSV`` in any case)."""
+"""Output formats a client may ask for (``JSON``/``CSV``/``PARQUET`` in any case).
+
+Parquet is a bulk-download format only: previews and pages are JSON bodies (see
+:func:`dlserve.catalog.services.require_inline`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from dlserve.errors import ErrorDetail, Invalid
 class OutputFormat(StrEnum):
     JSON = "json"
     CSV = "csv"
+    PARQUET = "parquet"
 
 
 def parse_format(value: str | None) -> OutputFormat:
@@ -22,7 +27,7 @@ def parse_format(value: str | None) -> OutputFormat:
         return OutputFormat(value.lower())
     except ValueError:
         raise Invalid(
-            f"Unknown format '{value}'", [ErrorDetail("format", "format must be JSON or CSV")]
+            f"Unknown format '{value}'", [ErrorDetail("format", "format must be JSON, CSV or PARQUET")]
         ) from None
 
 

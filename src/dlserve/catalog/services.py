@@ -123,9 +123,11 @@ class CatalogService:
                 f"num_records must be between 0 and {self._preview_max} for a preview",
                 [ErrorDetail("num_records", f"at most {self._preview_max} without download: true")],
             )
+        if wanted > 0:  # a count returns no records: any format means the same
+            require_inline(prepared, "A preview")
         snapshot = self._store.snapshot(prepared.schema.name)
         num_found, raw = self._store.page(snapshot, prepared.tree, prepared.compiled, limit=wanted)
-        self._accounts.charge(account.id, len(raw), "preview")
+        self._accounts.charge(account.id, len(raw), "preview", data_type=prepared.schema.name)
         return Preview(num_found, len(raw), render(prepared, raw))
 
     def count(self, prepared: PreparedQuery) -> int:
@@ -139,11 +141,12 @@ class CatalogService:
                 f"limit must be between 1 and {self._page_max}",
                 [ErrorDetail("limit", f"limit must be between 1 and {self._page_max}")],
             )
+        require_inline(prepared, "A page")
         snapshot = self._store.snapshot(prepared.schema.name)
         num_found, raw = self._store.page(
             snapshot, prepared.tree, prepared.compiled, limit=limit, offset=(page - 1) * limit
         )
-        self._accounts.charge(account.id, len(raw), "paginate")
+        self._accounts.charge(account.id, len(raw), "paginate", data_type=prepared.schema.name)
         return Page(num_found, render(prepared, raw))
 
     def get_record(
@@ -152,14 +155,29 @@ class CatalogService:
         schema_or_404(data_type)
         chosen = resolve_view(data_type, view)
         raw = self._store.get(self._store.snapshot(data_type), record_id)
-        self._accounts.charge(account.id, 1, "record")
+        self._accounts.charge(account.id, 1, "record", data_type=data_type)
         return project(chosen, orjson.loads(raw))
+
+
+def require_inline(prepared: PreparedQuery, what: str) -> None:
+    """Records in a JSON response body are JSON objects or CSV lines; Parquet is a file format,
+    for downloads only."""
+    if prepared.format is OutputFormat.PARQUET:
+        raise Invalid(
+            f"{what} returns records in the response body, as JSON or CSV; PARQUET is only for downloads",
+            [
+                ErrorDetail(
+                    "format",
+                    "use JSON or CSV here, or ask for a download (v4: download: true; v3: download=true)",
+                )
+            ],
+        )
 
 
 def render(prepared: PreparedQuery, raw_records: list[str]) -> list[Any]:
     """JSON: the view's objects. CSV: RFC 4180 lines, the header first (Datafiniti's CSV preview)."""
     records = [orjson.loads(raw) for raw in raw_records]
-    if prepared.format is OutputFormat.JSON:
+    if prepared.format is not OutputFormat.CSV:  # PARQUET gets here only as a count: no records
         return [project(prepared.view, record) for record in records]
     lines = [csv_line(csv_columns(prepared.view, prepared.schema))]
     for record in records:

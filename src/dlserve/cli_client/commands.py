@@ -59,6 +59,7 @@ OutOption = Annotated[
 class Format(StrEnum):
     json = "json"
     csv = "csv"
+    parquet = "parquet"
 
 
 class Compress(StrEnum):
@@ -100,7 +101,13 @@ def download(
         str, typer.Argument(metavar="QUERY", help='The query, e.g. "categories:hotels AND province:TX".')
     ],
     out: OutOption,
-    format: Annotated[Format, typer.Option(case_sensitive=False, help="File format.")] = Format.json,
+    format: Annotated[
+        Format,
+        typer.Option(
+            case_sensitive=False,
+            help="File format: JSON Lines, CSV, or Parquet (zstd inside: no --compress).",
+        ),
+    ] = Format.json,
     view: Annotated[str | None, typer.Option(help="A view of the type (see GET /v4/views).")] = None,
     fields: Annotated[
         str | None,

@@ -31,6 +31,7 @@ from dlserve.client.errors import (
 )
 from dlserve.client.models import (
     Account,
+    AccountLimits,
     Changes,
     Download,
     MediaDownload,
@@ -45,6 +46,7 @@ from dlserve.client.models import (
 
 __all__ = [
     "Account",
+    "AccountLimits",
     "AsyncClient",
     "AuthenticationError",
     "Changes",

@@ -184,7 +184,10 @@ class Client:
         writes only those fields (CSV columns in that order), instead of a ``view``. With
         ``webhook_url``, the server POSTs the download there (signed) when it ends. With ``since``
         (an earlier completed download, or its id): a delta download of only the records added or
-        changed since, plus the ids deleted since in a ``kind == "deleted"`` result file."""
+        changed since, plus the ids deleted since in a ``kind == "deleted"`` result file.
+
+        ``format`` is ``"JSON"`` (JSON Lines), ``"CSV"`` or ``"PARQUET"`` (zstd inside: no
+        ``compress``)."""
         chosen = calls.view_of(view, fields)
         since_id = None if since is None else _id_of(since)
         return self._call(

@@ -184,23 +184,58 @@ class Download:
 
 
 @dataclass(frozen=True)
+class AccountLimits:
+    """The limits that apply to the account's requests (dlserve's extension of ``/v4/account``)."""
+
+    max_active_downloads: int | None = None  # queued or in progress at once
+    query_rate_per_minute: float | None = None  # searches, counts, pages and download creations
+    query_concurrency: int | None = None  # of those at once
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> AccountLimits:
+        return cls(
+            max_active_downloads=_int_or_none(body.get("max_active_downloads")),
+            query_rate_per_minute=_float_or_none(body.get("query_rate_per_minute")),
+            query_concurrency=_int_or_none(body.get("query_concurrency")),
+        )
+
+
+@dataclass(frozen=True)
 class Account:
+    """``num_credits_used`` is Datafiniti's own field; ``credits_used`` has the per-data-type
+    figures (``business_credits_used`` → ``{"business": n}``), as the server reports them."""
+
     id: str
     email: str
     available_credits: int
     plan_id: str | None = None
     created_at: datetime | None = None
+    held_credits: int | None = None
+    num_credits_used: int | None = None
+    credits_used: dict[str, int] = field(default_factory=dict)
+    active_downloads: int | None = None
+    limits: AccountLimits | None = None
     webhook_secret: str | None = None  # whsec_...: verifies webhook deliveries (docs/sdk.md)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> Account:
+        limits = body.get("limits")
         return cls(
             id=str(body["id"]),
             email=str(body.get("email", "")),
             available_credits=int(body.get("available_credits") or 0),
             plan_id=_str_or_none(body.get("plan_id")),
             created_at=parse_datetime(body.get("created_at")),
+            held_credits=_int_or_none(body.get("held_credits")),
+            num_credits_used=_int_or_none(body.get("num_credits_used")),
+            credits_used={
+                key.removesuffix("_credits_used"): int(value)
+                for key, value in body.items()
+                if key.endswith("_credits_used") and key != "num_credits_used" and isinstance(value, int)
+            },
+            active_downloads=_int_or_none(body.get("active_downloads")),
+            limits=AccountLimits.from_json(limits) if isinstance(limits, dict) else None,
             webhook_secret=_str_or_none(body.get("webhook_secret")),
             raw=body,
         )

@@ -191,6 +191,9 @@ credit_ledger = Table(
     Column("download_id", Integer, ForeignKey("downloads.id"), nullable=True),
     Column("part_no", Integer, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # What a preview, page or single record charged for read (account usage per data type); a
+    # download's charges name theirs through the download. NULL for grants and older charges.
+    Column("data_type", String(32), nullable=True),
     UniqueConstraint("download_id", "part_no"),
     sqlite_autoincrement=True,
 )

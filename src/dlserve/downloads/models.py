@@ -169,8 +169,9 @@ _COLUMNS = (
 
 
 def result_file_name(download_id: int, part_no: int, output_format: str, compress: str | None) -> str:
-    """Datafiniti's names: ``{id}_{n}.csv`` for CSV, ``{id}_{n}.txt`` for JSON Lines (+ ``.gz``)."""
-    extension = "csv" if output_format == "csv" else "txt"
+    """Datafiniti's names: ``{id}_{n}.csv`` for CSV, ``{id}_{n}.txt`` for JSON Lines (+ ``.gz``);
+    ``{id}_{n}.parquet`` for Parquet (compressed inside, never gzip'd)."""
+    extension = {"csv": "csv", "parquet": "parquet"}.get(output_format, "txt")
     return f"{download_id}_{part_no}.{extension}" + (".gz" if compress == "gzip" else "")
 
 

@@ -36,7 +36,7 @@ from dlserve.catalog.formats import csv_line
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
-from dlserve.downloads import typed_csv
+from dlserve.downloads import parquet, typed_csv
 from dlserve.downloads.models import (
     DELETED_PART_NO,
     Download,
@@ -70,6 +70,8 @@ from dlserve.webhooks.events import download_ended_in
 log = get_logger("dlserve.export")
 
 __all__ = ["EXPORT_KINDS", "ExportRunner", "ExportSettings", "LeaseLost", "Stopped", "finish_if_done"]
+# A modest memory limit: exports stream, and a worker shares its machine with others.
+_DUCKDB_CONFIG: dict[str, Any] = {"preserve_insertion_order": True, "memory_limit": "512MB"}
 BATCH_ROWS = 5_000  # lines per Arrow batch: small, so the Python side stays small
 PROGRESS_EVERY_S = 1.0
 
@@ -126,24 +128,36 @@ class ExportRunner:
         self.settings = settings
         # Called with a download's id after a change commits (wakes this process's long polls).
         self.on_change = on_change or (lambda _download_id: None)
-        # A modest memory limit: exports stream, and a worker shares its machine with others.
-        # A delta part's sort spills past the limit (see sql_render.records_between): into the
+        # A delta part's sort spills past the memory limit (see sql_render.records_between): into the
         # worker's scratch directory, not DuckDB's default ``.tmp`` in the current directory.
-        self._duck = duckdb.connect(
-            config={
-                "preserve_insertion_order": True,
-                "memory_limit": "512MB",
-                "temp_directory": str(settings.scratch_dir / "duckdb-spill"),
-            }
-        )
+        self._duck_config: dict[str, Any] = {
+            **_DUCKDB_CONFIG,
+            "temp_directory": str(settings.scratch_dir / "duckdb-spill"),
+        }
+        self._duck = duckdb.connect(config=self._duck_config)
+        self._parquet_duck: duckdb.DuckDBPyConnection | None = None  # opened by the first Parquet part
         self._duck_lock = threading.Lock()
 
     def close(self) -> None:
         self._duck.close()
+        if self._parquet_duck is not None:
+            self._parquet_duck.close()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self._duck_lock:
             return self._duck.cursor()
+
+    def parquet_cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of the DuckDB instance that writes Parquet parts. Its statistics propagation is
+        off: with it, DuckDB marks a column REQUIRED (not nullable) when the part's rows happen to
+        have no NULL in it, and the files of one download would differ in schema. The option is
+        global to an instance, hence an instance of its own."""
+        with self._duck_lock:
+            if self._parquet_duck is None:
+                self._parquet_duck = duckdb.connect(
+                    config={**self._duck_config, "disabled_optimizers": "statistics_propagation"}
+                )
+            return self._parquet_duck.cursor()
 
     def run(self, job: Job, worker_id: str, stop: threading.Event) -> None:
         """Run one claimed job to its end, or until cancelled/stopped (then it stays resumable)."""
@@ -378,7 +392,8 @@ class _Part:
 
     def _write(self) -> None:
         is_csv = self.download.format == "csv"
-        typed = is_csv and self._typed_csv_possible()
+        is_parquet = self.download.format == "parquet"
+        typed = (is_csv or is_parquet) and self._typed_possible()
         writer = PartWriter(
             self.r.settings.scratch_dir,
             gzip=self.download.compress == "gzip",
@@ -386,9 +401,11 @@ class _Part:
         )
         last_seq = self.plan.after_seq
         try:
-            if typed:
+            if is_parquet:
+                self._write_parquet(writer, typed)
+            elif typed:
                 self._write_typed_csv(writer)
-            for seqs, chunk in [] if typed else self._chunks("\r\n" if is_csv else "\n"):
+            for seqs, chunk in [] if typed or is_parquet else self._chunks("\r\n" if is_csv else "\n"):
                 writer.write_bytes(chunk)
                 writer.records += _records_in(seqs, last_seq)
                 last_seq = int(seqs[-1].as_py())
@@ -422,8 +439,8 @@ class _Part:
             else:
                 yield seqs, _utf8_buffer(lines)
 
-    def _typed_csv_possible(self) -> bool:
-        """A part is written by DuckDB from the typed columns when all its records are exact."""
+    def _typed_possible(self) -> bool:
+        """A CSV or Parquet part is rendered from the typed columns when all its records are exact."""
         cursor = self.r.cursor()
         try:
             scan = str(self.snapshot_dir / PART_GLOB)
@@ -445,23 +462,70 @@ class _Part:
         ]
 
     def _write_typed_csv(self, writer: PartWriter) -> None:
-        """DuckDB writes the whole file (in a thread); this thread keeps the lease and progress
-        beating, and interrupts DuckDB on a cancel, a shutdown or a lost lease."""
+        """DuckDB writes the whole file, hashed while it grows (CSV is written appending only)."""
         select = typed_csv.cells_select(
             self.view, self.schema, typed_records_between(self.compiled.sql, ordered=self.download.is_delta)
         )
         target = writer.sibling("duckdb")
-        cursor = self.r.cursor()
+        self._duckdb_writes(
+            self.r.cursor(),
+            target,
+            "csv",
+            lambda cursor: typed_csv.copy_csv(cursor, select, self._params(), target),
+            lambda done, tick: writer.follow(target, done, tick),
+        )
+        writer.records = self.plan.records
+
+    def _write_parquet(self, writer: PartWriter, typed: bool) -> None:
+        """DuckDB writes the whole Parquet file, from the typed columns when every record is exact,
+        else from the stored JSON; the finished file becomes the part (hashed once, not copied)."""
+        ordered = self.download.is_delta
+        if typed:
+            select = parquet.typed_select(
+                self.view, self.schema, typed_records_between(self.compiled.sql, ordered=ordered)
+            )
+        else:
+            select = parquet.json_select(
+                self.view, self.schema, records_between(self.compiled.sql, ordered=ordered)
+            )
+        target = writer.sibling("parquet")
+        written: list[int] = []
+
+        def wait(done: Callable[[], bool], tick: Callable[[], None]) -> None:
+            while not done():
+                tick()
+
+        self._duckdb_writes(
+            self.r.parquet_cursor(),
+            target,
+            "parquet",
+            lambda cursor: written.append(parquet.copy_parquet(cursor, select, self._params(), target)),
+            wait,
+        )
+        writer.adopt(target)
+        writer.records = written[0]
+
+    def _duckdb_writes(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        target: Path,
+        label: str,
+        copy: Callable[[duckdb.DuckDBPyConnection], object],
+        follow: Callable[[Callable[[], bool], Callable[[], None]], None],
+    ) -> None:
+        """DuckDB writes ``target`` (in a thread, with ``copy``); this thread keeps the lease and
+        progress beating while ``follow`` waits, and interrupts DuckDB on a cancel, a shutdown or
+        a lost lease — the half-written file is then removed. ``cursor`` is closed at the end."""
         outcome: list[BaseException | None] = []
 
-        def copy() -> None:
+        def run_copy() -> None:
             try:
-                typed_csv.copy_csv(cursor, select, self._params(), target)
+                copy(cursor)
                 outcome.append(None)
             except BaseException as exc:  # handed to the waiting thread
                 outcome.append(exc)
 
-        thread = threading.Thread(target=copy, name=f"csv-part-{self.plan.part_no}", daemon=True)
+        thread = threading.Thread(target=run_copy, name=f"{label}-part-{self.plan.part_no}", daemon=True)
         thread.start()
 
         def tick() -> None:
@@ -470,7 +534,7 @@ class _Part:
             self._beat(min(self.plan.records - 1, int(self.plan.records * progress / 100)))
 
         try:
-            writer.follow(target, lambda: not thread.is_alive(), tick)
+            follow(lambda: not thread.is_alive(), tick)
         except BaseException:
             cursor.interrupt()
             thread.join()
@@ -480,8 +544,8 @@ class _Part:
             if not thread.is_alive():
                 cursor.close()
         if outcome and outcome[0] is not None:
+            target.unlink(missing_ok=True)
             raise outcome[0]
-        writer.records = self.plan.records
 
     def _lines(self, newline: str) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str] | pa.Array]]:
         """(``_seq`` per line, the lines) in batches, for this part's records."""

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 
 from dlserve.accounts.services import Account, AccountService
+from dlserve.catalog.formats import OutputFormat
 from dlserve.catalog.services import PreparedQuery
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
@@ -96,6 +97,11 @@ class DownloadService:
         if compress not in COMPRESSIONS:
             raise Invalid(
                 f"Unknown compression '{compress}'", [ErrorDetail("compress", 'use "gzip" or leave it out')]
+            )
+        if compress is not None and prepared.format is OutputFormat.PARQUET:
+            raise Invalid(
+                "Parquet files are compressed already (zstd, inside the file); leave compress out",
+                [ErrorDetail("compress", "not with format PARQUET")],
             )
         webhook_url = self._check_webhook_url(webhook_url)
         snapshot = self._store.snapshot(prepared.schema.name)

@@ -107,6 +107,20 @@ class PartWriter:
             else:
                 written.unlink(missing_ok=True)
 
+    def adopt(self, written: Path) -> None:
+        """A finished file someone else (DuckDB) wrote becomes this empty, uncompressed part,
+        hashed in one read. For files not written appending only, which :meth:`follow` needs."""
+        if self._gzip is not None or self._bytes:
+            raise RuntimeError("only an empty, uncompressed part can adopt a file")
+        self._file.close()
+        self._path.unlink(missing_ok=True)
+        self._path = written
+        with written.open("rb") as source:
+            while chunk := source.read(_BUFFER):
+                self._hash.update(chunk)
+                self._bytes += len(chunk)
+        self._file = written.open("ab")
+
     def discard(self) -> None:
         if not self._file.closed:
             self._file.close()

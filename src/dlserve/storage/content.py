@@ -22,6 +22,7 @@ CONTENT_TYPES = {
     "gz": "application/gzip",
     "csv": "text/csv; charset=utf-8",
     "txt": "text/plain; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",  # registered with IANA in 2024
     "mp4": "video/mp4",
     "m4v": "video/mp4",
     "webm": "video/webm",

@@ -111,6 +111,16 @@ def test_download_json(run: Callable[..., Result], server: FakeServer, tmp_path:
     assert result.stderr == ""  # no progress, no notes
 
 
+def test_download_format_parquet_in_any_case(
+    run: Callable[..., Result], server: FakeServer, tmp_path: Path
+) -> None:
+    running_download(server, parts=1)
+    created(server, total=10)
+    result = run("download", "properties", "*", "--format", "Parquet", "--out", str(tmp_path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(server.requests[0].content) == {"query": "*", "download": True, "format": "PARQUET"}
+
+
 def test_download_fields_sends_a_field_list(
     run: Callable[..., Result], server: FakeServer, tmp_path: Path
 ) -> None:

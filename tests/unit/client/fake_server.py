@@ -154,6 +154,18 @@ class FakeServer:
                     "email": "a@example.com",
                     "plan_id": "self-hosted",
                     "available_credits": 990,
+                    "held_credits": 0,
+                    "num_credits_used": 10,
+                    "business_credits_used": 7,
+                    "product_credits_used": 3,
+                    "property_credits_used": 0,
+                    "people_credits_used": 0,
+                    "active_downloads": 0,
+                    "limits": {
+                        "max_active_downloads": 5,
+                        "query_rate_per_minute": 120.0,
+                        "query_concurrency": 4,
+                    },
                     "created_at": "2024-05-01T12:00:00Z",
                 },
             )

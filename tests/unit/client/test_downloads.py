@@ -30,6 +30,12 @@ def test_create_download_posts_download_true(client: Client, server: FakeServer)
     assert not download.ended
 
 
+def test_a_parquet_download_sends_format_parquet(client: Client, server: FakeServer) -> None:
+    client.create_download("businesses", "*", format="PARQUET", view="business_basic")
+    body = json.loads(server.requests[-1].content)
+    assert (body["format"], body["view"], "compress" in body) == ("PARQUET", "business_basic", False)
+
+
 def test_minimal_create_sends_only_what_was_given(client: Client, server: FakeServer) -> None:
     client.create_download("businesses", "*")
     assert json.loads(server.requests[-1].content) == {"query": "*", "format": "JSON", "download": True}

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from dlserve.client import Account, AuthenticationError, Client, SearchResult
+from dlserve.client import Account, AccountLimits, AuthenticationError, Client, SearchResult
 from tests.unit.client.conftest import FakeClock
 from tests.unit.client.fake_server import API, TOKEN, FakeServer
 
@@ -69,6 +69,17 @@ def test_account(client: Client) -> None:
     assert (account.id, account.email, account.available_credits) == ("1", "a@example.com", 990)
     assert account.created_at is not None
     assert account.created_at.year == 2024
+    assert account.num_credits_used == 10
+    assert account.credits_used == {"business": 7, "product": 3, "property": 0, "people": 0}
+    assert account.limits == AccountLimits(
+        max_active_downloads=5, query_rate_per_minute=120.0, query_concurrency=4
+    )
+    assert (account.held_credits, account.active_downloads) == (0, 0)
+
+
+def test_an_account_without_dlserve_extensions_still_parses() -> None:
+    account = Account.from_json({"id": 7, "email": "info@datafiniti.co", "num_credits_used": 7})
+    assert (account.id, account.num_credits_used, account.credits_used, account.limits) == ("7", 7, {}, None)
 
 
 def test_login_keeps_the_token(server: FakeServer, clock: FakeClock) -> None:

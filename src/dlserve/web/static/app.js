@@ -83,7 +83,8 @@ function signOut(message = "") {
 }
 
 function showAccount(account) {
-  $("account-line").textContent = `${account.email} · ${account.available_credits.toLocaleString()} credits`;
+  const used = typeof account.num_credits_used === "number" ? ` · ${account.num_credits_used.toLocaleString()} used` : "";
+  $("account-line").textContent = `${account.email} · ${account.available_credits.toLocaleString()} credits${used}`;
 }
 
 async function refreshAccount() {
@@ -249,13 +250,21 @@ function renderPreview(records) {
 
 // -- downloads -------------------------------------------------------------------------------------
 
+// Parquet files are compressed inside (zstd): the server refuses gzip on top.
+$("format").addEventListener("change", () => {
+  const parquet = $("format").value === "PARQUET";
+  $("gzip").disabled = parquet;
+  if (parquet) $("gzip").checked = false;
+  $("gzip").title = parquet ? "Parquet files are compressed already" : "";
+});
+
 $("download-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   $("download-error").textContent = "";
   const body = { query: $("query").value.trim() || "*", download: true, format: $("format").value, view: $("view").value };
   if (chosenFields().length) body.view = chosenFields();
   if ($("records").value) body.num_records = Number($("records").value);
-  if ($("gzip").checked) body.compress = "gzip";
+  if ($("gzip").checked && !$("gzip").disabled) body.compress = "gzip";
   try {
     await api("POST", `/v4/${$("data-type").value}/search`, body);
     refreshDownloads();
