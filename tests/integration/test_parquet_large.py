@@ -25,7 +25,7 @@ from dlserve.downloads.parquet import MAX_ROW_GROUP_ROWS
 from dlserve.downloads.runner import EXPORT_KINDS
 from dlserve.records.loader import load_files
 from dlserve.records.views import find_view
-from tests.conftest import database_url_for
+from tests.conftest import DATABASE_KINDS, database_url_for
 from tests.integration.conftest import make_settings
 from tests.support.parquet import json_lines, parquet_rows, rows_as_parquet_rows
 
@@ -37,7 +37,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def services(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Services]:
-    # What the files hold does not depend on the database: SQLite only (PostgreSQL runs the small tests).
+    # What the files hold does not depend on the database: SQLite only (PostgreSQL runs the small tests),
+    # so the PostgreSQL pass of `make test` skips it instead of running it a second time on SQLite.
+    if "sqlite" not in DATABASE_KINDS:
+        pytest.skip("runs in the SQLite pass")
     database_url = database_url_for("sqlite", request, tmp_path)
     built = build_services(
         make_settings(tmp_path, database_url, records_per_file=PER_FILE, search_index=False)
