@@ -7,7 +7,8 @@ CSV and Parquet inputs are first turned into JSON Lines in Python.
 
 A bad line fails the whole load with its file and line number and changes nothing: the new
 snapshot is only published once every part is written. With ``index`` on (the default), the
-snapshot's search index is built from the written parts in the same run, before publishing.
+snapshot's search index is built from the parts in the same run, before publishing: each part is
+indexed as soon as it is written, while the next parts are being written.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Building a snapshot's Tantivy index from its Parquet parts, in the run that wrote them.
+"""Building a snapshot's Tantivy index from its Parquet parts, in the run that writes them: a load
+hands each part to :class:`IndexBuilder` as soon as it is written (see
+:func:`dlserve.records.loader.load_files`), so the index grows while the next parts are written.
 
 DuckDB reads the parts and computes every indexed value from the snapshot's own columns (token
 columns split into elements, ``lower()`` of keywords, ``epoch_us()`` of dates, the compiler's
