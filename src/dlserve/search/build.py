@@ -45,7 +45,11 @@ from dlserve.search.layout import (
 )
 
 BATCH_ROWS = 10_000
-WRITER_HEAP_BYTES = 256_000_000
+# Split between the writer's threads; each flushes a segment when its share is full (~2 KB per demo
+# business). 256 MB made 65k-record segments: at 1M records sixteen of them, and Tantivy's merge
+# policy (8 segments of a size) re-wrote half the index once more. 1 GB: ~260k-record segments, four
+# at 1M, no merge before ~2M records.
+WRITER_HEAP_BYTES = 1_000_000_000
 ProgressCallback = Callable[[int], None]
 
 
