@@ -53,6 +53,7 @@ SHAPES = [
     "name:*ton",
     "name:hilton~1",
     "name:/hil.*/",
+    'name:"hilton inn"~2',
 ]
 Timings = dict[str, list[float]]
 

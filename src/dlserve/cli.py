@@ -142,7 +142,8 @@ def worker(
         int | None, typer.Option(help="Media downloads run at the same time (DLSERVE_MEDIA_WORKERS).")
     ] = None,
 ) -> None:
-    """Run export and media jobs from the database queue until SIGTERM (then give running jobs back)."""
+    """Run export, media and webhook jobs from the database queue until SIGTERM (then give running
+    jobs back)."""
     import signal
 
     settings = _settings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 import anyio.to_thread
 
@@ -24,6 +25,7 @@ from dlserve.jobs.queue import SqlJobQueue
 from dlserve.jobs.worker import WorkerRuntime
 from dlserve.limits.admission import AdmissionLimits, QueryAdmission
 from dlserve.limits.query_cost import QueryCostLimits
+from dlserve.media.guard import AddressPolicy
 from dlserve.media.models import JOB_KIND as MEDIA_KIND
 from dlserve.media.wiring import MediaComponents, build_media
 from dlserve.records.snapshots import RemoteSnapshots, SnapshotCatalog
@@ -34,6 +36,9 @@ from dlserve.storage.factory import s3_storage_from_url, storage_from_url
 from dlserve.storage.interfaces import Storage
 from dlserve.storage.links import LinkSigner
 from dlserve.storage.snapshot_cache import SnapshotCache
+from dlserve.webhooks.models import JOB_KIND as WEBHOOK_KIND
+from dlserve.webhooks.urls import checked_webhook_url
+from dlserve.webhooks.wiring import WebhookComponents, build_webhooks, payload_renderer
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Services:
     runner: ExportRunner
     janitor: Janitor
     media: MediaComponents
+    webhooks: WebhookComponents
     # Hot paths (issue 13): verified tokens, and "download N changed" for long polls.
     token_cache: TokenCache[Account]
     changes: DownloadChanges
@@ -76,17 +82,25 @@ class Services:
         """Revoke a token; at once in this process, within the cache's bound in the others."""
         return self.accounts.revoke_token(token)  # the revocation listener forgets it here
 
-    def worker_runtime(self, export_threads: int, media_threads: int) -> WorkerRuntime:
+    def worker_runtime(
+        self, export_threads: int, media_threads: int, webhook_threads: int | None = None
+    ) -> WorkerRuntime:
         """This process's one worker runtime: every domain's handlers and upkeep registered, and
-        threads for each kind of work (none at all: no upkeep either)."""
+        threads for each kind of work (none at all: no upkeep either). Webhook threads default to
+        DLSERVE_WEBHOOK_WORKERS in a process that runs export or media threads, else none."""
+        if webhook_threads is None:
+            webhook_threads = self.settings.webhook_workers if export_threads + media_threads > 0 else 0
         runtime = WorkerRuntime(self.queue, wakeup=self.media.wakeup)
         runtime.register(export_handler(self.runner, self.janitor))
         runtime.register(self.media.handler())
+        runtime.register(self.webhooks.handler())
         runtime.add_upkeep(export_upkeep(self.janitor))
         for task in self.media.upkeep_tasks(warm_up=media_threads > 0):
             runtime.add_upkeep(task)
+        runtime.add_upkeep(self.webhooks.upkeep_task())
         runtime.add_threads("export", export_threads, EXPORT_KINDS)
         runtime.add_threads("media", media_threads, (MEDIA_KIND,))
+        runtime.add_threads("webhook", webhook_threads, (WEBHOOK_KIND,))
         return runtime
 
     def close(self) -> None:
@@ -145,8 +159,16 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         db, clock, lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
     )
     changes = DownloadChanges()
+    webhook_policy = AddressPolicy(allow_private=settings.media_allow_private)  # media's SSRF guard
     downloads = DownloadService(
-        db, clock, accounts, store, queue, max_active=settings.max_active_downloads, on_change=changes.notify
+        db,
+        clock,
+        accounts,
+        store,
+        queue,
+        max_active=settings.max_active_downloads,
+        on_change=changes.notify,
+        check_webhook_url=partial(checked_webhook_url, webhook_policy),
     )
     runner = ExportRunner(
         db,
@@ -162,6 +184,19 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
         on_change=changes.notify,
     )
+    link_signer = LinkSigner(settings.resolved_secret_key())
+    janitor = Janitor(db, clock, queue, storage)
+    media = build_media(settings, db, clock, queue, storage)
+    webhooks = build_webhooks(
+        settings,
+        db,
+        clock,
+        queue,
+        payload_renderer(
+            clock, downloads, media.service, storage, link_signer, settings.resolved_public_url()
+        ),
+        webhook_policy,
+    )
     return Services(
         settings=settings,
         clock=clock,
@@ -171,12 +206,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         store=store,
         catalog=catalog,
         storage=storage,
-        link_signer=LinkSigner(settings.resolved_secret_key()),
+        link_signer=link_signer,
         queue=queue,
         downloads=downloads,
         runner=runner,
-        janitor=Janitor(db, clock, queue, storage),
-        media=build_media(settings, db, clock, queue, storage),
+        janitor=janitor,
+        media=media,
+        webhooks=webhooks,
         token_cache=token_cache,
         changes=changes,
         logins=LoginGate(

@@ -117,6 +117,29 @@ class Settings(BaseSettings):
         default=None, description="Path to ffmpeg; default ffmpeg on PATH, else the imageio-ffmpeg binary."
     )
 
+    # Webhooks (see docs/api.md, "Webhooks"): delivery attempts back off exponentially,
+    # base * 2^(n-1) capped at max, and go on until retry_for has passed since the download ended.
+    webhook_workers: int = Field(
+        default=1,
+        description="Webhook delivery threads in `dlserve serve`/`worker` (none in a process that runs "
+        "no export or media threads).",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Seconds a webhook receiver has to connect and to answer."
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=10.0, gt=0, description="Wait after a webhook's first failed attempt; doubles each time."
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest wait between two webhook attempts."
+    )
+    webhook_retry_for_seconds: float = Field(
+        default=86400.0,
+        ge=0,
+        description="How long failed webhook deliveries are retried (from the event) before they are "
+        "marked failed.",
+    )
+
     search_index: bool = Field(
         default=True,
         description="Build a Tantivy index with every snapshot (`dlserve load`/`demo`) and answer counts, "

@@ -545,3 +545,24 @@ def test_worker_processes_complete_each_job_exactly_once(database_url: str) -> N
             if process.is_alive():
                 process.kill()
         db.dispose()
+
+
+# -- delayed jobs ---------------------------------------------------------------------------------
+
+
+def test_a_delayed_job_is_claimed_only_once_it_is_due(
+    queue: JobQueue, db: Database, clock: FrozenClock
+) -> None:
+    with db.write() as conn:
+        later = queue.enqueue_in(conn, "export", "s", run_after=clock.now() + timedelta(seconds=60))
+        now = queue.enqueue_in(conn, "export", "t")
+
+    first = claimed(queue, "w1")
+    assert first.id == now
+    assert queue.complete(first, "w1")
+    assert queue.claim("w1", KINDS) is None
+    assert queue.get(later).run_after == clock.now() + timedelta(seconds=60)
+    clock.advance(seconds=59)
+    assert queue.claim("w1", KINDS) is None
+    clock.advance(seconds=1)
+    assert claimed(queue, "w1").id == later

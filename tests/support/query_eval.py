@@ -11,6 +11,7 @@ lists and lists of dicts, any of them missing or None.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,10 @@ def matches(schema: DataTypeSchema, query: nodes.Query, record: Record) -> bool:
         return any(
             _has_phrase(tokenize(text), query.tokens, query.prefix)
             for text in _texts(schema, query.field, record)
+        )
+    if isinstance(query, nodes.Proximity):
+        return any(
+            _near(tokenize(text), query.tokens, query.slop) for text in _texts(schema, query.field, record)
         )
     if isinstance(query, nodes.KeywordMatch):
         return any(
@@ -122,6 +127,17 @@ def _has_phrase(tokens: list[str], phrase: tuple[str, ...], prefix: bool) -> boo
             continue
         last = window[-1]
         if last == phrase[-1] or (prefix and last.startswith(phrase[-1])):
+            return True
+    return False
+
+
+def _near(tokens: list[str], phrase: tuple[str, ...], slop: int) -> bool:
+    """Brute force over every choice of positions: word i at p_i, all distinct, and the offsets
+    p_i - i spread over at most ``slop`` (Lucene's sloppy phrase)."""
+    choices = [[at for at, token in enumerate(tokens) if token == word] for word in phrase]
+    for picked in itertools.product(*choices):
+        offsets = [at - i for i, at in enumerate(picked)]
+        if len(set(picked)) == len(picked) and max(offsets) - min(offsets) <= slop:
             return True
     return False
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dlserve import __version__
-from dlserve.api import files, media, ops, v3, v4, v4_downloads
+from dlserve.api import files, media, ops, v3, v4, v4_downloads, webhooks
 from dlserve.api.errors import install_error_handlers
 from dlserve.api.hardening import (
     BodyLimitMiddleware,
@@ -106,6 +106,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(files.router)
     app.include_router(v4_downloads.router)  # before v4: /v4/downloads/{id} is not a record type
+    app.include_router(webhooks.router)  # before v4 too: /v4/account/webhook-secret is not a search
     app.include_router(v4.router)
     mount_dashboard(app)
     app.include_router(v3.router)

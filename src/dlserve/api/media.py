@@ -15,13 +15,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from dlserve.api.bodies import media_json
 from dlserve.api.deps import ServicesDep
 from dlserve.api.errors import UNAUTHORIZED_MESSAGE
 from dlserve.api.file_response import stored_file_response
 from dlserve.api.responses import AUTHED, JSON_BODY, NOT_FOUND, media_errors, success
-from dlserve.api.timefmt import iso_z
 from dlserve.errors import NotFound, Unauthorized
-from dlserve.media.models import MediaDownload
 from dlserve.media.service import FILE_MISSING_MESSAGE, MediaService
 from dlserve.settings import Settings
 
@@ -32,6 +31,9 @@ class DownloadRequest(BaseModel):
     url: str = Field(description="A page or media URL (http/https).")
     quality: str | None = Field(
         default="best", description="best, 2160p, 1440p, 1080p, 720p, 480p, 360p, 240p or audio."
+    )
+    webhook_url: str | None = Field(
+        default=None, description="POSTed the download (signed) when it ends; needs a Bearer token."
     )
 
 
@@ -70,33 +72,12 @@ def _media(services: ServicesDep) -> MediaService:
 Media = Annotated[MediaService, Depends(_media)]
 
 
-def wire(download: MediaDownload) -> dict[str, Any]:
-    return {
-        "id": download.id,
-        "url": download.url,
-        "quality": download.quality,
-        "status": download.status.value,
-        "title": download.title,
-        "progress": round(download.progress, 1),
-        "downloaded_bytes": download.downloaded_bytes,
-        "total_bytes": download.total_bytes,
-        "speed": download.speed,
-        "eta": download.eta,
-        "filename": download.filename,
-        "filesize": download.file_bytes,
-        "width": download.width,
-        "height": download.height,
-        "duration": download.duration,
-        "error": download.error,
-        "created_at": iso_z(download.created_at),
-        "updated_at": iso_z(download.updated_at),
-        "completed_at": iso_z(download.completed_at),
-    }
+wire = media_json  # one media download, as every route (and a webhook delivery) shows it
 
 
 @router.post("/download", summary="Start a download", responses=media_errors(JSON_BODY, AUTHED))
 def start_download(body: DownloadRequest, media: Media, caller: Caller) -> dict[str, str]:
-    download = media.request(body.url, body.quality, caller)
+    download = media.request(body.url, body.quality, caller, webhook_url=body.webhook_url)
     return {"download_id": download.id, "status": download.status.value}
 
 

@@ -151,12 +151,17 @@ async def data(
     output_format: str | None = Query(default=None, alias="format", description="json or csv"),
     records: str | None = Query(default=None, description="How many records (preview: default 10)"),
     download: str | None = Query(default=None, description="true: start a download, answer 303"),
+    webhook_url: str | None = Query(
+        default=None, description="With download=true: POSTed the download (signed) when it ends"
+    ),
 ) -> Response:
     def run() -> Response:  # on the heavy-query pool (see dlserve.limits.admission)
         wanted = _parse_records(records)
         prepared = prepare(data_type, q, view, output_format, services.query_limits)
         if _parse_download(download):
-            created = services.downloads.create(current, prepared, wanted, view_name=view, api_version="v3")
+            created = services.downloads.create(
+                current, prepared, wanted, view_name=view, api_version="v3", webhook_url=webhook_url
+            )
             return JSONResponse(
                 request_body(created, current),
                 status_code=303,

@@ -34,6 +34,9 @@ class SearchBody(BaseModel):
     view: str | None = None
     download: bool = False
     compress: str | None = None
+    webhook_url: str | None = Field(
+        default=None, description="POSTed the download (signed, Standard Webhooks) when it ends."
+    )
 
 
 class PaginateBody(BaseModel):
@@ -70,6 +73,8 @@ def account(current: BearerAccount, services: ServicesDep) -> dict[str, Any]:
         "available_credits": available,
         "held_credits": held,
         "created_at": iso_z(current.created_at),
+        # Signs webhook deliveries (Standard Webhooks); created the first time it is asked for.
+        "webhook_secret": services.webhooks.service.secret(current.id),
     }
 
 
@@ -104,7 +109,12 @@ async def search(
         prepared = prepare(data_type, body.query, body.view, body.format, services.query_limits)
         if body.download:
             download = services.downloads.create(
-                current, prepared, body.num_records, compress=body.compress, view_name=body.view
+                current,
+                prepared,
+                body.num_records,
+                compress=body.compress,
+                view_name=body.view,
+                webhook_url=body.webhook_url,
             )
             return JSONResponse(download_body(request, services, download), status_code=202)
         preview = services.catalog.preview(current, prepared, body.num_records)

@@ -16,11 +16,11 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from dlserve.api.bodies import download_json, file_link
 from dlserve.api.deps import BearerAccount, ServicesDep, bearer_account
-from dlserve.api.links import file_url
+from dlserve.api.links import public_base_url
 from dlserve.api.params import MAX_INT64, parse_id
 from dlserve.api.responses import AUTHED, NOT_FOUND, QUERY, v4_errors
-from dlserve.api.timefmt import iso_z
 from dlserve.container import Services
 from dlserve.downloads.long_poll import download_etag, etag_matches, wait_for_change
 from dlserve.downloads.models import Download
@@ -30,40 +30,9 @@ router = APIRouter(prefix="/v4")
 
 
 def download_body(request: Request, services: Services, download: Download) -> dict[str, Any]:
-    progress = download.progress(services.clock.now())
-    return {
-        "id": str(download.id),
-        "status": download.status.value,
-        "num_records": download.num_records,
-        "results": [
-            {
-                "url": file_url(request, services, download.id, f),
-                "name": f.name,
-                "records": f.records,
-                "bytes": f.bytes,
-                "sha256": f.sha256,
-                "expires_at": iso_z(f.expires_at),
-            }
-            for f in download.files
-            if f.deleted_at is None
-        ],
-        "created_at": iso_z(download.created_at),
-        "updated_at": iso_z(download.updated_at),
-        "num_downloaded": download.num_downloaded,
-        "num_found": download.num_found,
-        "data_type": download.data_type,
-        "query": download.query,
-        "view": download.view,
-        "format": download.format.upper(),
-        "compress": download.compress,
-        "error": download.error,
-        "progress": {
-            "done": progress.done,
-            "total": progress.total,
-            "rate_per_s": progress.rate_per_s,
-            "eta_s": progress.eta_s,
-        },
-    }
+    """The download object (:func:`dlserve.api.bodies.download_json`), links on this request's URL."""
+    link = file_link(services.storage, services.link_signer, public_base_url(request, services))
+    return download_json(download, services.clock.now(), link)
 
 
 def parse_download_id(raw: str) -> int:

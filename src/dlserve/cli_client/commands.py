@@ -20,7 +20,7 @@ from dlserve.cli_client.follow import Follower, interrupted, resume_command
 from dlserve.cli_client.media import follow_media
 from dlserve.cli_client.output import Output, describe, error_body, reporting_errors
 from dlserve.cli_client.progress import DownloadBar
-from dlserve.cli_client.tables import download_details, downloads_table, fetched_summary
+from dlserve.cli_client.tables import download_details, downloads_table, fetched_summary, webhooks_table
 from dlserve.client import ChecksumMismatch, Client, Download, TransportError
 
 _CONNECTION = "Connection"
@@ -42,6 +42,13 @@ TokenOption = Annotated[
 ]  # fmt: skip
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print JSON for scripts instead of tables and progress bars.")
+]
+WebhookOption = Annotated[
+    str | None,
+    typer.Option(
+        "--webhook-url",
+        help="The server POSTs the download here (signed, Standard Webhooks) when it ends.",
+    ),
 ]
 OutOption = Annotated[
     Path,
@@ -99,6 +106,7 @@ def download(
         int | None, typer.Option(min=1, help="At most this many records (default: every match).")
     ] = None,
     compress: Annotated[Compress | None, typer.Option(help="Compress each file.")] = None,
+    webhook_url: WebhookOption = None,
     url: UrlOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
@@ -121,6 +129,7 @@ def download(
             format=format.value.upper(),
             view=view,
             compress=compress.value if compress else None,
+            webhook_url=webhook_url,
         )
         output.note(f"download {created.id}: {created.num_records or 0:,} {data_type} into {out}")
         _follow(client, created, out, output)
@@ -195,6 +204,24 @@ def downloads_cancel(
             print(message)
 
 
+@downloads_app.command("webhooks")
+def downloads_webhooks(
+    download_id: Annotated[str, typer.Argument(metavar="ID", help="The download id.")],
+    url: UrlOption = None,
+    token: TokenOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a download's webhook deliveries: every attempt, its answer and when the next one is due."""
+    with session(url, token, as_json) as (client, output):
+        found = client.list_webhooks(download_id)
+        if output.json_mode:
+            output.emit_json([d.raw for d in found])
+        elif not found:
+            output.note("no webhook deliveries (none asked for, or the download has not ended)")
+        else:
+            output.out.print(webhooks_table(found))
+
+
 @downloads_app.command("fetch")
 def downloads_fetch(
     download_id: Annotated[str, typer.Argument(metavar="ID", help="The download id.")],
@@ -229,6 +256,7 @@ def media_get(
         str, typer.Option(help="best, 2160p, 1440p, 1080p, 720p, 480p, 360p, 240p or audio.")
     ] = "best",
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the file.", file_okay=False)] = Path(),
+    webhook_url: WebhookOption = None,
     url: UrlOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
@@ -239,7 +267,7 @@ def media_get(
     server gives it (its title, from Content-Disposition). Ctrl-C asks whether to cancel it.
     """
     with session(url, token, as_json) as (client, output):
-        media_id = client.media_download(media_url, quality)
+        media_id = client.media_download(media_url, quality, webhook_url=webhook_url)
         output.note(f"media download {media_id}: {media_url} at {quality}")
         follow_media(client, media_id, out, output)
 

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from dlserve.cli_client.follow import Fetched
 from dlserve.cli_client.output import human_bytes, human_seconds
-from dlserve.client import Download
+from dlserve.client import Download, WebhookDelivery
 
 
 def downloads_table(downloads: Sequence[Download]) -> Table:
@@ -70,6 +70,26 @@ def download_details(d: Download) -> list[RenderableType]:
             _when(r.expires_at),
         )
     return [facts, "", files]
+
+
+def webhooks_table(deliveries: Sequence[WebhookDelivery]) -> Table:
+    """One row per attempt, under its delivery's event, status and next attempt."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("EVENT", "STATUS", "ATTEMPT", "AT", "ANSWER", "MS", "NEXT"):
+        table.add_column(name, justify="right" if name in ("ATTEMPT", "MS") else "left", overflow="fold")
+    for delivery in deliveries:
+        for index, attempt in enumerate(delivery.attempts or [None]):
+            first = index == 0
+            table.add_row(
+                delivery.event if first else "",
+                delivery.status if first else "",
+                str(attempt.attempt) if attempt else "-",
+                _when(attempt.attempted_at) if attempt else "",
+                (str(attempt.status_code) if attempt.status_code else attempt.error or "") if attempt else "",
+                f"{attempt.duration_ms:,.0f}" if attempt else "",
+                _when(delivery.next_attempt_at) if first else "",
+            )
+    return table
 
 
 def fetched_summary(d: Download, files: Sequence[Fetched], out: Path) -> str:

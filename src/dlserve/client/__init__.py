@@ -36,6 +36,8 @@ from dlserve.client.models import (
     Progress,
     ResultFile,
     SearchResult,
+    WebhookAttempt,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -61,4 +63,6 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "WaitTimeout",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]

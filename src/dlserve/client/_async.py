@@ -39,7 +39,14 @@ from dlserve.client.files import (
     safe_filename,
     unsatisfied_range_size,
 )
-from dlserve.client.models import Account, Download, MediaDownload, ResultFile, SearchResult
+from dlserve.client.models import (
+    Account,
+    Download,
+    MediaDownload,
+    ResultFile,
+    SearchResult,
+    WebhookDelivery,
+)
 
 T = TypeVar("T")
 
@@ -136,7 +143,13 @@ class AsyncClient:
         return await self._call(calls.get_record(type, id, view))
 
     async def account(self) -> Account:
+        """The account; ``webhook_secret`` verifies its webhook deliveries."""
         return await self._call(calls.account())
+
+    async def rotate_webhook_secret(self) -> str:
+        """Replace the account's webhook secret; returns the new ``whsec_...`` (attempts made from
+        now on, retries included, are signed with it)."""
+        return await self._call(calls.rotate_webhook_secret())
 
     # -- bulk downloads -----------------------------------------------------------------------------
 
@@ -148,9 +161,18 @@ class AsyncClient:
         format: str = "JSON",
         view: str | None = None,
         compress: str | None = None,
+        *,
+        webhook_url: str | None = None,
     ) -> Download:
-        """Start a bulk download of the matches (all of them unless ``num_records``)."""
-        return await self._call(calls.create_download(type, query, num_records, format, view, compress))
+        """Start a bulk download of the matches (all of them unless ``num_records``). With
+        ``webhook_url``, the server POSTs the download there (signed) when it ends."""
+        return await self._call(
+            calls.create_download(type, query, num_records, format, view, compress, webhook_url)
+        )
+
+    async def list_webhooks(self, id: str | Download) -> list[WebhookDelivery]:
+        """The download's webhook deliveries, each with every attempt (status code, error, time)."""
+        return await self._call(calls.download_webhooks(_id_of(id)))
 
     async def get_download(self, id: str | Download) -> Download:
         return await self._call(calls.get_download(_id_of(id)))
@@ -239,9 +261,14 @@ class AsyncClient:
 
     # -- media API ----------------------------------------------------------------------------------
 
-    async def media_download(self, url: str, quality: str = "best") -> str:
-        """Start downloading a video/audio URL; returns the media download id."""
-        return await self._call(calls.media_download(url, quality))
+    async def media_download(self, url: str, quality: str = "best", *, webhook_url: str | None = None) -> str:
+        """Start downloading a video/audio URL; returns the media download id. ``webhook_url``
+        (with a token): POSTed the media download when it ends."""
+        return await self._call(calls.media_download(url, quality, webhook_url))
+
+    async def media_webhooks(self, id: str) -> list[WebhookDelivery]:
+        """A media download's webhook deliveries and their attempts."""
+        return await self._call(calls.media_webhooks(id))
 
     async def media_list(self) -> list[MediaDownload]:
         return await self._call(calls.media_list())

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 
 from dlserve.client.errors import DlserveError
-from dlserve.client.models import Account, Download, MediaDownload, SearchResult
+from dlserve.client.models import Account, Download, MediaDownload, SearchResult, WebhookDelivery
 
 T = TypeVar("T")
 
@@ -116,9 +116,16 @@ def create_download(
     format: str,
     view: str | None,
     compress: str | None,
+    webhook_url: str | None = None,
 ) -> Call[Download]:
     body = _without_none(
-        query=query, num_records=num_records, format=format, view=view, compress=compress, download=True
+        query=query,
+        num_records=num_records,
+        format=format,
+        view=view,
+        compress=compress,
+        webhook_url=webhook_url,
+        download=True,
     )
     return Call("POST", f"/v4/{_segment(data_type)}/search", Download.from_json, body)
 
@@ -159,6 +166,18 @@ def list_downloads(limit: int, offset: int) -> Call[list[Download]]:
     )
 
 
+def download_webhooks(download_id: str) -> Call[list[WebhookDelivery]]:
+    return Call("GET", f"/v4/downloads/{_segment(download_id)}/webhooks", _deliveries)
+
+
+def rotate_webhook_secret() -> Call[str]:
+    return Call("POST", "/v4/account/webhook-secret", lambda b: str(b["webhook_secret"]))
+
+
+def _deliveries(body: dict[str, Any]) -> list[WebhookDelivery]:
+    return [WebhookDelivery.from_json(d) for d in body["deliveries"]]
+
+
 def cancel_download(download_id: str) -> Call[str]:
     return Call(
         "DELETE", f"/v4/downloads/{_segment(download_id)}", lambda b: str((b or {}).get("message", ""))
@@ -168,8 +187,13 @@ def cancel_download(download_id: str) -> Call[str]:
 # -- media API (seed 004) ---------------------------------------------------------------------------
 
 
-def media_download(url: str, quality: str) -> Call[str]:
-    return Call("POST", "/api/download", lambda b: str(b["download_id"]), {"url": url, "quality": quality})
+def media_download(url: str, quality: str, webhook_url: str | None = None) -> Call[str]:
+    body = _without_none(url=url, quality=quality, webhook_url=webhook_url)
+    return Call("POST", "/api/download", lambda b: str(b["download_id"]), body)
+
+
+def media_webhooks(media_id: str) -> Call[list[WebhookDelivery]]:
+    return Call("GET", f"/api/downloads/{_segment(media_id)}/webhooks", _deliveries)
 
 
 def media_list() -> Call[list[MediaDownload]]:

@@ -96,6 +96,7 @@ class Download:
     format: str | None = None
     compress: str | None = None
     error: str | None = None
+    webhook_url: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -133,6 +134,7 @@ class Download:
             format=_str_or_none(body.get("format")),
             compress=_str_or_none(body.get("compress")),
             error=_str_or_none(body.get("error")),
+            webhook_url=_str_or_none(body.get("webhook_url")),
             raw=body,
         )
 
@@ -144,6 +146,7 @@ class Account:
     available_credits: int
     plan_id: str | None = None
     created_at: datetime | None = None
+    webhook_secret: str | None = None  # whsec_...: verifies webhook deliveries (docs/sdk.md)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -154,6 +157,7 @@ class Account:
             available_credits=int(body.get("available_credits") or 0),
             plan_id=_str_or_none(body.get("plan_id")),
             created_at=parse_datetime(body.get("created_at")),
+            webhook_secret=_str_or_none(body.get("webhook_secret")),
             raw=body,
         )
 
@@ -176,6 +180,7 @@ class MediaDownload:
     filename: str | None = None
     error: str | None = None
     created_at: datetime | None = None
+    webhook_url: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -198,6 +203,59 @@ class MediaDownload:
             filename=_str_or_none(body.get("filename")),
             error=_str_or_none(body.get("error")),
             created_at=parse_datetime(body.get("created_at")),
+            webhook_url=_str_or_none(body.get("webhook_url")),
+            raw=body,
+        )
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One POST of a webhook: ``status_code`` None when there was no answer (see ``error``)."""
+
+    attempt: int
+    attempted_at: datetime | None
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> WebhookAttempt:
+        return cls(
+            attempt=int(body["attempt"]),
+            attempted_at=parse_datetime(body.get("attempted_at")),
+            status_code=_int_or_none(body.get("status_code")),
+            error=_str_or_none(body.get("error")),
+            duration_ms=float(body.get("duration_ms") or 0.0),
+        )
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """A download's webhook event (``download.completed``...): ``status`` ``pending`` (an attempt
+    is due at ``next_attempt_at``), ``delivered`` or ``failed``; ``webhook_id`` is the header every
+    attempt carried."""
+
+    webhook_id: str
+    event: str
+    url: str
+    status: str
+    attempts: list[WebhookAttempt]
+    next_attempt_at: datetime | None = None
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> WebhookDelivery:
+        return cls(
+            webhook_id=str(body["webhook_id"]),
+            event=str(body.get("event", "")),
+            url=str(body.get("url", "")),
+            status=str(body.get("status", "")),
+            attempts=[WebhookAttempt.from_json(a) for a in body.get("attempts") or []],
+            next_attempt_at=parse_datetime(body.get("next_attempt_at")),
+            created_at=parse_datetime(body.get("created_at")),
+            finished_at=parse_datetime(body.get("finished_at")),
             raw=body,
         )
 

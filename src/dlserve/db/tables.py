@@ -81,6 +81,9 @@ accounts = Table(
     Column("password_hash", String(255), nullable=True),
     Column("plan_id", String(32), nullable=False, server_default=text("'free'")),
     Column("created_at", UtcDateTime, nullable=False),
+    # Signs the account's webhook deliveries (``whsec_`` + base64 of 32 random bytes); NULL until
+    # first needed (dlserve.webhooks.secrets creates it lazily, rotation replaces it).
+    Column("webhook_secret", String(64), nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -144,6 +147,8 @@ downloads = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("started_at", UtcDateTime, nullable=True),
     Column("completed_at", UtcDateTime, nullable=True),
+    # Where dlserve POSTs the download when it ends (dlserve.webhooks); NULL: no webhook.
+    Column("webhook_url", Text, nullable=True),
     # Serves "this account's downloads, newest first" and every lookup by account_id alone.
     Index(None, "account_id", "id"),
     sqlite_autoincrement=True,
@@ -253,10 +258,51 @@ media_downloads = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("started_at", UtcDateTime, nullable=True),
     Column("completed_at", UtcDateTime, nullable=True),
+    Column("webhook_url", Text, nullable=True),  # see downloads.webhook_url
     # "This caller's downloads, oldest first" (anonymous callers have a NULL account).
     Index(None, "account_id", "created_at"),
     Index(None, "status"),
     Index(None, "job_id"),
+)
+
+
+# Webhooks (dlserve.webhooks): one delivery per event (a download or media download that ended),
+# identified by its ``webhook-id`` (``msg_...``, the same on every attempt), and one row per attempt.
+# The delivery's job (kind ``webhook``, subject = the delivery's id) is the durable queue entry.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("subject_type", String(16), nullable=False),  # "download" | "media"
+    Column("subject_id", String(64), nullable=False),
+    Column("event", String(32), nullable=False),  # e.g. "download.completed"
+    Column("url", Text, nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # The body sent, fixed at the first attempt so every retry sends the same bytes.
+    Column("payload", Text, nullable=True),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index(None, "subject_type", "subject_id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "delivery_id", String(40), ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("attempt", Integer, nullable=False),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Float, nullable=False),
+    UniqueConstraint("delivery_id", "attempt"),
+    sqlite_autoincrement=True,
 )
 
 

@@ -14,6 +14,7 @@ from dlserve.downloads.services import EXPORT_KINDS
 from dlserve.jobs.interfaces import Job, JobQueue
 from dlserve.logs import get_logger
 from dlserve.storage.interfaces import Storage
+from dlserve.webhooks.events import download_ended_in
 
 log = get_logger("dlserve.janitor")
 
@@ -69,11 +70,13 @@ class Janitor:
         if download_id is None:
             return
         now = self._clock.now()
-        conn.execute(
+        failed = conn.execute(
             downloads.update()
             .where(downloads.c.id == download_id, downloads.c.status.in_(ACTIVE_STATUSES))
             .values(status=DownloadStatus.FAILED.value, error=error, updated_at=now, completed_at=now)
-        )
+        ).rowcount
+        if failed == 1:
+            download_ended_in(conn, self._queue, self._clock, download_id)  # its webhook, if any
         holds.release_in(conn, download_id, now)  # what the failed download won't deliver
         log.warning("download failed", download_id=download_id, error=error)
 

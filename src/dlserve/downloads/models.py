@@ -90,6 +90,7 @@ class Download:
     started_at: datetime | None
     completed_at: datetime | None
     files: list[DownloadFile] = field(default_factory=list)
+    webhook_url: str | None = None
 
     @classmethod
     def from_row(cls, row: sa.RowMapping, files: list[DownloadFile]) -> Download:
@@ -132,6 +133,7 @@ _COLUMNS = (
     "updated_at",
     "started_at",
     "completed_at",
+    "webhook_url",
 )
 
 

@@ -54,6 +54,7 @@ from dlserve.records.schema import SCHEMAS
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
 from dlserve.records.views import View, find_view
 from dlserve.storage.interfaces import Storage
+from dlserve.webhooks.events import download_ended_in
 
 log = get_logger("dlserve.export")
 
@@ -440,11 +441,13 @@ def finish_if_done(conn: sa.Connection, clock: Clock, queue: JobQueue, download_
     values: dict[str, Any] = {"num_downloaded": int(delivered), "updated_at": now}
     if pending == 0:
         values.update(status=DownloadStatus.COMPLETED.value, completed_at=now)
-    conn.execute(
+    changed = conn.execute(
         downloads.update()
         .where(downloads.c.id == download_id, downloads.c.status == DownloadStatus.IN_PROGRESS.value)
         .values(**values)
-    )
+    ).rowcount
+    if pending == 0 and changed == 1:
+        download_ended_in(conn, queue, clock, download_id)  # its webhook, if it has one
     if pending == 0:
         holds.release_in(conn, download_id, now)  # nothing is left to charge against it
         log.info("export completed", download_id=download_id, records=int(delivered))

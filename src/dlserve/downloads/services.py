@@ -21,6 +21,7 @@ from dlserve.errors import Conflict, ErrorDetail, Invalid, NotFound, TooManyRequ
 from dlserve.jobs.interfaces import JobQueue
 from dlserve.records.store import RecordStore
 from dlserve.storage.interfaces import ResolvedFile
+from dlserve.webhooks.events import download_ended_in
 
 COMPRESSIONS = (None, "gzip")
 PLAN_KIND = "export"  # a download's first job: cuts it into parts (see runner.py)
@@ -40,6 +41,7 @@ class DownloadService:
         *,
         max_active: int,
         on_change: Callable[[int], None] | None = None,
+        check_webhook_url: Callable[[str | None], str | None] | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -49,6 +51,8 @@ class DownloadService:
         self._max_active = max_active
         # Called with a download's id after a change commits (wakes this process's long polls).
         self._on_change = on_change or (lambda _download_id: None)
+        # Validates a webhook URL (the SSRF guard, dlserve.webhooks.urls); returns what to store.
+        self._check_webhook_url = check_webhook_url or (lambda url: url.strip() if url else None)
 
     def create(
         self,
@@ -59,8 +63,11 @@ class DownloadService:
         compress: str | None = None,
         view_name: str | None = None,
         api_version: str = "v4",
+        webhook_url: str | None = None,
     ) -> Download:
-        """Queue an export of the query's matches (all of them when ``num_records`` is None)."""
+        """Queue an export of the query's matches (all of them when ``num_records`` is None).
+
+        ``webhook_url``: POSTed the download when it ends (completed, failed or cancelled)."""
         if num_records is not None and num_records < 1:
             raise Invalid(
                 "A download needs at least one record",
@@ -70,6 +77,7 @@ class DownloadService:
             raise Invalid(
                 f"Unknown compression '{compress}'", [ErrorDetail("compress", 'use "gzip" or leave it out')]
             )
+        webhook_url = self._check_webhook_url(webhook_url)
         snapshot = self._store.snapshot(prepared.schema.name)
         num_found = self._store.count(snapshot, prepared.compiled)
         to_deliver = num_found if num_records is None else min(num_records, num_found)
@@ -108,6 +116,7 @@ class DownloadService:
                     status=DownloadStatus.QUEUED.value,
                     snapshot_id=snapshot.id,
                     api_version=api_version,
+                    webhook_url=webhook_url,
                     created_at=now,
                     updated_at=now,
                 )
@@ -173,9 +182,9 @@ class DownloadService:
                     download_files.c.download_id == download_id
                 )
             ).scalar_one()
-            conn.execute(
+            cancelled = conn.execute(
                 downloads.update()
-                .where(downloads.c.id == download_id)
+                .where(downloads.c.id == download_id, downloads.c.status.in_(ACTIVE_STATUSES))
                 .values(
                     status=DownloadStatus.CANCELLED.value,
                     cancel_requested=True,
@@ -183,8 +192,11 @@ class DownloadService:
                     updated_at=now,
                     completed_at=now,
                 )
-            )
+            ).rowcount
+            if cancelled != 1:  # it ended between the read and the update (PostgreSQL)
+                raise Conflict(f"Download {download_id} is no longer active and cannot be cancelled")
             self._queue.withdraw_in(conn, EXPORT_KINDS, str(download_id))
+            download_ended_in(conn, self._queue, self._clock, download_id)  # its webhook, if any
             self._accounts.release_hold_in(conn, download_id)
         self._on_change(download_id)
         return self.get(account, download_id)

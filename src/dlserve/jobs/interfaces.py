@@ -118,8 +118,10 @@ class JobQueue(Protocol):
         checkpoint: Mapping[str, Any] | None = None,
         *,
         max_attempts: int | None = None,
+        run_after: datetime | None = None,
     ) -> int:
-        """Add a job, due now; returns its id. ``checkpoint`` is its starting state."""
+        """Add a job, due now (or at ``run_after``: a delayed job, e.g. a webhook's next attempt);
+        returns its id. ``checkpoint`` is its starting state."""
         ...
 
     def withdraw_in(self, conn: Connection, kinds: Collection[str], subject_id: str) -> int:

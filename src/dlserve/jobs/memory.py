@@ -47,6 +47,7 @@ class InMemoryJobQueue(QueueTimings):
         checkpoint: Mapping[str, Any] | None = None,
         *,
         max_attempts: int | None = None,
+        run_after: datetime | None = None,
     ) -> int:
         with self._lock:
             self._join(conn)
@@ -61,7 +62,7 @@ class InMemoryJobQueue(QueueTimings):
                 checkpoint=copy.deepcopy(dict(checkpoint)) if checkpoint is not None else None,
                 lease_owner=None,
                 lease_expires_at=None,
-                run_after=now,
+                run_after=run_after if run_after is not None else now,
                 last_error=None,
                 created_at=now,
             )

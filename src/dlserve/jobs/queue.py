@@ -91,6 +91,7 @@ class SqlJobQueue(QueueTimings):
         checkpoint: Mapping[str, Any] | None = None,
         *,
         max_attempts: int | None = None,
+        run_after: datetime | None = None,
     ) -> int:
         now = self._clock.now()
         job_id = conn.execute(
@@ -102,7 +103,7 @@ class SqlJobQueue(QueueTimings):
                 status=JobStatus.QUEUED.value,
                 attempts=0,
                 max_attempts=self.attempts_for(max_attempts),
-                run_after=now,
+                run_after=run_after if run_after is not None else now,
                 created_at=now,
                 updated_at=now,
             )

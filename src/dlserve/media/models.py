@@ -53,6 +53,7 @@ class MediaDownload:
     updated_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
+    webhook_url: str | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> MediaDownload:

@@ -36,6 +36,7 @@ from dlserve.media.monitor import SHUTDOWN, ProgressMonitor
 from dlserve.media.progress import ProgressTracker
 from dlserve.media.quota import byte_limit_in
 from dlserve.storage.interfaces import Storage
+from dlserve.webhooks.events import media_ended_in
 
 log = get_logger("dlserve.media.runner")
 
@@ -204,6 +205,7 @@ class MediaRunner:
                 ).rowcount
                 if completed != 1:
                     raise _Dropped
+                media_ended_in(conn, self._queue, self._clock, download.id)  # its webhook, if any
         except _Dropped:  # removed or cancelled at the last moment: the transaction is undone
             self._storage.delete(key)
             log.info("media download dropped after it finished", download_id=download.id)
@@ -279,14 +281,16 @@ class MediaRunner:
         with self._db.write() as conn:
             if not retryable and not self._queue.complete_in(conn, job, worker_id):
                 return
-            conn.execute(
+            changed = conn.execute(
                 media_downloads.update()
                 .where(
                     media_downloads.c.id == download.id,
                     media_downloads.c.status == MediaStatus.DOWNLOADING.value,
                 )
                 .values(**values)
-            )
+            ).rowcount
+            if final and changed == 1:
+                media_ended_in(conn, self._queue, self._clock, download.id)
         log.warning("media download failed", download_id=download.id, error=message, final=final)
 
 

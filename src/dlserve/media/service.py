@@ -25,6 +25,8 @@ from dlserve.media.guard import AddressPolicy, RefusedURL
 from dlserve.media.models import ACTIVE_STATUSES, JOB_KIND, MediaDownload, MediaStatus, storage_prefix
 from dlserve.media.quota import check_quota_in
 from dlserve.storage.interfaces import Storage
+from dlserve.webhooks.events import media_ended_in
+from dlserve.webhooks.urls import checked_webhook_url
 
 log = get_logger("dlserve.media")
 
@@ -66,8 +68,11 @@ class MediaService:
         self._max_active = max_active_per_caller
         self._max_attempts = max_attempts
 
-    def request(self, url: str, quality: str | None, account_id: int | None) -> MediaDownload:
-        """Queue a download; ``Invalid`` for a bad URL or quality, including refused addresses."""
+    def request(
+        self, url: str, quality: str | None, account_id: int | None, webhook_url: str | None = None
+    ) -> MediaDownload:
+        """Queue a download; ``Invalid`` for a bad URL or quality, including refused addresses.
+        ``webhook_url`` (accounts only): POSTed the download when it ends."""
         url = url.strip()
         if not url or len(url) > MAX_URL_LENGTH:
             raise _invalid("url", f"url must be between 1 and {MAX_URL_LENGTH} characters")
@@ -79,6 +84,9 @@ class MediaService:
             self._policy.check_url(url)
         except RefusedURL as refused:
             raise _invalid("url", str(refused)) from None
+        if webhook_url is not None and account_id is None:
+            raise _invalid("webhook_url", "webhook_url needs an account: send a Bearer token")
+        webhook_url = checked_webhook_url(self._policy, webhook_url)
         now = self._clock.now()
         download_id = str(uuid.uuid4())
         with self._db.write() as conn:
@@ -104,6 +112,7 @@ class MediaService:
                     status=MediaStatus.PENDING.value,
                     progress=0.0,
                     downloaded_bytes=0,
+                    webhook_url=webhook_url,
                     created_at=now,
                     updated_at=now,
                 )
@@ -145,9 +154,9 @@ class MediaService:
                 raise NotFound(NOT_FOUND_MESSAGE)
             if download.is_active:
                 self._withdraw_in(conn, download.job_id)
-                conn.execute(
+                cancelled = conn.execute(
                     media_downloads.update()
-                    .where(media_downloads.c.id == download_id)
+                    .where(media_downloads.c.id == download_id, media_downloads.c.status.in_(ACTIVE_STATUSES))
                     .values(
                         status=MediaStatus.CANCELLED.value,
                         error="cancelled by request",
@@ -155,7 +164,9 @@ class MediaService:
                         eta=None,
                         updated_at=self._clock.now(),
                     )
-                )
+                ).rowcount
+                if cancelled == 1:
+                    media_ended_in(conn, self._queue, self._clock, download_id)  # its webhook, if any
         log.info("media download cancelled", download_id=download_id)
         return self.get(download_id, account_id)
 
@@ -179,6 +190,15 @@ class MediaService:
         fails, and that is how it learns to stop)."""
         if job_id is not None:
             self._queue.withdraw_job_in(conn, job_id)
+
+    def find(self, download_id: str) -> MediaDownload | None:
+        """Any caller's download (webhook deliveries render it); None when there is none."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                sa.select(media_downloads).where(media_downloads.c.id == download_id)
+            ).mappings()
+            found = row.first()
+        return MediaDownload.from_row(found) if found is not None else None
 
     def _find(self, download_id: str, account_id: int | None) -> MediaDownload | None:
         with self._db.read() as conn:

@@ -21,6 +21,7 @@ from dlserve.jobs.interfaces import JobQueue
 from dlserve.logs import get_logger
 from dlserve.media.models import ACTIVE_STATUSES, JOB_KIND, MediaStatus, storage_prefix
 from dlserve.storage.interfaces import Storage
+from dlserve.webhooks.events import media_ended_in
 
 log = get_logger("dlserve.media.upkeep")
 
@@ -60,7 +61,7 @@ class MediaUpkeep:
             abandoned = self._queue.abandoned_in(conn, [job_id for _id, job_id in active])
             rows = [(download_id, abandoned[job_id]) for download_id, job_id in active if job_id in abandoned]
             for download_id, last_error in rows:
-                conn.execute(
+                failed = conn.execute(
                     media_downloads.update()
                     .where(media_downloads.c.id == download_id, media_downloads.c.status.in_(ACTIVE_STATUSES))
                     .values(
@@ -71,7 +72,9 @@ class MediaUpkeep:
                         updated_at=now,
                         completed_at=now,
                     )
-                )
+                ).rowcount
+                if failed == 1:
+                    media_ended_in(conn, self._queue, self._clock, download_id)  # its webhook, if any
         for download_id, _error in rows:
             log.warning("media download failed: its job will not run again", download_id=download_id)
         return len(rows)

@@ -69,6 +69,8 @@ def _compile(query: nodes.Query) -> Fragment:
             # start, a trailing one the last token's end (left off for a prefix).
             needle = " " + " ".join(tokens) + ("" if prefix else " ")
             return _null_safe(f"contains({quote_ident(column)}, ?)"), [needle]
+        case nodes.Proximity(field, tokens, slop):
+            return _proximity(ALL_TEXT_COLUMN if field is None else token_column(field.path), tokens, slop)
         case nodes.KeywordMatch(field, value, prefix):
             if prefix:
                 return _on_field(field, lambda v: f"starts_with(lower({v}), ?)"), [value]
@@ -108,6 +110,29 @@ def _token_pattern(field: ResolvedField | None, pattern: patterns.Node) -> Fragm
     tokens = f"string_split({column}, ' ')"
     condition = "t <> '' AND regexp_full_match(t, ?)"
     return _null_safe(f"len(list_filter({tokens}, lambda t: {condition})) > 0"), [regex]
+
+
+def _proximity(column: str, tokens: tuple[str, ...], slop: int) -> Fragment:
+    """Some element of the token column holds the words within ``slop`` moves (see
+    :mod:`dlserve.query.proximity`): per element, one nested ``list_filter`` per word picks a
+    position ``x{i}`` of that word, distinct from the others, keeping the spread of the offsets
+    ``x{i} - i`` within the slop. A ``contains`` per word first skips most rows cheaply."""
+    quoted = quote_ident(column)
+    positions = "list_filter(range(1, len(toks) + 1), lambda p: toks[p] = ?)"
+    params: list[object] = []
+    condition = "TRUE"
+    for word in reversed(range(len(tokens))):
+        offsets = ", ".join(f"x{i} - {i}" for i in range(word + 1))
+        distinct = "".join(f" AND x{word} <> x{i}" for i in range(word))
+        check = f"greatest({offsets}) - least({offsets}) <= ?{distinct} AND {condition}"
+        condition = f"len(list_filter({positions}, lambda x{word}: {check})) > 0"
+        params[:0] = [tokens[word], slop]
+    per_element = f"list_bool_or(list_transform([string_split(trim(e), ' ')], lambda toks: {condition}))"
+    split = f"string_split({quoted}, chr({ord(ELEMENT_SEPARATOR)}))"
+    elements = f"list_bool_or(list_transform({split}, lambda e: {per_element}))"
+    cheap = " AND ".join(f"contains({quoted}, ?)" for _ in tokens)
+    sql = _null_safe(f"CASE WHEN {cheap} THEN {elements} ELSE false END")
+    return sql, [f" {token} " for token in tokens] + params
 
 
 def _range(field: ResolvedField, low: nodes.Bound | None, high: nodes.Bound | None) -> Fragment:

@@ -56,6 +56,22 @@ class TokenMatch:
 
 
 @dataclass(frozen=True)
+class Proximity:
+    """Lucene's sloppy phrase ``"a b"~N``: the tokens, in any order, inside one element of a text
+    field, at most ``slop`` position moves away from an exact phrase (see :mod:`.proximity`).
+
+    ``sources`` are the fields whose elements are searched: ``(field,)``, or every top-level text
+    field when ``field`` is None. Always at least two tokens and a slop of at least 1 (the parser
+    turns the other cases into a :class:`TokenMatch`).
+    """
+
+    field: ResolvedField | None
+    tokens: tuple[str, ...]
+    slop: int
+    sources: tuple[ResolvedField, ...]
+
+
+@dataclass(frozen=True)
 class KeywordMatch:
     """The whole value (or, with ``prefix``, its start) of a keyword, compared lower-cased."""
 
@@ -142,6 +158,7 @@ Query = (
     | Or
     | Not
     | TokenMatch
+    | Proximity
     | KeywordMatch
     | TokenPattern
     | KeywordPattern

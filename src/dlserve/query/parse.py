@@ -9,7 +9,7 @@ implicit AND binds loosest: ``a b OR c`` is ``a AND (b OR c)``; ``a OR b AND c``
 Boosts (``name:hilton^2``) are accepted and ignored: a download filters, it does not rank.
 Regular expressions (``/hil.*/``) use Lucene's syntax (:mod:`.patterns`); fuzzy terms
 (``hilton~``, ``hilton~1``) count restricted Damerau-Levenshtein edits. Proximity (``"a b"~3``)
-is refused.
+finds a text field's words within N moves (:mod:`.proximity`).
 
 Every problem raises :class:`~dlserve.errors.Invalid` with one detail whose ``field`` is the field
 concerned (``"query"`` when none is), and whose message gives a position in the original text.
@@ -24,7 +24,7 @@ from luqum import tree
 from luqum.exceptions import IllegalCharacterError, ParseError
 from luqum.thread import parse as luqum_parse
 
-from dlserve.query import nodes, patterns
+from dlserve.query import nodes, patterns, proximity
 from dlserve.query.leaves import Term, field_leaf, field_range, invalid, text_leaf
 from dlserve.query.rewrite import PLACEHOLDER_MARK, LiteralKind, Rewritten, rewrite
 from dlserve.records.schema import DataTypeSchema, Kind, ResolvedField, tokenize
@@ -115,6 +115,8 @@ class _TreeReader:
             return self._regex(item, field)
         if isinstance(item, tree.Fuzzy) and isinstance(item.term, tree.Word):
             return self._fuzzy(item, field)
+        if isinstance(item, tree.Proximity) and isinstance(item.term, tree.Phrase):
+            return self._proximity(item, field)
         return self._unsupported(item, field)
 
     def _search_field(self, item: tree.SearchField, outer: ResolvedField | None, depth: int) -> nodes.Query:
@@ -268,12 +270,43 @@ class _TreeReader:
             "fuzzy terms work on text and keyword fields",
         )
 
+    def _proximity(self, item: tree.Proximity, field: ResolvedField | None) -> nodes.Query:
+        """``"a b"~N``: the words within N moves of each other in one element of a text field.
+        A bare ``~`` is slop 0, as in Lucene (luqum reads it as 1)."""
+        tilde = item.term.pos + item.term.size
+        written = self.rewritten.text[tilde + 1 : tilde + 2]
+        slop = int(item.degree) if written.isdigit() else 0
+        at = self.rewritten.original_position(tilde)
+        if field is not None and field.kind not in (Kind.TEXT, Kind.TEXT_LIST):
+            self._fail(
+                field,
+                f"proximity search at position {at} on {field.kind.value} field {field.path}: "
+                "proximity works on text fields",
+            )
+        if slop > proximity.MAX_SLOP:
+            self._fail(field, f"proximity ~{slop} at position {at} is more than {proximity.MAX_SLOP}")
+        term = self._term_value(item.term)
+        tokens = tuple(tokenize(term.text))
+        if len(tokens) > proximity.MAX_WORDS:
+            self._fail(
+                field,
+                f"proximity phrase at position {term.position} has {len(tokens)} words; "
+                f"at most {proximity.MAX_WORDS} are allowed",
+            )
+        if not tokens:
+            return nodes.MatchNothing()
+        if len(tokens) == 1 or slop == 0:
+            return nodes.TokenMatch(field, tokens)  # one word, or the exact phrase
+        sources = (field,) if field else tuple(ResolvedField(f.name, f) for f in self.schema.text_fields())
+        return nodes.Proximity(field, tokens, slop, sources)
+
     def _unsupported(self, item: tree.Item, field: ResolvedField | None) -> NoReturn:
         position = self._position(item)
         if isinstance(item, tree.Fuzzy | tree.Proximity):
-            kind = "fuzzy" if isinstance(item, tree.Fuzzy) else "proximity"
+            kind = "fuzzy search" if isinstance(item, tree.Fuzzy) else "proximity search"
             tilde = self.rewritten.original_position(item.term.pos + item.term.size)
-            self._fail(field, f"{kind} search '~' at position {tilde} is not supported")
+            what = "a phrase" if isinstance(item, tree.Proximity) else "one word"
+            self._fail(field, f"{kind} '~' at position {tilde} needs {what} before it")
         if isinstance(item, tree.Regex):
             self._fail(field, f"regular expression at position {position} is not supported")
         self._fail(field, f"syntax error at position {position}: unexpected {str(item)!r}")

@@ -133,3 +133,21 @@ def open_index(path: Path) -> tantivy.Index:
 def match_count(result: tantivy.SearchResult) -> int:
     """The number of matches of a search run with ``count=True`` (missing from the type stubs)."""
     return int(result.count)  # type: ignore[attr-defined]
+
+
+# Past this many records, one term set beats a union of term queries on ``_seq``.
+_MAX_TERM_CLAUSES = 1024
+
+
+def seq_set_query(schema: tantivy.Schema, seqs: list[int]) -> tantivy.Query:
+    """The records with these ``_seq`` (the result of an exact check done outside Tantivy)."""
+    if not seqs:
+        return tantivy.Query.empty_query()
+    if len(seqs) <= _MAX_TERM_CLAUSES:
+        # Measured, _seq values spread over the whole range: 370 of 100k records, a union of term
+        # queries 0.8 ms, a term set 4.7 ms; 731 of 200k, the whole circle 8.9 ms against 12.1 ms;
+        # 3,000 of 100k, 13 ms against 6 ms: past a thousand or so the term set is the faster.
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, SEQ, seq)) for seq in seqs]
+        )
+    return tantivy.Query.term_set_query(schema, SEQ, seqs)

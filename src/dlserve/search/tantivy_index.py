@@ -11,6 +11,7 @@ import tantivy
 
 from dlserve.query import nodes
 from dlserve.query.leaves import too_many_expansions
+from dlserve.search import proximity
 from dlserve.search.geo import circle_query
 from dlserve.search.layout import ID, RECORD, SEQ, match_count, open_index
 from dlserve.search.translate import Translator
@@ -29,7 +30,7 @@ class TantivySearchIndex:
         self._index = open_index(path)
         self._schema = self._index.schema
         self._searcher = self._index.searcher()
-        self._translator = Translator(self._schema, self._geo, self._check_expansions)
+        self._translator = Translator(self._schema, self._geo, self._check_expansions, self._near)
         self._first_seq = self._contiguous_seqs()
 
     @property
@@ -109,6 +110,12 @@ class TantivySearchIndex:
 
     def _geo(self, circle: nodes.GeoDistance) -> tantivy.Query:
         return circle_query(self._searcher, self._schema, circle)
+
+    def _near(self, query: nodes.Proximity, field_name: str) -> tantivy.Query:
+        superset = proximity.candidates(self._schema, field_name, query)
+        if proximity.is_exact_in_index(query):
+            return superset
+        return proximity.checked_matches(self._searcher, self._schema, query, superset, self._record)
 
     def _check_expansions(
         self, field_name: str, prefix: str, matches: Callable[[str], bool], text: str

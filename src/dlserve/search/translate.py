@@ -10,7 +10,8 @@ Leaf by leaf, the same meaning as :mod:`dlserve.query.compile` gives in SQL (see
 - numbers, dates, bools: terms and fast-field ranges;
 - ``field:*``: a term of the ``_present`` field;
 - ``NOT x``: everything but x (missing fields included, as SQL's ``NOT coalesce(x, false)``);
-- geo circles: delegated to a callback that knows the searcher (:mod:`.geo`).
+- geo circles: delegated to a callback that knows the searcher (:mod:`.geo`);
+- sloppy phrases: likewise (:mod:`.proximity`).
 
 - wildcard and regex patterns: ``regex_query`` with the pattern spelled for Rust's regex
   (:mod:`dlserve.query.patterns`), after a check of how many index terms it expands to.
@@ -32,6 +33,8 @@ from dlserve.search.layout import PRESENT, field_for
 
 Occur = tantivy.Occur
 GeoResolver = Callable[[nodes.GeoDistance], tantivy.Query]
+# (the sloppy phrase, the Tantivy field it searches) → its query (see :mod:`.proximity`).
+ProximityResolver = Callable[[nodes.Proximity, str], tantivy.Query]
 # (Tantivy field, literal prefix of every match, whether a term matches, the term as written):
 # raises Invalid when the term would expand to too many index terms.
 ExpansionCheck = Callable[[str, str, Callable[[str], bool], str], None]
@@ -50,11 +53,16 @@ def epoch_micros(value: datetime) -> int:
 
 class Translator:
     def __init__(
-        self, schema: tantivy.Schema, geo: GeoResolver, expansions: ExpansionCheck | None = None
+        self,
+        schema: tantivy.Schema,
+        geo: GeoResolver,
+        expansions: ExpansionCheck | None = None,
+        proximity: ProximityResolver | None = None,
     ) -> None:
         self._schema = schema
         self._geo = geo
         self._expansions = expansions
+        self._proximity = proximity
 
     def translate(self, query: nodes.Query) -> tantivy.Query:
         match query:
@@ -76,6 +84,10 @@ class Translator:
         match query:
             case nodes.TokenMatch(field, tokens, prefix):
                 return self._tokens(ALL_TEXT_COLUMN if field is None else field_for(field), tokens, prefix)
+            case nodes.Proximity(field):
+                if self._proximity is None:
+                    raise Untranslatable("sloppy phrases need a searcher")
+                return self._proximity(query, ALL_TEXT_COLUMN if field is None else field_for(field))
             case nodes.KeywordMatch(field, value, prefix):
                 if prefix:
                     self._check_prefix(field_for(field), value)

@@ -338,3 +338,45 @@ def test_media_errors(run: Callable[..., Result], tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("error: 422 Unprocessable ")
     assert result.stderr.endswith(": quality: Input should be 'best'\n")
+
+
+def test_download_asks_for_a_webhook_and_downloads_webhooks_lists_its_attempts(
+    run: Callable[..., Result], server: FakeServer, tmp_path: Path
+) -> None:
+    running_download(server, parts=1)
+    created(server, total=10)
+    result = run(
+        "download", "businesses", "*", "--out", str(tmp_path), "--webhook-url", "https://hooks.test/in"
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(server.requests[0].content)["webhook_url"] == "https://hooks.test/in"
+
+    delivery = {
+        "webhook_id": "msg_1",
+        "event": "download.completed",
+        "url": "https://hooks.test/in",
+        "status": "pending",
+        "num_attempts": 1,
+        "next_attempt_at": "2026-01-01T10:00:10Z",
+        "created_at": "2026-01-01T10:00:00Z",
+        "finished_at": None,
+        "attempts": [
+            {
+                "attempt": 1,
+                "attempted_at": "2026-01-01T10:00:00Z",
+                "status_code": 503,
+                "error": "the receiver answered 503",
+                "duration_ms": 12.5,
+            }
+        ],
+    }
+    body = {"webhook_url": "https://hooks.test/in", "num_found": 1, "deliveries": [delivery]}
+    server.queue.append(lambda request: json_response(200, body))
+    server.queue.append(lambda request: json_response(200, body))
+    table = run("downloads", "webhooks", "7")
+    assert table.exit_code == 0, table.output
+    assert "download.completed" in table.stdout
+    assert "503" in table.stdout
+    as_json = run("downloads", "webhooks", "7", "--json")
+    assert json.loads(as_json.stdout) == [delivery]
+    assert paths_of(server)[-1] == "GET /v4/downloads/7/webhooks"

@@ -3,7 +3,7 @@
 The datasets are generated deterministically (a seeded ``random.Random``); the queries by
 hypothesis from the values present in them, covering every field kind, phrases, prefixes,
 ranges with negative numbers, comparisons, day and instant dates (with offsets), geo circles,
-``field:*``, field groups, wildcards anywhere, fuzzy terms, regular expressions, and
+``field:*``, field groups, wildcards anywhere, fuzzy terms, regular expressions, sloppy phrases, and
 NOT/AND/OR/-/+/&&/||/! nesting.
 """
 
@@ -185,6 +185,9 @@ text_value = st.one_of(
         lambda t: misspelled(t[0], t[1]) + t[2]
     ),
     st.tuples(word, word, st.integers(0, 4)).map(lambda t: regex_of(t[0], t[1], t[2])),
+    st.tuples(st.lists(word, min_size=2, max_size=3), st.sampled_from(["~", "~1", "~2", "~4"])).map(
+        lambda t: quoted(" ".join(t[0])) + t[1]
+    ),
 )
 keyword_literal = st.sampled_from(KEYWORDS).map(lambda v: v if v.isalnum() else quoted(v))
 alnum_keyword = st.sampled_from([k for k in KEYWORDS if k.isalnum()])

@@ -151,7 +151,9 @@ def test_syntax_errors(query: str, message: str) -> None:
         ("name:hil*~1", "name", "fuzzy search at position 9 needs a plain word, without wildcards"),
         ("name:hilton-garden~1", "name", "fuzzy term 'hilton-garden' at position 5 must be one word"),
         ("name:" + "a" * 21 + "~1", "name", "fuzzy term at position 5 is longer than 20 characters"),
-        ('name:"a b"~2', "name", "proximity search '~' at position 10 is not supported"),
+        ('city:"san antonio"~2', "city", "proximity search at position 18 on keyword field city"),
+        ('name:"a b c d e f g"~2', "name", "proximity phrase at position 5 has 7 words; at most 6"),
+        ('name:"a b"~101', "name", "proximity ~101 at position 10 is more than 100"),
         ("reviews:great", "reviews", "'reviews' at position 8 is a list of objects"),
         (
             "name:(hilton OR city:austin)",
