@@ -69,6 +69,7 @@ bench: install apt-deps
 	@dpkg -s wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/search_index.py
+	$(BIN)/python bench/fingerprints.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

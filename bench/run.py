@@ -115,9 +115,7 @@ def dlserve_export(data_dir: Path, output_format: str, view: str | None) -> dict
         if account is None:
             created = services.accounts.create_account("export@example.com", credits=10**12)
             account = services.accounts.get_account(created.id)
-        services.downloads.create(
-            account, prepare("businesses", "*", view, output_format), None, view_name=view
-        )
+        services.downloads.create(account, prepare("businesses", "*", view, output_format), None)
     finally:
         services.close()
     done = subprocess.run(

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from dlserve.cli_client import commands as client_commands
+from dlserve.cli_client.schedules import schedules_app
 from dlserve.errors import DlserveError
 from dlserve.logs import configure_logging, get_logger
 from dlserve.records.schema import DATA_TYPES
@@ -142,8 +143,8 @@ def worker(
         int | None, typer.Option(help="Media downloads run at the same time (DLSERVE_MEDIA_WORKERS).")
     ] = None,
 ) -> None:
-    """Run export, media and webhook jobs from the database queue until SIGTERM (then give running
-    jobs back)."""
+    """Run export, media and webhook jobs from the database queue, and start scheduled downloads
+    when they are due, until SIGTERM (then give running jobs back)."""
     import signal
 
     settings = _settings()
@@ -369,6 +370,7 @@ app.command(rich_help_panel=_CLIENT)(client_commands.download)
 app.command(rich_help_panel=_CLIENT)(client_commands.count)
 app.add_typer(client_commands.downloads_app, name="downloads", rich_help_panel=_CLIENT)
 app.add_typer(client_commands.media_app, name="media", rich_help_panel=_CLIENT)
+app.add_typer(schedules_app, name="schedules", rich_help_panel=_CLIENT)
 
 
 def main() -> None:

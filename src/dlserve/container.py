@@ -15,6 +15,7 @@ from dlserve.accounts.token_cache import TokenCache
 from dlserve.catalog.services import CatalogService
 from dlserve.clock import Clock, SystemClock
 from dlserve.db.engine import Database
+from dlserve.downloads.change_feed import local_and_published
 from dlserve.downloads.changes import DownloadChanges
 from dlserve.downloads.handlers import export_handler, export_upkeep
 from dlserve.downloads.janitor import Janitor
@@ -30,6 +31,9 @@ from dlserve.media.models import JOB_KIND as MEDIA_KIND
 from dlserve.media.wiring import MediaComponents, build_media
 from dlserve.records.snapshots import RemoteSnapshots, SnapshotCatalog
 from dlserve.records.store import RecordStore
+from dlserve.schedules.handlers import schedule_upkeep
+from dlserve.schedules.services import ScheduleLimits, ScheduleService
+from dlserve.schedules.ticker import ScheduleTicker
 from dlserve.search.service import RecordSearch
 from dlserve.settings import Settings
 from dlserve.storage.factory import s3_storage_from_url, storage_from_url
@@ -63,6 +67,9 @@ class Services:
     changes: DownloadChanges
     # Hardening (issue 12): login throttling and hashing pool, query cost limits and admission.
     logins: LoginGate
+    # Scheduled downloads (issue 15): the API's service and the tick the workers run.
+    schedules: ScheduleService
+    ticker: ScheduleTicker
     query_limits: QueryCostLimits = field(default_factory=QueryCostLimits)
     admission: QueryAdmission = field(default_factory=lambda: QueryAdmission(AdmissionLimits()))
 
@@ -95,6 +102,7 @@ class Services:
         runtime.register(self.media.handler())
         runtime.register(self.webhooks.handler())
         runtime.add_upkeep(export_upkeep(self.janitor))
+        runtime.add_upkeep(schedule_upkeep(self.ticker, self.settings.schedule_tick_seconds))
         for task in self.media.upkeep_tasks(warm_up=media_threads > 0):
             runtime.add_upkeep(task)
         runtime.add_upkeep(self.webhooks.upkeep_task())
@@ -159,6 +167,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         db, clock, lease_seconds=settings.job_lease_seconds, max_attempts=settings.job_max_attempts
     )
     changes = DownloadChanges()
+    # On PostgreSQL a change also wakes the long polls of the other processes (LISTEN/NOTIFY).
+    on_change = local_and_published(db, changes) if db.is_postgres else changes.notify
     webhook_policy = AddressPolicy(allow_private=settings.media_allow_private)  # media's SSRF guard
     downloads = DownloadService(
         db,
@@ -167,7 +177,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         store,
         queue,
         max_active=settings.max_active_downloads,
-        on_change=changes.notify,
+        on_change=on_change,
         check_webhook_url=partial(checked_webhook_url, webhook_policy),
     )
     runner = ExportRunner(
@@ -182,8 +192,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             link_ttl=timedelta(seconds=settings.link_ttl_seconds),
             scratch_dir=settings.data_dir / "tmp",
         ),
-        on_change=changes.notify,
+        on_change=on_change,
     )
+    query_limits = QueryCostLimits(settings.query_max_length, settings.query_max_clauses)
     link_signer = LinkSigner(settings.resolved_secret_key())
     janitor = Janitor(db, clock, queue, storage)
     media = build_media(settings, db, clock, queue, storage)
@@ -229,7 +240,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             ),
             settings.password_hash_concurrency,
         ),
-        query_limits=QueryCostLimits(settings.query_max_length, settings.query_max_clauses),
+        schedules=ScheduleService(
+            db,
+            clock,
+            ScheduleLimits(settings.schedule_min_period_seconds, settings.max_schedules),
+            query_limits,
+            check_webhook_url=partial(checked_webhook_url, webhook_policy),
+        ),
+        ticker=ScheduleTicker(db, clock, accounts, downloads, query_limits=query_limits),
+        query_limits=query_limits,
         admission=QueryAdmission(
             AdmissionLimits(
                 settings.query_rate_per_minute, settings.query_concurrency_per_account, settings.query_threads

@@ -168,6 +168,18 @@ class Settings(BaseSettings):
         description="How many distinct index words one wildcard, fuzzy or regex term may match; "
         "past it the query is a 400 naming the term.",
     )
+    # Scheduled downloads, /v4/schedules (see docs/api.md).
+    schedule_min_period_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Shortest period a schedule may have (an interval or the gaps of a cron expression).",
+    )
+    schedule_tick_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How often each worker process looks for due schedules (a run starts at most this late).",
+    )
+    max_schedules: int = Field(default=20, ge=0, description="Schedules one account may have.")
     processes: int = Field(
         default=1, description="API processes `dlserve serve` runs on one port (job workers run once)."
     )

@@ -4,6 +4,9 @@ cancel another, fetch a file. Any console error fails the test. Screenshots: tes
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import re
 import shutil
@@ -136,6 +139,15 @@ def test_dashboard_search_download_cancel_and_fetch(
     expect(page.locator("#preview tbody tr")).to_have_count(10)
     page.screenshot(path=str(ARTIFACTS / "dashboard-search.png"), full_page=True)
 
+    # A field list built with the picker chooses the preview's columns (and the CSV's below).
+    page.get_by_label("Add a field").select_option("name")
+    page.get_by_label("Add a field").select_option("reviews.rating")
+    page.get_by_label("Add a field").select_option("id")
+    expect(page.locator("#fields")).to_have_value("name,reviews.rating,id")
+    expect(page.get_by_label("View", exact=True)).to_be_disabled()
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview thead th")).to_have_text(["name", "reviews", "id"])
+
     # A download that waits (no worker yet) is cancelled from its row.
     page.get_by_label("Query").fill("*")
     page.get_by_role("button", name="Download", exact=True).click()
@@ -162,8 +174,17 @@ def test_dashboard_search_download_cancel_and_fetch(
         fetched = page.request.get(href)
         assert fetched.ok
         body = fetched.text()
-        assert body.startswith("id,name,")
-        assert len(body.splitlines()) - 1 == min(400, hotels)
+        assert body.startswith("name,reviews.rating,id\r\n")  # the field list, in its order
+        rows = list(csv.reader(io.StringIO(body)))[1:]
+        assert len({row[2] for row in rows}) == min(400, hotels)  # a row per review, 400 records
+
+        # Refreshing it right away: a delta download with nothing changed, free.
+        latest.get_by_role("button", name=re.compile(r"Refresh download \d+")).click()
+        refreshed = page.locator("#downloads li").first
+        expect(refreshed.locator(".delta")).to_contain_text("changes since #", timeout=60_000)
+        expect(refreshed.locator(".status")).to_have_text("completed", timeout=60_000)
+        expect(refreshed.locator(".delta")).to_contain_text("0 added, 0 changed, 0 deleted")
+        expect(refreshed.locator(".files a")).to_have_count(0)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
@@ -216,3 +237,40 @@ def test_dashboard_search_download_cancel_and_fetch(
             ARTIFACTS / "dashboard-downloads.png",
             Path(__file__).resolve().parents[2] / "docs" / "dashboard.png",
         )
+
+
+def test_dashboard_schedules_the_search_lists_and_deletes_schedules(
+    page: sync_api.Page, dashboard_server: tuple[str, dict[str, str], Path]
+) -> None:
+    base_url, env, _data_dir = dashboard_server
+    expect = sync_api.expect
+    page.goto(base_url + "/")
+    page.get_by_label("API token").fill(
+        json.loads(cli(env, "accounts", "create", "sched@example.com", "--credits", "10"))["token"]
+    )
+    page.get_by_role("button", name="Use token").click()
+    expect(page.locator("#schedules")).to_contain_text("No schedules yet.")
+
+    page.get_by_label("Query").fill("categories:hotels")
+    page.get_by_label("Format").select_option("CSV")
+    page.get_by_label(re.compile("^Every")).fill("7d")
+    page.get_by_label("only changes (delta)").check()
+    page.get_by_role("button", name="Schedule this search").click()
+    item = page.locator("#schedules li").first
+    expect(item).to_contain_text("businesses: categories:hotels")
+    expect(item.locator(".status")).to_have_text("every 7d · delta")
+    expect(item.locator(".muted")).to_contain_text("CSV · next run")
+    token = page.evaluate("sessionStorage.getItem('dlserve-token')")
+    (listed,) = httpx.get(f"{base_url}/v4/schedules", headers={"Authorization": f"Bearer {token}"}).json()[
+        "records"
+    ]
+    assert (listed["query"], listed["every"], listed["delta"], listed["format"]) == (
+        "categories:hotels",
+        "7d",
+        True,
+        "CSV",
+    )
+    page.screenshot(path=str(ARTIFACTS / "dashboard-schedules.png"), full_page=True)
+
+    item.get_by_role("button", name=f"Delete schedule {listed['id']}").click()
+    expect(page.locator("#schedules")).to_contain_text("No schedules yet.")

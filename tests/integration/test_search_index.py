@@ -227,3 +227,31 @@ def test_parts_indexed_while_others_are_written_make_one_index(
         assert services.catalog.count(prepare("businesses", "*", None, "json")) == 430
     finally:
         services.close()
+
+
+@pytest.mark.parametrize("query", ["*", "name:hilton", "reviews.rating:>=4", "city:austin"])
+def test_field_lists_agree_with_the_duckdb_path_and_give_only_their_fields(
+    indexed: Services, query: str
+) -> None:
+    account = rich_account(indexed)
+    reference = duckdb_catalog(indexed)
+    fields = ["city", "id", "reviews.rating", "name"]
+    prepared = prepare("businesses", query, fields, "json")
+    preview = indexed.catalog.preview(account, prepared, 50)
+    assert preview == reference.preview(account, prepared, 50)
+    assert preview.records
+    for record in preview.records:
+        assert set(record) <= {"city", "id", "reviews", "name"}
+        assert all(set(review) <= {"rating"} for review in record.get("reviews", []))
+    for page in (1, 2):
+        assert indexed.catalog.paginate(account, prepared, page, 3) == reference.paginate(
+            account, prepared, page, 3
+        )
+    csv = prepare("businesses", query, ",".join(fields), "csv")
+    csv_preview = indexed.catalog.preview(account, csv, 10)
+    assert csv_preview == reference.preview(account, csv, 10)
+    assert csv_preview.records[0] == ",".join(fields)
+    first = preview.records[0]["id"]
+    by_id = indexed.catalog.get_record(account, "businesses", first, "id,reviews.rating")
+    assert by_id == reference.get_record(account, "businesses", first, "id,reviews.rating")
+    assert set(by_id) <= {"id", "reviews"}

@@ -287,20 +287,26 @@ class AccountService:
         """(available, held), read by one statement: a file's charge and the shrinking of its hold
         commit together, and one snapshot sees both or neither (PostgreSQL's READ COMMITTED gives
         each statement its own)."""
+        available, held, _secret = self.credits_and_webhook_secret(account_id)
+        return available, held
+
+    def credits_and_webhook_secret(self, account_id: int) -> tuple[int, int, str | None]:
+        """:meth:`credits` and the account's webhook secret (None until one is made, see
+        :mod:`dlserve.webhooks.account_secret`), in the same one statement (``GET /v4/account``)."""
         balance = (
             select(func.coalesce(func.sum(credit_ledger.c.delta), 0))
             .where(credit_ledger.c.account_id == account_id)
             .scalar_subquery()
         )
         # One statement (on GET /v4/account's path): the account row proves it exists.
-        query = select(accounts.c.id, balance, holds.held_query(account_id)).where(
+        query = select(accounts.c.id, balance, holds.held_query(account_id), accounts.c.webhook_secret).where(
             accounts.c.id == account_id
         )
         with self._db.read_one() as conn:
             row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"Account {account_id} not found")
-        return int(row[1]) - int(row[2]), int(row[2])
+        return int(row[1]) - int(row[2]), int(row[2]), row[3]
 
     def available_in(self, conn: Connection, account_id: int) -> int:
         return self.balance_in(conn, account_id) - holds.held_in(conn, account_id)
@@ -385,7 +391,13 @@ class AccountService:
         part_no: int | None = None,
         require_balance: bool = True,
     ) -> bool:
-        """Take ``amount`` credits, in a transaction of its own. See :meth:`charge_in`."""
+        """Take ``amount`` credits, in a transaction of its own. See :meth:`charge_in`.
+
+        Nothing to take (a free count, an empty page) opens no transaction at all: the write
+        lock and the commit would be most of such a request's time."""
+        if amount == 0:
+            _check_reason(reason)
+            return True
         with self._db.write() as conn:
             return self.charge_in(
                 conn,

@@ -2,69 +2,23 @@
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dlserve import __version__
-from dlserve.api import files, media, ops, v3, v4, v4_downloads, webhooks
+from dlserve.api import files, media, ops, v3, v4, v4_downloads, v4_schedules, webhooks
+from dlserve.api.edge import EdgeMiddleware
 from dlserve.api.errors import install_error_handlers
-from dlserve.api.hardening import (
-    BodyLimitMiddleware,
-    HostAllowlistMiddleware,
-    SecurityHeadersMiddleware,
-    allowed_hosts,
-)
+from dlserve.api.hardening import BodyLimitMiddleware, HostAllowlistMiddleware, allowed_hosts
 from dlserve.api.responses import install_openapi
 from dlserve.container import Services, build_services
-from dlserve.logs import get_logger
+from dlserve.downloads.change_feed import ChangeListener
 from dlserve.observability.health import HealthMonitor
-from dlserve.observability.metrics import HttpMetricsMiddleware, Metrics
+from dlserve.observability.metrics import Metrics
 from dlserve.settings import Settings
 from dlserve.web.routes import mount_dashboard
-
-log = get_logger("dlserve.http")
-
-
-class RequestIdMiddleware:
-    """Gives every request an id (``X-Request-Id``) and one access-log line carrying it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = "req_" + secrets.token_hex(8)
-        scope.setdefault("state", {})["request_id"] = request_id
-        started = time.perf_counter()
-        status_holder = {"status": 500}
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                headers = list(message.get("headers", []))
-                if not any(k.lower() == b"x-request-id" for k, _ in headers):
-                    headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            log.info(
-                "request",
-                request_id=request_id,
-                method=scope.get("method"),
-                path=scope.get("path"),
-                status=status_holder["status"],
-                ms=round((time.perf_counter() - started) * 1000, 1),
-            )
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -81,12 +35,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         interval=settings.health_refresh_seconds,
     )
 
+    # PostgreSQL: long polls here wake on changes other processes make (LISTEN/NOTIFY).
+    listener = ChangeListener(built.db, built.changes) if built.db.is_postgres else None
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         health.start()
+        if listener is not None:
+            listener.start()
         try:
             yield
         finally:
+            if listener is not None:
+                listener.stop()
             health.stop()
             if owned:
                 built.close()
@@ -101,11 +62,15 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = built
     app.state.health = health
+    app.state.change_listener = listener
     install_error_handlers(app)
     install_openapi(app)
+    # The polling routes first: routes are matched in order, and they are the most frequent.
+    # (Before v4 in any case: /v4/downloads/{id} is not a record type.)
+    app.include_router(v4_downloads.router)
     app.include_router(ops.router)
     app.include_router(files.router)
-    app.include_router(v4_downloads.router)  # before v4: /v4/downloads/{id} is not a record type
+    app.include_router(v4_schedules.router)  # before v4: /v4/schedules/{id} is not a record
     app.include_router(webhooks.router)  # before v4 too: /v4/account/webhook-secret is not a search
     app.include_router(v4.router)
     mount_dashboard(app)
@@ -113,8 +78,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.include_router(media.router)
     app.state.metrics = Metrics(built.db, built.queue)
     add_hardening(app, settings)
-    app.add_middleware(HttpMetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(EdgeMiddleware, metrics=app.state.metrics)  # outermost: ids, metrics, headers
     return app
 
 
@@ -131,9 +95,8 @@ def app_from_environment() -> FastAPI:
 
 
 def add_hardening(app: FastAPI, settings: Settings) -> None:
-    """Body limit innermost, then headers, then the Host check (the outermost of the three)."""
+    """Body limit innermost, then the Host check (security headers: :class:`EdgeMiddleware`)."""
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)
     hosts = allowed_hosts(settings, media.anonymous_allowed(settings))
     if hosts is not None:
         app.add_middleware(HostAllowlistMiddleware, allowed=hosts)

@@ -15,6 +15,7 @@ from typing import Any
 from dlserve.api.timefmt import iso_z
 from dlserve.downloads.models import Download, DownloadFile
 from dlserve.media.models import MediaDownload
+from dlserve.records.field_lists import v4_view
 from dlserve.storage.interfaces import Storage
 from dlserve.storage.links import LinkSigner, file_link_path
 
@@ -48,8 +49,9 @@ def download_json(download: Download, now: datetime, link: FileLink) -> dict[str
                 "bytes": f.bytes,
                 "sha256": f.sha256,
                 "expires_at": iso_z(f.expires_at),
+                "kind": f.kind,  # records, or deleted: a delta download's deleted ids
             }
-            for f in download.files
+            for f in download.listed_files
             if f.deleted_at is None
         ],
         "created_at": iso_z(download.created_at),
@@ -58,7 +60,7 @@ def download_json(download: Download, now: datetime, link: FileLink) -> dict[str
         "num_found": download.num_found,
         "data_type": download.data_type,
         "query": download.query,
-        "view": download.view,
+        "view": v4_view(download.view),  # a view's name, or the field list as an array
         "format": download.format.upper(),
         "compress": download.compress,
         "error": download.error,
@@ -69,6 +71,10 @@ def download_json(download: Download, now: datetime, link: FileLink) -> dict[str
             "rate_per_s": progress.rate_per_s,
             "eta_s": progress.eta_s,
         },
+        "since": None if download.since is None else str(download.since),
+        "num_added": download.num_added,
+        "num_changed": download.num_changed,
+        "num_deleted": download.num_deleted,
     }
 
 

@@ -6,14 +6,16 @@
 - :class:`HostAllowlistMiddleware`: only the listed ``Host`` headers are served. Without it, a web
   page on any site could rebind its own name to 127.0.0.1 and drive the anonymous media API of a
   server on the victim's loopback (DNS rebinding).
-- :class:`SecurityHeadersMiddleware`: ``nosniff``, no framing, no referrer on every response, and
-  a strict Content-Security-Policy on the dashboard's HTML and static files.
+- the security headers: ``nosniff``, no framing, no referrer on every response, and a strict
+  Content-Security-Policy on the dashboard's HTML and static files — added by
+  :class:`dlserve.api.edge.EdgeMiddleware`, with the request id and metrics, in one layer.
 
 Errors use the envelope of the API the path belongs to (:func:`dlserve.api.errors.error_response`).
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -49,6 +51,14 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = _header(scope, b"content-length")
+        if (
+            declared is None
+            and scope.get("http_version") in ("1.0", "1.1")
+            and _header(scope, b"transfer-encoding") is None
+        ):
+            # HTTP/1.x: neither header means no body at all (a GET poll): nothing to count.
+            await self.app(scope, receive, send)
+            return
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(scope, receive, send)
             return
@@ -122,34 +132,6 @@ def allowed_hosts(settings: Settings, anonymous_media: bool) -> list[str] | None
     return hosts
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope.get("path", "")
-        dashboard = path == "/" or path.startswith("/static/")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(header for header in COMMON_HEADERS if header[0] not in present)
-                content_type = dict(headers).get(b"content-type", b"")
-                if b"content-security-policy" not in present:
-                    if dashboard:
-                        headers.append((b"content-security-policy", DASHBOARD_CSP.encode()))
-                    elif content_type.startswith(b"text/html"):
-                        headers.append((b"content-security-policy", OTHER_HTML_CSP.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
@@ -157,6 +139,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)  # a handful of distinct Host headers, parsed once each
 def _host_name(header: str) -> str:
     """``Host`` without its port, lower case, IPv6 brackets removed."""
     header = header.strip().lower()

@@ -92,6 +92,11 @@ def success(status: int, description: str, media_type: str = "application/json")
     return {status: {"description": description, "content": {media_type: {"schema": schema}}}}
 
 
+NOT_MODIFIED: dict[int | str, Any] = {
+    304: {"description": "Not modified: the If-None-Match ETag is still current (no body)"}
+}
+
+
 # -- the document ------------------------------------------------------------------------------------
 
 

@@ -30,11 +30,14 @@ from dlserve.api.links import file_url
 from dlserve.api.params import parse_count, parse_id
 from dlserve.api.responses import AUTHED, NOT_FOUND, PAID, QUERY, success, v3_errors
 from dlserve.api.timefmt import v3_date
+from dlserve.api.v4_downloads import json_response
 from dlserve.catalog.services import prepare
 from dlserve.container import Services
 from dlserve.downloads.models import Download, DownloadStatus
 from dlserve.errors import DlserveError, ErrorDetail, Invalid, NotFound, Unauthorized
+from dlserve.limits.admission import require_heavy_pool
 from dlserve.limits.query_cost import check_query_length
+from dlserve.records.field_lists import v3_view
 
 router = APIRouter(prefix="/v3", tags=["v3"])
 
@@ -85,7 +88,7 @@ def request_body(download: Download, account: Account) -> dict[str, Any]:
         "dataFormat": download.format.lower(),
         "accountId": str(download.account_id),
         "planId": account.plan_id,
-        "view": download.view or f"{download.data_type}_all_nested",
+        "view": v3_view(download.view, download.data_type),
         "async": 1,
         "status": v3_status(download),
         "error": request_error(download),
@@ -95,6 +98,17 @@ def request_body(download: Download, account: Account) -> dict[str, Any]:
         "date_started": started,
         # The seed: "May match date_started if still in progress".
         "date_completed": v3_date(download.completed_at) if download.completed_at else started,
+        # A delta download (since=, see docs/api-v3.md) also says what it is relative to.
+        **(
+            {
+                "since": download.since,
+                "numAdded": download.num_added,
+                "numChanged": download.num_changed,
+                "numDeleted": download.num_deleted,
+            }
+            if download.is_delta
+            else {}
+        ),
     }
 
 
@@ -105,7 +119,7 @@ def v3_status(download: Download) -> str:
 
 def request_error(download: Download) -> str:
     if download.status is DownloadStatus.CANCELLED:
-        kept = len(download.files)
+        kept = len(download.record_files)
         return (
             f"cancelled by the user; the {kept} file{'s' if kept != 1 else ''} finished before the "
             f"cancel ({download.num_downloaded} records) are in the results"
@@ -125,8 +139,9 @@ def results_body(request: Request, services: Services, download: Download) -> li
             "downloaded": f.records,
             "imported": f.records,
             "date_created": v3_date(f.created_at),
+            **({"kind": f.kind} if download.is_delta else {}),
         }
-        for f in download.files
+        for f in download.listed_files
         if f.deleted_at is None
     ]
 
@@ -138,7 +153,8 @@ def results_body(request: Request, services: Services, download: Download) -> li
     "/data/{data_type}",
     summary="Preview a search, or start a download (download=true)",
     responses={
-        **v3_errors(AUTHED, QUERY, NOT_FOUND, PAID, 503),  # 503: the query timeout
+        # 503: the query timeout; 410: a delta's base (since) was made from data no longer kept
+        **v3_errors(AUTHED, QUERY, NOT_FOUND, PAID, 410, 503),
         **success(303, "The download was queued; Location names its request"),
     },
 )
@@ -147,32 +163,56 @@ async def data(
     current: BasicAccount,
     services: ServicesDep,
     q: str | None = Query(default=None, description="The query"),
-    view: str | None = Query(default=None, description="A view, v3 or v4 spelling"),
+    view: str | None = Query(
+        default=None,
+        description="A view (v3 or v4 spelling), or a comma-separated field list (id,name,reviews.rating)",
+    ),
     output_format: str | None = Query(default=None, alias="format", description="json or csv"),
     records: str | None = Query(default=None, description="How many records (preview: default 10)"),
     download: str | None = Query(default=None, description="true: start a download, answer 303"),
     webhook_url: str | None = Query(
         default=None, description="With download=true: POSTed the download (signed) when it ends"
     ),
+    since: str | None = Query(
+        default=None, description="A delta: only what changed since this earlier request (its id)"
+    ),
 ) -> Response:
-    def run() -> Response:  # on the heavy-query pool (see dlserve.limits.admission)
+    def run() -> Response:  # on the interactive pool, or the heavy one (see dlserve.limits.admission)
         wanted = _parse_records(records)
+        since_id = _parse_since(since)
         prepared = prepare(data_type, q, view, output_format, services.query_limits)
         if _parse_download(download):
+            require_heavy_pool()
             created = services.downloads.create(
-                current, prepared, wanted, view_name=view, api_version="v3", webhook_url=webhook_url
+                current, prepared, wanted, api_version="v3", webhook_url=webhook_url, since=since_id
             )
             return JSONResponse(
                 request_body(created, current),
                 status_code=303,
                 headers={"Location": f"/v3/requests/{created.id}"},
             )
+        if since_id is not None:  # a free count of what the delta would deliver
+            if wanted not in (None, 0):
+                raise Invalid("with since, a search only counts (records=0); download=true delivers them")
+            require_heavy_pool()  # two scans in DuckDB, never an index read
+            matching, changes = services.downloads.delta_count(current, prepared, since_id)
+            return JSONResponse(
+                {
+                    "estimated total": changes.delivered,
+                    "records": [],
+                    "since": since_id,
+                    "numMatching": matching,
+                    "numAdded": changes.added,
+                    "numChanged": changes.changed,
+                    "numDeleted": changes.deleted,
+                }
+            )
         preview = services.catalog.preview(current, prepared, wanted)
-        return JSONResponse({"estimated total": preview.num_found, "records": preview.records})
+        return json_response({"estimated total": preview.num_found, "records": preview.records})
 
     with v3_messages():
         check_query_length(q or "", services.query_limits)
-        return await services.admission.run(current.id, run)
+        return await services.admission.run_interactive(current.id, run)
 
 
 @router.get(
@@ -236,6 +276,15 @@ def _parse_records(raw: str | None) -> int | None:
     if raw is None or raw.strip() == "":
         return None
     return parse_count(raw, "records")
+
+
+def _parse_since(raw: str | None) -> int | None:
+    if raw is None or raw.strip() == "":
+        return None
+    since = parse_id(raw.strip())
+    if since is None:
+        raise Invalid("since must be the id of one of your requests", [ErrorDetail("since", "not an id")])
+    return since
 
 
 def _parse_download(raw: str | None) -> bool:

@@ -20,9 +20,9 @@ from dlserve.api.bodies import download_json, file_link
 from dlserve.api.deps import BearerAccount, ServicesDep, bearer_account
 from dlserve.api.links import public_base_url
 from dlserve.api.params import MAX_INT64, parse_id
-from dlserve.api.responses import AUTHED, NOT_FOUND, QUERY, v4_errors
+from dlserve.api.responses import AUTHED, NOT_FOUND, NOT_MODIFIED, QUERY, v4_errors
 from dlserve.container import Services
-from dlserve.downloads.long_poll import download_etag, etag_matches, wait_for_change
+from dlserve.downloads.long_poll import download_etag, etag_matches, page_etag, wait_for_change
 from dlserve.downloads.models import Download
 from dlserve.errors import ErrorDetail, Invalid, NotFound
 
@@ -42,28 +42,39 @@ def parse_download_id(raw: str) -> int:
     return download_id
 
 
-@router.get("/downloads", responses=v4_errors(AUTHED, QUERY))
+@router.get("/downloads", responses={**v4_errors(AUTHED, QUERY), **NOT_MODIFIED})
 async def list_downloads(
     request: Request,
     current: BearerAccount,
     limit: int = Query(default=100, ge=1, le=1000),
     offset: int = Query(default=0, ge=0, le=MAX_INT64),
 ) -> Response:
+    """A page of the account's downloads, with a weak ``ETag`` of the page (its total, bounds and
+    each download's state) and ``304`` for an ``If-None-Match`` that still holds."""
     services = services_of(request)
     page_of = partial(services.downloads.list, current, limit=limit, offset=offset)
     total, page = await anyio.to_thread.run_sync(page_of)
+    etag = page_etag(total, limit, offset, page)
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers={"ETag": etag})
     body = {"num_found": total, "records": [download_body(request, services, d) for d in page]}
-    return json_response(body)
+    return json_response(body, headers={"ETag": etag})
 
 
 @router.get(
     "/downloads/{download_id}",
     responses={
         **v4_errors(AUTHED, NOT_FOUND, QUERY),
-        304: {"description": "Not modified: the If-None-Match ETag is still current (no body)"},
+        **NOT_MODIFIED,
     },
     openapi_extra={
         "parameters": [
+            {
+                "name": "download_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "title": "Download Id"},
+            },
             {
                 "name": "wait",
                 "in": "query",
@@ -72,19 +83,25 @@ async def list_downloads(
                 "description": "Long poll: answer as soon as the download's state changes (from the "
                 "state If-None-Match names, else from the state now), or after this many seconds "
                 "(at most DLSERVE_LONG_POLL_MAX_SECONDS).",
-            }
+            },
         ]
     },
 )
-async def get_download(download_id: str, request: Request) -> Response:
-    """The route every client polls. Its token and ``wait`` are read here rather than declared as
-    FastAPI dependencies and parameters: resolving those costs more than the rest of the request."""
+async def get_download(request: Request) -> Response:
+    """The route every client polls. Its token, id and ``wait`` are read here rather than declared
+    as FastAPI dependencies and parameters (they are declared in ``openapi_extra``): resolving
+    those costs more than the rest of the request."""
+    download_id: str = request.path_params["download_id"]
     current = await bearer_account(request)
     wait = parse_wait(request.query_params.get("wait"))
     services = services_of(request)
-    read = partial(services.downloads.get, current, parse_download_id(download_id))
+    wanted = parse_download_id(download_id)
+    read = partial(services.downloads.get, current, wanted)
     if_none_match = request.headers.get("if-none-match")
-    download = await anyio.to_thread.run_sync(read)
+    # A settled download polled before costs neither a query nor a worker thread.
+    download = services.downloads.settled(current, wanted)
+    if download is None:
+        download = await anyio.to_thread.run_sync(read)
     etag = download_etag(download)
     if wait > 0 and (if_none_match is None or etag_matches(if_none_match, etag)):
         download = await wait_for_change(
@@ -131,7 +148,7 @@ def json_response(body: Any, status_code: int = 200, headers: dict[str, str] | N
 @router.delete("/downloads/{download_id}", responses=v4_errors(AUTHED, NOT_FOUND, 409))
 def cancel_download(download_id: str, current: BearerAccount, services: ServicesDep) -> dict[str, str]:
     download = services.downloads.cancel(current, parse_download_id(download_id))
-    kept = len(download.files)
+    kept = len(download.record_files)
     return {
         "message": f"Download {download.id} was cancelled; {kept} finished file{'s' if kept != 1 else ''} "
         f"with {download.num_downloaded} records kept"

@@ -21,10 +21,11 @@ from dlserve.limits.query_cost import QueryCostLimits, check_query_clauses, chec
 from dlserve.query import CompiledQuery, nodes
 from dlserve.query.compile import to_sql
 from dlserve.query.parse import parse_query
+from dlserve.records.field_lists import RequestedView, check_for_csv, resolve_view, stored_view
 from dlserve.records.render import csv_columns, csv_rows, project
 from dlserve.records.schema import SCHEMAS, DataTypeSchema
 from dlserve.records.store import RecordStore
-from dlserve.records.views import View, find_view
+from dlserve.records.views import View
 from dlserve.search.service import RecordSearch
 
 DEFAULT_PREVIEW_RECORDS = 10
@@ -53,6 +54,12 @@ class PreparedQuery:
     view: View
     format: OutputFormat
     tree: nodes.Query  # what ``compiled`` was compiled from: the index path reads it
+    requested_view: RequestedView = None  # as the client sent it (a download stores it)
+
+    @property
+    def stored_view(self) -> str | None:
+        """What a download of this query keeps in ``downloads.view``."""
+        return stored_view(self.view, self.requested_view)
 
 
 def schema_or_404(data_type: str) -> DataTypeSchema:
@@ -65,10 +72,11 @@ def schema_or_404(data_type: str) -> DataTypeSchema:
 def prepare(
     data_type: str,
     query: str | None,
-    view: str | None,
+    view: RequestedView,
     output_format: str | None,
     limits: QueryCostLimits | None = None,
 ) -> PreparedQuery:
+    """``view`` is a view's name, a field list (array, or comma-separated string) or None."""
     schema = schema_or_404(data_type)
     if query is None:
         raise Invalid(
@@ -78,13 +86,18 @@ def prepare(
     check_query_length(query, limits)  # before the parser sees it
     tree = parse_query(schema, query)
     check_query_clauses(tree, limits)
+    chosen = resolve_view(data_type, view)
+    output = parse_format(output_format)
+    if output is OutputFormat.CSV:
+        check_for_csv(chosen)
     return PreparedQuery(
         schema=schema,
         query_text=query,
         compiled=to_sql(tree),
-        view=find_view(data_type, view),
-        format=parse_format(output_format),
+        view=chosen,
+        format=output,
         tree=tree,
+        requested_view=view,
     )
 
 
@@ -134,10 +147,10 @@ class CatalogService:
         return Page(num_found, render(prepared, raw))
 
     def get_record(
-        self, account: Account, data_type: str, record_id: str, view: str | None
+        self, account: Account, data_type: str, record_id: str, view: RequestedView
     ) -> dict[str, Any]:
         schema_or_404(data_type)
-        chosen = find_view(data_type, view)
+        chosen = resolve_view(data_type, view)
         raw = self._store.get(self._store.snapshot(data_type), record_id)
         self._accounts.charge(account.id, 1, "record")
         return project(chosen, orjson.loads(raw))

@@ -102,11 +102,26 @@ def download(
     out: OutOption,
     format: Annotated[Format, typer.Option(case_sensitive=False, help="File format.")] = Format.json,
     view: Annotated[str | None, typer.Option(help="A view of the type (see GET /v4/views).")] = None,
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            help="Only these fields, comma-separated (id,name,reviews.rating); CSV columns in this "
+            "order. Instead of --view."
+        ),
+    ] = None,
     records: Annotated[
         int | None, typer.Option(min=1, help="At most this many records (default: every match).")
     ] = None,
     compress: Annotated[Compress | None, typer.Option(help="Compress each file.")] = None,
     webhook_url: WebhookOption = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ID",
+            help="Only what changed since this earlier completed download: records added or "
+            "changed (charged), and ID_deleted.txt/.csv listing the ids deleted (free).",
+        ),
+    ] = None,
     url: UrlOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
@@ -121,6 +136,8 @@ def download(
     interrupted.
     """
     with session(url, token, as_json) as (client, output):
+        if view is not None and fields is not None:
+            output.fail("give --view or --fields, not both")
         out.mkdir(parents=True, exist_ok=True)  # before the download exists: a bad folder costs nothing
         created = client.create_download(
             data_type,
@@ -129,9 +146,16 @@ def download(
             format=format.value.upper(),
             view=view,
             compress=compress.value if compress else None,
+            fields=[name.strip() for name in fields.split(",")] if fields is not None else None,
             webhook_url=webhook_url,
+            since=since,
         )
         output.note(f"download {created.id}: {created.num_records or 0:,} {data_type} into {out}")
+        if created.since is not None:
+            output.note(
+                f"changes since download {created.since}: {created.num_added or 0:,} added, "
+                f"{created.num_changed or 0:,} changed, {created.num_deleted or 0:,} deleted"
+            )
         _follow(client, created, out, output)
 
 
@@ -140,12 +164,40 @@ def count(
         str, typer.Argument(metavar="TYPE", help="businesses, products, properties or people.")
     ],
     query: Annotated[str, typer.Argument(metavar="QUERY", help="The query (the same language as search).")],
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ID",
+            help="Count what a delta download since this earlier download would deliver (its cost).",
+        ),
+    ] = None,
     url: UrlOption = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Print how many records match QUERY (free: no credits)."""
     with session(url, token, as_json) as (client, output):
+        if since is not None:
+            changes = client.count_changes(data_type, query, since)
+            if output.json_mode:
+                output.emit_json(
+                    {
+                        "type": data_type,
+                        "query": query,
+                        "since": since,
+                        "count": changes.num_found,
+                        "added": changes.num_added,
+                        "changed": changes.num_changed,
+                        "deleted": changes.num_deleted,
+                    }
+                )
+            else:
+                print(changes.num_found)
+                output.note(
+                    f"since download {since}: {changes.num_added:,} added, {changes.num_changed:,} changed "
+                    f"(one credit each), {changes.num_deleted:,} deleted (free)"
+                )
+            return
         found = client.count(data_type, query)
         if output.json_mode:
             output.emit_json({"type": data_type, "query": query, "count": found})

@@ -47,13 +47,24 @@ def download_details(d: Download) -> list[RenderableType]:
         ("status", d.status + (f": {d.error}" if d.error else "")),
         ("type", d.data_type or ""),
         ("query", d.query or ""),
-        ("view", d.view or "(default)"),
+        ("view", (",".join(d.view) if isinstance(d.view, list) else d.view) or "(default)"),
         ("format", (d.format or "") + (f", {d.compress}" if d.compress else "")),
         ("records", _records(d) + (f" of {d.num_found:,} found" if d.num_found is not None else "")),
         ("rate", f"{rate:,.0f} records/s" if rate is not None else "-"),
         ("eta", human_seconds(d.progress.eta_s) if not d.ended else "-"),
         ("created", _when(d.created_at)),
         ("updated", _when(d.updated_at)),
+        *(
+            [
+                (
+                    "since",
+                    f"download {d.since}: {d.num_added or 0:,} added, {d.num_changed or 0:,} changed, "
+                    f"{d.num_deleted or 0:,} deleted",
+                )
+            ]
+            if d.since is not None
+            else []
+        ),
     ):
         facts.add_row(name, value)
     if not d.results:
@@ -93,7 +104,7 @@ def webhooks_table(deliveries: Sequence[WebhookDelivery]) -> Table:
 
 
 def fetched_summary(d: Download, files: Sequence[Fetched], out: Path) -> str:
-    records = sum(f.result.records or 0 for f in files)
+    records = sum(f.result.records or 0 for f in files if f.result.kind != "deleted")
     size = sum(f.result.bytes or 0 for f in files)
     checked = "sha256 verified" if all(f.result.sha256 for f in files) else "sizes checked"
     what = f"{len(files)} file{'' if len(files) == 1 else 's'}, {records:,} records, {human_bytes(size)}"

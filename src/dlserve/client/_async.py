@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -27,7 +27,7 @@ from dlserve.client._polling import (
     media_state,
 )
 from dlserve.client._retry import RetryPolicy, parse_retry_after, utc_now
-from dlserve.client.errors import TransportError, error_from_response
+from dlserve.client.errors import DlserveError, TransportError, error_from_response
 from dlserve.client.files import (
     PartialFile,
     begin_body,
@@ -41,9 +41,11 @@ from dlserve.client.files import (
 )
 from dlserve.client.models import (
     Account,
+    Changes,
     Download,
     MediaDownload,
     ResultFile,
+    Schedule,
     SearchResult,
     WebhookDelivery,
 )
@@ -115,13 +117,21 @@ class AsyncClient:
         num_records: int = 10,
         view: str | None = None,
         format: str = "JSON",
+        fields: Sequence[str] | None = None,
     ) -> SearchResult:
-        """A preview: ``num_found`` and up to ``num_records`` (≤ 50) records, one credit each."""
-        return await self._call(calls.search(type, query, num_records, view, format))
+        """A preview: ``num_found`` and up to ``num_records`` (≤ 50) records, one credit each.
+        ``fields`` (``["id", "name", "reviews.rating"]``) returns only those fields, instead of a
+        ``view``."""
+        return await self._call(calls.search(type, query, num_records, calls.view_of(view, fields), format))
 
     async def count(self, type: str, query: str) -> int:
         """How many records match (free)."""
         return await self._call(calls.count(type, query))
+
+    async def count_changes(self, type: str, query: str, since: str | Download) -> Changes:
+        """What a delta download ``since`` an earlier download would deliver (free): its cost
+        (``num_found``) and the counts of added, changed and deleted records."""
+        return await self._call(calls.count_changes(type, query, _id_of(since)))
 
     async def paginate(
         self,
@@ -130,17 +140,21 @@ class AsyncClient:
         page_size: int = 100,
         view: str | None = None,
         format: str = "JSON",
+        fields: Sequence[str] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Every match, one page (≤ 1,000) at a time, in load order; CSV rows come as dicts keyed
-        by column. One credit per record."""
+        by column. One credit per record. ``fields``: only those fields, instead of a ``view``."""
         page = 1
-        while records := await self._call(calls.paginate_page(type, query, page, page_size, view, format)):
+        chosen = calls.view_of(view, fields)
+        while records := await self._call(calls.paginate_page(type, query, page, page_size, chosen, format)):
             for record in records:
                 yield record
             page += 1
 
-    async def get_record(self, type: str, id: str, view: str | None = None) -> dict[str, Any]:
-        return await self._call(calls.get_record(type, id, view))
+    async def get_record(
+        self, type: str, id: str, view: str | None = None, fields: Sequence[str] | None = None
+    ) -> dict[str, Any]:
+        return await self._call(calls.get_record(type, id, calls.view_of(view, fields)))
 
     async def account(self) -> Account:
         """The account; ``webhook_secret`` verifies its webhook deliveries."""
@@ -162,12 +176,19 @@ class AsyncClient:
         view: str | None = None,
         compress: str | None = None,
         *,
+        fields: Sequence[str] | None = None,
         webhook_url: str | None = None,
+        since: str | Download | None = None,
     ) -> Download:
-        """Start a bulk download of the matches (all of them unless ``num_records``). With
-        ``webhook_url``, the server POSTs the download there (signed) when it ends."""
+        """Start a bulk download of the matches (all of them unless ``num_records``). ``fields``
+        writes only those fields (CSV columns in that order), instead of a ``view``. With
+        ``webhook_url``, the server POSTs the download there (signed) when it ends. With ``since``
+        (an earlier completed download, or its id): a delta download of only the records added or
+        changed since, plus the ids deleted since in a ``kind == "deleted"`` result file."""
+        chosen = calls.view_of(view, fields)
+        since_id = None if since is None else _id_of(since)
         return await self._call(
-            calls.create_download(type, query, num_records, format, view, compress, webhook_url)
+            calls.create_download(type, query, num_records, format, chosen, compress, webhook_url, since_id)
         )
 
     async def list_webhooks(self, id: str | Download) -> list[WebhookDelivery]:
@@ -258,6 +279,54 @@ class AsyncClient:
             await self._transfer(result.url, part, expected=result.bytes)
         check_fetched(result, plan.path, part.size, part.hexdigest(), verify=verify)
         return plan.path
+
+    # -- scheduled downloads ------------------------------------------------------------------------
+
+    async def create_schedule(
+        self,
+        type: str,
+        query: str,
+        every: str = "1d",
+        format: str = "JSON",
+        view: str | None = None,
+        delta: bool = False,
+        webhook_url: str | None = None,
+        *,
+        fields: Sequence[str] | None = None,
+    ) -> Schedule:
+        """A download of the matches at each time of ``every``: an interval (``"1d"``, ``"7d"``,
+        ``"6h"``) or a five-field cron expression, in UTC. An interval's first run is now.
+        ``fields`` writes only those fields, instead of a ``view``."""
+        chosen = calls.view_of(view, fields)
+        return await self._call(calls.create_schedule(type, query, every, format, chosen, delta, webhook_url))
+
+    async def list_schedules(self) -> list[Schedule]:
+        """The account's schedules, newest first (without their runs)."""
+        return await self._call(calls.list_schedules())
+
+    async def get_schedule(self, id: str | Schedule) -> Schedule:
+        """One schedule with its newest runs."""
+        return await self._call(calls.get_schedule(_schedule_id(id)))
+
+    async def delete_schedule(self, id: str | Schedule) -> str:
+        """No more runs; downloads already made are kept. Returns the server's message."""
+        return await self._call(calls.delete_schedule(_schedule_id(id)))
+
+    async def latest_scheduled_download(self, id: str | Schedule) -> Download:
+        """The schedule's newest completed download (``GET /v4/schedules/{id}/latest`` answers
+        ``303`` to it); ``NotFound`` while none has completed."""
+        response = await self._send(calls.schedule_latest(_schedule_id(id)).build(self._http))
+        location = response.headers.get("location")
+        if response.status_code == 303 and location:
+            await response.aclose()
+            return await self._call(calls.download_at(location))
+        await self._raise_for_status(response)
+        await response.aclose()
+        raise DlserveError(
+            f"expected a redirect to the latest download, got HTTP {response.status_code}",
+            status_code=response.status_code,
+            response=response,
+        )
 
     # -- media API ----------------------------------------------------------------------------------
 
@@ -410,3 +479,7 @@ class AsyncClient:
 
 def _id_of(download: str | Download) -> str:
     return download if isinstance(download, str) else download.id
+
+
+def _schedule_id(schedule: str | Schedule) -> str:
+    return schedule if isinstance(schedule, str) else schedule.id

@@ -4,7 +4,7 @@ async client share it all and differ only in how they send (httpx's "sans-I/O" s
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -12,7 +12,15 @@ from urllib.parse import quote
 import httpx
 
 from dlserve.client.errors import DlserveError
-from dlserve.client.models import Account, Download, MediaDownload, SearchResult, WebhookDelivery
+from dlserve.client.models import (
+    Account,
+    Changes,
+    Download,
+    MediaDownload,
+    Schedule,
+    SearchResult,
+    WebhookDelivery,
+)
 
 T = TypeVar("T")
 
@@ -70,8 +78,22 @@ def account() -> Call[Account]:
     return Call("GET", "/v4/account", Account.from_json)
 
 
+ViewParam = str | list[str] | None
+
+
+def view_of(view: str | None, fields: Sequence[str] | None) -> ViewParam:
+    """The ``view`` a request sends: a view's name, or a field list (sent as a JSON array)."""
+    if fields is None:
+        return view
+    if view is not None:
+        raise ValueError("give a view or fields, not both")
+    if isinstance(fields, str):  # "id,name" would otherwise become ["i", "d", ...]
+        return [name.strip() for name in fields.split(",")]
+    return list(fields)
+
+
 def search(
-    data_type: str, query: str, num_records: int | None, view: str | None, format: str
+    data_type: str, query: str, num_records: int | None, view: ViewParam, format: str
 ) -> Call[SearchResult]:
     body = _without_none(query=query, num_records=num_records, format=format, view=view)
     return Call("POST", f"/v4/{_segment(data_type)}/search", SearchResult.from_json, body)
@@ -82,8 +104,13 @@ def count(data_type: str, query: str) -> Call[int]:
     return Call("POST", f"/v4/{_segment(data_type)}/search", lambda b: int(b["num_found"]), body)
 
 
+def count_changes(data_type: str, query: str, since: str) -> Call[Changes]:
+    body = {"query": query, "num_records": 0, "since": since}
+    return Call("POST", f"/v4/{_segment(data_type)}/search", Changes.from_json, body)
+
+
 def paginate_page(
-    data_type: str, query: str, page: int, limit: int, view: str | None, format: str
+    data_type: str, query: str, page: int, limit: int, view: ViewParam, format: str
 ) -> Call[list[Record]]:
     body = _without_none(query=query, format=format, view=view)
     return Call(
@@ -104,8 +131,10 @@ def page_records(records: list[Any]) -> list[Record]:
     return [dict(zip(header, row, strict=False)) for row in rows]
 
 
-def get_record(data_type: str, record_id: str, view: str | None) -> Call[Record]:
-    params: dict[str, str | int] = {"view": view} if view else {}
+def get_record(data_type: str, record_id: str, view: ViewParam) -> Call[Record]:
+    # A query parameter: a field list travels comma-separated, as the server reads a view string.
+    spelled = ",".join(view) if isinstance(view, list) else view
+    params: dict[str, str | int] = {"view": spelled} if spelled else {}
     return Call("GET", f"/v4/{_segment(data_type)}/{_segment(record_id)}", dict, params=params)
 
 
@@ -114,9 +143,10 @@ def create_download(
     query: str,
     num_records: int | None,
     format: str,
-    view: str | None,
+    view: ViewParam,
     compress: str | None,
     webhook_url: str | None = None,
+    since: str | None = None,
 ) -> Call[Download]:
     body = _without_none(
         query=query,
@@ -125,6 +155,7 @@ def create_download(
         view=view,
         compress=compress,
         webhook_url=webhook_url,
+        since=since,
         download=True,
     )
     return Call("POST", f"/v4/{_segment(data_type)}/search", Download.from_json, body)
@@ -182,6 +213,54 @@ def cancel_download(download_id: str) -> Call[str]:
     return Call(
         "DELETE", f"/v4/downloads/{_segment(download_id)}", lambda b: str((b or {}).get("message", ""))
     )
+
+
+# -- scheduled downloads ----------------------------------------------------------------------------
+
+
+def create_schedule(
+    data_type: str,
+    query: str,
+    every: str,
+    format: str,
+    view: ViewParam,
+    delta: bool,
+    webhook_url: str | None,
+) -> Call[Schedule]:
+    body = _without_none(
+        data_type=data_type,
+        query=query,
+        every=every,
+        format=format,
+        view=view,
+        delta=delta,
+        webhook_url=webhook_url,
+    )
+    return Call("POST", "/v4/schedules", Schedule.from_json, body)
+
+
+def list_schedules() -> Call[list[Schedule]]:
+    return Call("GET", "/v4/schedules", lambda b: [Schedule.from_json(s) for s in b["records"]])
+
+
+def get_schedule(schedule_id: str) -> Call[Schedule]:
+    return Call("GET", f"/v4/schedules/{_segment(schedule_id)}", Schedule.from_json)
+
+
+def delete_schedule(schedule_id: str) -> Call[str]:
+    return Call(
+        "DELETE", f"/v4/schedules/{_segment(schedule_id)}", lambda b: str((b or {}).get("message", ""))
+    )
+
+
+def schedule_latest(schedule_id: str) -> Call[None]:
+    """Answered ``303`` with ``Location: /v4/downloads/{id}`` (the client reads it itself)."""
+    return Call("GET", f"/v4/schedules/{_segment(schedule_id)}/latest", lambda _body: None)
+
+
+def download_at(location: str) -> Call[Download]:
+    """The download a ``Location`` names (a path on the server, or an absolute URL)."""
+    return Call("GET", location, Download.from_json)
 
 
 # -- media API (seed 004) ---------------------------------------------------------------------------

@@ -44,6 +44,28 @@ class SearchResult:
 
 
 @dataclass(frozen=True)
+class Changes:
+    """What a delta download ``since`` an earlier one would hold (a free count): ``num_found``
+    records to deliver (one credit each) = ``num_added`` + ``num_changed``; ``num_deleted`` ids."""
+
+    num_found: int
+    num_added: int
+    num_changed: int
+    num_deleted: int
+    num_matching: int  # every match of the query now
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Changes:
+        return cls(
+            num_found=int(body["num_found"]),
+            num_added=int(body["num_added"]),
+            num_changed=int(body["num_changed"]),
+            num_deleted=int(body["num_deleted"]),
+            num_matching=int(body.get("num_matching") or 0),
+        )
+
+
+@dataclass(frozen=True)
 class Progress:
     """``done`` of ``total`` records; ``rate_per_s`` and ``eta_s`` once the server can tell."""
 
@@ -63,6 +85,8 @@ class ResultFile:
     bytes: int | None = None
     sha256: str | None = None
     expires_at: datetime | None = None
+    # ``records``, or ``deleted``: a delta download's list of deleted ids ({id}_deleted.txt/.csv).
+    kind: str = "records"
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> ResultFile:
@@ -74,6 +98,7 @@ class ResultFile:
             bytes=_int_or_none(body.get("bytes")),
             sha256=str(body["sha256"]).lower() if body.get("sha256") else None,
             expires_at=parse_datetime(body.get("expires_at")),
+            kind=str(body.get("kind") or "records"),
         )
 
 
@@ -92,11 +117,16 @@ class Download:
     num_found: int | None = None
     data_type: str | None = None
     query: str | None = None
-    view: str | None = None
+    view: str | list[str] | None = None  # a view's name, or a field list
     format: str | None = None
     compress: str | None = None
     error: str | None = None
     webhook_url: str | None = None
+    # A delta download (``since``): the download it is relative to, and what changed since.
+    since: str | None = None
+    num_added: int | None = None
+    num_changed: int | None = None
+    num_deleted: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -130,13 +160,27 @@ class Download:
             num_found=_int_or_none(body.get("num_found")),
             data_type=_str_or_none(body.get("data_type")),
             query=_str_or_none(body.get("query")),
-            view=_str_or_none(body.get("view")),
+            view=_view_of(body.get("view")),
             format=_str_or_none(body.get("format")),
             compress=_str_or_none(body.get("compress")),
             error=_str_or_none(body.get("error")),
             webhook_url=_str_or_none(body.get("webhook_url")),
+            since=_str_or_none(body.get("since")),
+            num_added=_int_or_none(body.get("num_added")),
+            num_changed=_int_or_none(body.get("num_changed")),
+            num_deleted=_int_or_none(body.get("num_deleted")),
             raw=body,
         )
+
+    @property
+    def record_files(self) -> list[ResultFile]:
+        """The result files holding records (a delta's list of deleted ids left out)."""
+        return [r for r in self.results if r.kind != "deleted"]
+
+    @property
+    def deleted_files(self) -> list[ResultFile]:
+        """A delta download's list of deleted ids (empty otherwise)."""
+        return [r for r in self.results if r.kind == "deleted"]
 
 
 @dataclass(frozen=True)
@@ -260,6 +304,74 @@ class WebhookDelivery:
         )
 
 
+@dataclass(frozen=True)
+class ScheduleRun:
+    """One period of a schedule: ``status`` is ``pending``, ``started`` (``download_id`` is set and
+    ``download_status`` follows it), ``failed`` (``reason`` says why, e.g. a short balance) or
+    ``skipped``."""
+
+    id: str
+    due_at: datetime | None
+    status: str
+    reason: str | None = None
+    download_id: str | None = None
+    download_status: str | None = None
+    created_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> ScheduleRun:
+        return cls(
+            id=str(body["id"]),
+            due_at=parse_datetime(body.get("due_at")),
+            status=str(body.get("status", "")),
+            reason=_str_or_none(body.get("reason")),
+            download_id=_str_or_none(body.get("download_id")),
+            download_status=_str_or_none(body.get("download_status")),
+            created_at=parse_datetime(body.get("created_at")),
+            raw=body,
+        )
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A scheduled download: a download of ``query`` at each time of ``every`` (an interval such as
+    ``1d`` or a cron expression, UTC). ``runs`` (newest first) come with ``get_schedule`` and
+    ``create_schedule``, not with ``list_schedules``."""
+
+    id: str
+    data_type: str
+    query: str
+    every: str
+    format: str | None = None
+    view: str | list[str] | None = None  # a view's name, or a field list
+    delta: bool = False
+    webhook_url: str | None = None
+    next_run_at: datetime | None = None
+    created_at: datetime | None = None
+    num_runs: int | None = None
+    runs: list[ScheduleRun] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Schedule:
+        return cls(
+            id=str(body["id"]),
+            data_type=str(body.get("data_type", "")),
+            query=str(body.get("query", "")),
+            every=str(body.get("every", "")),
+            format=_str_or_none(body.get("format")),
+            view=_view_of(body.get("view")),
+            delta=bool(body.get("delta")),
+            webhook_url=_str_or_none(body.get("webhook_url")),
+            next_run_at=parse_datetime(body.get("next_run_at")),
+            created_at=parse_datetime(body.get("created_at")),
+            num_runs=_int_or_none(body.get("num_runs")),
+            runs=[ScheduleRun.from_json(r) for r in body.get("runs") or []],
+            raw=body,
+        )
+
+
 def parse_datetime(value: Any) -> datetime | None:
     """ISO 8601 (``2024-05-01T12:00:00Z``); ``None`` for anything else rather than an error."""
     if not isinstance(value, str) or not value:
@@ -280,6 +392,12 @@ def _int_or_none(value: Any) -> int | None:
 
 def _float_or_none(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _view_of(value: Any) -> str | list[str] | None:
+    if isinstance(value, list):
+        return [str(name) for name in value]
+    return _str_or_none(value)
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -131,7 +131,7 @@ downloads = Table(
     Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
     Column("data_type", String(32), nullable=False),
     Column("query", Text, nullable=False),
-    Column("view", String(64), nullable=True),
+    Column("view", Text, nullable=True),  # a view's name, or a field list as a JSON array
     Column("format", String(8), nullable=False),
     Column("compress", String(8), nullable=True),
     Column("num_requested", BigInteger, nullable=True),
@@ -149,6 +149,12 @@ downloads = Table(
     Column("completed_at", UtcDateTime, nullable=True),
     # Where dlserve POSTs the download when it ends (dlserve.webhooks); NULL: no webhook.
     Column("webhook_url", Text, nullable=True),
+    # Delta downloads (see dlserve.records.delta): the download this one is relative to, and what
+    # changed since its snapshot. NULL on full downloads.
+    Column("since", Integer, nullable=True),
+    Column("num_added", BigInteger, nullable=True),
+    Column("num_changed", BigInteger, nullable=True),
+    Column("num_deleted", BigInteger, nullable=True),
     # Serves "this account's downloads, newest first" and every lookup by account_id alone.
     Index(None, "account_id", "id"),
     sqlite_autoincrement=True,
@@ -315,4 +321,50 @@ login_throttle = Table(
     Column("failures", Integer, nullable=False, server_default=text("0")),
     Column("blocked_until", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+
+# Scheduled downloads (``/v4/schedules``, dlserve.schedules): what to download and how often.
+# ``every`` is the user's text (``1d``, ``6h``, a cron expression), parsed again whenever a next
+# time is computed; ``next_run_at`` is the next period's due time. Deleted schedules keep their row
+# (``deleted_at``) so their runs still name them.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("data_type", String(32), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("view", Text, nullable=True),  # a view's name, or a field list as a JSON array
+    Column("every", String(128), nullable=False),
+    Column("delta", Boolean, nullable=False, server_default=false()),
+    Column("webhook_url", Text, nullable=True),
+    Column("next_run_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("deleted_at", UtcDateTime, nullable=True),
+    Index(None, "account_id", "id"),
+    # The tick's query: "live schedules that are due".
+    Index(None, "next_run_at"),
+    sqlite_autoincrement=True,
+)
+
+# One row per period a schedule ran for. The unique (schedule_id, due_at) is the "never twice"
+# guarantee: whatever races, a period can be claimed once. ``download_id`` is set in the same
+# transaction that creates the download (status ``started``); a refused run is ``failed`` with the
+# reason.
+schedule_runs = Table(
+    "schedule_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("schedule_id", Integer, ForeignKey("schedules.id", ondelete="CASCADE"), nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("download_id", Integer, ForeignKey("downloads.id"), nullable=True),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("reason", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("schedule_id", "due_at"),
+    Index(None, "status"),
+    sqlite_autoincrement=True,
 )

@@ -3,8 +3,9 @@ waiting for it in this process (``GET /v4/downloads/{id}?wait=``).
 
 Worker threads call :meth:`DownloadChanges.notify` after they commit a change; each waiting long
 poll holds an ``asyncio.Event`` on the API's event loop, set through ``call_soon_threadsafe``, so
-a waiter costs no thread. Changes made by other processes are not seen here: a long poll also
-re-reads the database every ``long_poll_recheck_seconds`` (see :mod:`dlserve.downloads.long_poll`).
+a waiter costs no thread. Changes made by other processes arrive through PostgreSQL's
+LISTEN/NOTIFY (:mod:`dlserve.downloads.change_feed`); on SQLite, and as a fallback, a long poll
+also re-reads the database every ``long_poll_recheck_seconds`` (:mod:`dlserve.downloads.long_poll`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ class DownloadChanges:
             waiters = list(self._waiters.get(download_id, ()))
         for loop, event in waiters:
             with contextlib.suppress(RuntimeError):  # that loop has closed: its waiter is gone too
+                loop.call_soon_threadsafe(event.set)
+
+    def notify_all(self) -> None:
+        """Wake every long poll in this process (changes may have been missed: they re-read)."""
+        with self._lock:
+            waiters = [waiter for waiting in self._waiters.values() for waiter in waiting]
+        for loop, event in waiters:
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(event.set)
 
     @contextmanager

@@ -5,9 +5,10 @@ delivered (committed or still being written), the result files and the error, an
 clock (a rate or an ETA is recomputed on every answer), so an unchanged ETag means nothing a
 poller acts on has changed.
 
-A wait ends at the first of: this process's worker reporting a change (:class:`DownloadChanges`),
+A wait ends at the first of: a change reported to this process (:class:`DownloadChanges`: by its
+own worker, or on PostgreSQL by another process's NOTIFY, see :mod:`dlserve.downloads.change_feed`),
 a re-read of the database finding one (every ``recheck_seconds``: how changes made by other
-processes arrive), or the deadline.
+processes arrive on SQLite), or the deadline.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ def download_etag(download: Download) -> str:
         f"{download.id}|{download.status.value}|{download.num_downloaded}|{download.num_found}|"
         f"{download.num_records}|{download.updated_at.isoformat()}|{download.error or ''}|{files}"
     )
+    return f'W/"{hashlib.blake2b(state.encode(), digest_size=12).hexdigest()}"'
+
+
+def page_etag(total: int, limit: int, offset: int, page: list[Download]) -> str:
+    """A weak ETag of a page of downloads: the account's total, the page's bounds and each
+    download's state (:func:`download_etag`), so a new, changed or removed download changes it."""
+    state = f"{total}|{limit}|{offset}|" + ",".join(download_etag(d) for d in page)
     return f'W/"{hashlib.blake2b(state.encode(), digest_size=12).hexdigest()}"'
 
 

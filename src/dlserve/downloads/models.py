@@ -13,8 +13,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import sqlalchemy as sa
-
 
 class DownloadStatus(StrEnum):
     QUEUED = "queued"
@@ -31,6 +29,11 @@ class DownloadStatus(StrEnum):
 ACTIVE_STATUSES = (DownloadStatus.QUEUED.value, DownloadStatus.IN_PROGRESS.value)
 
 
+# A delta download's list of deleted ids is listed with its files as part 0: record files are
+# numbered from 1, and part 0 is never charged (the ledger's rows are per record file).
+DELETED_PART_NO = 0
+
+
 @dataclass(frozen=True)
 class DownloadFile:
     part_no: int
@@ -43,6 +46,11 @@ class DownloadFile:
     expires_at: datetime
     deleted_at: datetime | None
     id: int  # the download_files row: v3 shows it as the result's own id
+
+    @property
+    def kind(self) -> str:
+        """``records``, or ``deleted`` for a delta download's list of deleted ids."""
+        return "deleted" if self.part_no == DELETED_PART_NO else "records"
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> DownloadFile:
@@ -91,9 +99,28 @@ class Download:
     completed_at: datetime | None
     files: list[DownloadFile] = field(default_factory=list)
     webhook_url: str | None = None
+    # Delta downloads only (None otherwise): the download this one is relative to, and the counts.
+    since: int | None = None
+    num_added: int | None = None
+    num_changed: int | None = None
+    num_deleted: int | None = None
+
+    @property
+    def is_delta(self) -> bool:
+        return self.since is not None
+
+    @property
+    def record_files(self) -> list[DownloadFile]:
+        """The files of records (what was delivered and charged), without a delta's deleted ids."""
+        return [f for f in self.files if f.part_no != DELETED_PART_NO]
+
+    @property
+    def listed_files(self) -> list[DownloadFile]:
+        """The files as results list them: the record files in order, then any deleted ids."""
+        return self.record_files + [f for f in self.files if f.part_no == DELETED_PART_NO]
 
     @classmethod
-    def from_row(cls, row: sa.RowMapping, files: list[DownloadFile]) -> Download:
+    def from_row(cls, row: Mapping[Any, Any], files: list[DownloadFile]) -> Download:
         values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
         values["status"] = DownloadStatus(row["status"])
         return cls(**values, files=files)
@@ -134,6 +161,10 @@ _COLUMNS = (
     "started_at",
     "completed_at",
     "webhook_url",
+    "since",
+    "num_added",
+    "num_changed",
+    "num_deleted",
 )
 
 
@@ -141,6 +172,12 @@ def result_file_name(download_id: int, part_no: int, output_format: str, compres
     """Datafiniti's names: ``{id}_{n}.csv`` for CSV, ``{id}_{n}.txt`` for JSON Lines (+ ``.gz``)."""
     extension = "csv" if output_format == "csv" else "txt"
     return f"{download_id}_{part_no}.{extension}" + (".gz" if compress == "gzip" else "")
+
+
+def deleted_file_name(download_id: int, output_format: str, compress: str | None) -> str:
+    """A delta download's deleted ids: ``{id}_deleted.csv`` (CSV) or ``{id}_deleted.txt`` (JSON)."""
+    extension = "csv" if output_format == "csv" else "txt"
+    return f"{download_id}_deleted.{extension}" + (".gz" if compress == "gzip" else "")
 
 
 def storage_key(download_id: int, name: str) -> str:

@@ -11,11 +11,14 @@ API serves and each extra round trip to the database is most of its cost.
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
 
+from dlserve.db.engine import Database
+from dlserve.db.prepared import PreparedSelect
 from dlserve.db.tables import download_files, downloads
 from dlserve.downloads.models import ACTIVE_STATUSES, Download, DownloadFile
 from dlserve.jobs.subqueries import running_checkpoint_total
@@ -38,34 +41,61 @@ def _in_flight(
     return sa.case((active, written), else_=0).label("_in_flight")
 
 
-def read_download(
-    conn: sa.Connection, download_id: int, account_id: int | None = None, *, jobs_in_sql: bool = True
-) -> Download | None:
-    """The download (of ``account_id`` when given) with its files, or None. ``jobs_in_sql``: the
-    job queue is the database's, so running parts' records are read in the same statement."""
-    query = _download_query(conn.dialect.name, account_id is not None, jobs_in_sql)
-    params = {"download_id": download_id, "account_id": account_id}
-    found = _assemble(conn.execute(query, params).mappings().all())
-    return found[0] if found else None
+class DownloadReads:
+    """The two hot reads as :class:`~dlserve.db.prepared.PreparedSelect` statements (compiled on
+    first use, one per shape): a poll costs the database's time, not SQLAlchemy's."""
 
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+        self._prepared: dict[tuple[str, bool, bool], PreparedSelect] = {}
 
-def read_page(
-    conn: sa.Connection, account_id: int, limit: int, offset: int, *, jobs_in_sql: bool = True
-) -> tuple[int, list[Download]]:
-    """(how many downloads the account has, one page of them newest first)."""
-    query = _page_query(conn.dialect.name, jobs_in_sql)
-    params = {"account_id": account_id, "limit": limit, "offset": offset}
-    rows = conn.execute(query, params).mappings().all()
-    if rows:
-        return int(rows[0]["_total"]), _assemble(rows)
-    if offset == 0:
-        return 0, []
-    # Past the end the page is empty and carries no total: ask for it (the one case with two
-    # statements; each is consistent on its own, which is all a count next to nothing needs).
-    total = conn.execute(
-        sa.select(sa.func.count()).select_from(downloads).where(downloads.c.account_id == account_id)
-    ).scalar_one()
-    return int(total), []
+    def download(self, download_id: int, account_id: int | None, *, jobs_in_sql: bool) -> Download | None:
+        """The download (of ``account_id`` when given) with its files, or None. ``jobs_in_sql``:
+        the job queue is the database's, so running parts' records are read in the same statement."""
+        of_account = account_id is not None
+        prepared = self._statement("download", of_account, jobs_in_sql)
+        params = (
+            {"download_id": download_id, "account_id": account_id}
+            if of_account
+            else {"download_id": download_id}
+        )
+        found = _assemble(prepared.all(params))
+        return found[0] if found else None
+
+    def page(
+        self, account_id: int, limit: int, offset: int, *, jobs_in_sql: bool
+    ) -> tuple[int, list[Download]]:
+        """(how many downloads the account has, one page of them newest first)."""
+        prepared = self._statement("page", True, jobs_in_sql)
+        rows = prepared.all({"account_id": account_id, "limit": limit, "offset": offset})
+        if rows:
+            return int(rows[0]["_total"]), _assemble(rows)
+        if offset == 0:
+            return 0, []
+        # Past the end the page is empty and carries no total: ask for it (the one case with two
+        # statements; each is consistent on its own, which is all a count next to nothing needs).
+        with self._db.read() as conn:
+            total = conn.execute(
+                sa.select(sa.func.count()).select_from(downloads).where(downloads.c.account_id == account_id)
+            ).scalar_one()
+        return int(total), []
+
+    def _statement(self, shape: str, of_account: bool, jobs_in_sql: bool) -> PreparedSelect:
+        key = (shape, of_account, jobs_in_sql)
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            dialect = self._db.engine.dialect.name
+            if shape == "page":
+                prepared = PreparedSelect(
+                    self._db, _page_query(dialect, jobs_in_sql), ("account_id", "limit", "offset")
+                )
+            else:
+                names = ("download_id", "account_id") if of_account else ("download_id",)
+                prepared = PreparedSelect(self._db, _download_query(dialect, of_account, jobs_in_sql), names)
+            with self._lock:
+                self._prepared[key] = prepared
+        return prepared
 
 
 # The statements are built once per dialect, with bound parameters: building a SQLAlchemy
@@ -104,10 +134,10 @@ def _page_query(dialect: str, jobs_in_sql: bool) -> sa.Select[Any]:
     )
 
 
-def _assemble(rows: Any) -> list[Download]:
+def _assemble(rows: list[dict[str, Any]]) -> list[Download]:
     """Downloads from joined rows (one per file, or one with NULL file columns), in row order."""
     order: list[int] = []
-    heads: dict[int, sa.RowMapping] = {}
+    heads: dict[int, dict[str, Any]] = {}
     files: dict[int, list[DownloadFile]] = {}
     for row in rows:
         download_id = row["id"]

@@ -15,6 +15,7 @@ twice, whatever dies when.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,11 +32,19 @@ import sqlalchemy as sa
 
 from dlserve.accounts import holds
 from dlserve.accounts.services import AccountService
+from dlserve.catalog.formats import csv_line
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
 from dlserve.downloads import typed_csv
-from dlserve.downloads.models import Download, DownloadStatus, result_file_name, storage_key
+from dlserve.downloads.models import (
+    DELETED_PART_NO,
+    Download,
+    DownloadStatus,
+    deleted_file_name,
+    result_file_name,
+    storage_key,
+)
 from dlserve.downloads.services import EXPORT_KINDS, PART_KIND, PLAN_KIND
 from dlserve.downloads.sql_render import (
     csv_header,
@@ -48,11 +57,13 @@ from dlserve.downloads.writers import PartWriter
 from dlserve.jobs.interfaces import Job, JobQueue, LeaseLost
 from dlserve.jobs.interfaces import JobStopped as Stopped
 from dlserve.logs import get_logger
-from dlserve.query import compile_query
+from dlserve.query import CompiledQuery, compile_query
+from dlserve.records import delta
+from dlserve.records.field_lists import view_from_stored
 from dlserve.records.render import project
 from dlserve.records.schema import SCHEMAS
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
-from dlserve.records.views import View, find_view
+from dlserve.records.views import View
 from dlserve.storage.interfaces import Storage
 from dlserve.webhooks.events import download_ended_in
 
@@ -116,7 +127,15 @@ class ExportRunner:
         # Called with a download's id after a change commits (wakes this process's long polls).
         self.on_change = on_change or (lambda _download_id: None)
         # A modest memory limit: exports stream, and a worker shares its machine with others.
-        self._duck = duckdb.connect(config={"preserve_insertion_order": True, "memory_limit": "512MB"})
+        # A delta part's sort spills past the limit (see sql_render.records_between): into the
+        # worker's scratch directory, not DuckDB's default ``.tmp`` in the current directory.
+        self._duck = duckdb.connect(
+            config={
+                "preserve_insertion_order": True,
+                "memory_limit": "512MB",
+                "temp_directory": str(settings.scratch_dir / "duckdb-spill"),
+            }
+        )
         self._duck_lock = threading.Lock()
 
     def close(self) -> None:
@@ -161,14 +180,24 @@ class ExportRunner:
     # -- plan --------------------------------------------------------------------------------------
 
     def _plan(self, job: Job, worker_id: str, download: Download) -> None:
-        plans = self._cut_into_parts(download)
-        with self.db.write() as conn:
-            for plan in plans:
-                self.queue.enqueue_in(conn, PART_KIND, str(download.id), plan.as_dict())
-            if not self.queue.complete_in(conn, job, worker_id):
-                raise LeaseLost()  # rolls the parts back: the next owner plans again
-            if not plans:
-                finish_if_done(conn, self.clock, self.queue, download.id)
+        if download.is_delta:
+            plans, deleted = self._plan_delta(download)
+        else:
+            plans, deleted = self._cut_into_parts(download), None
+        try:
+            with self.db.write() as conn:
+                if deleted is not None:
+                    conn.execute(download_files.insert().values(**deleted))
+                for plan in plans:
+                    self.queue.enqueue_in(conn, PART_KIND, str(download.id), plan.as_dict())
+                if not self.queue.complete_in(conn, job, worker_id):
+                    raise LeaseLost()  # rolls the parts back: the next owner plans again
+                if not plans:
+                    finish_if_done(conn, self.clock, self.queue, download.id)
+        except BaseException:
+            if deleted is not None:  # not listed: the next attempt writes it again
+                self.storage.delete(deleted["storage_key"])
+            raise
         log.info("export planned", download_id=download.id, parts=len(plans))
 
     def _cut_into_parts(self, download: Download) -> list[PartPlan]:
@@ -176,14 +205,104 @@ class ExportRunner:
         schema = SCHEMAS[download.data_type]
         compiled = compile_query(schema, download.query)
         snapshot = self._snapshot(download)
-        total = download.num_records or 0
-        per_file = self.settings.records_per_file
         cursor = self.cursor()
         try:
             with self.snapshots.open(snapshot) as directory:
-                rows = self._boundaries(cursor, directory, compiled.sql, compiled.params, total, per_file)
+                rows = self._boundaries(
+                    cursor,
+                    directory,
+                    compiled.sql,
+                    compiled.params,
+                    download.num_records or 0,
+                    self.settings.records_per_file,
+                )
         finally:
             cursor.close()
+        return self._plans_from(download, rows)
+
+    def _plan_delta(self, download: Download) -> tuple[list[PartPlan], dict[str, Any] | None]:
+        """A delta's parts, cut like any download's over the records it delivers, and its list of
+        deleted ids, written and stored now (listed by the plan's transaction)."""
+        compiled = compile_query(SCHEMAS[download.data_type], download.query)
+        cursor = self.cursor()
+        try:
+            with self._delta_sides(cursor, download) as sides:
+                narrowed = delta.delivered_filter(sides, compiled, 0, delta.MAX_SEQ)
+                rows = self._boundaries(
+                    cursor,
+                    Path(sides.new_scan).parent,
+                    narrowed.sql,
+                    narrowed.params,
+                    download.num_records or 0,
+                    self.settings.records_per_file,
+                    in_seq_order=True,
+                )
+                deleted = self._write_deleted(cursor, download, delta.deleted_ids(sides, compiled))
+        finally:
+            cursor.close()
+        return self._plans_from(download, rows), deleted
+
+    @contextlib.contextmanager
+    def _delta_sides(
+        self, cursor: duckdb.DuckDBPyConnection, download: Download
+    ) -> Iterator[delta.DeltaSides]:
+        """Both snapshots of a delta download, pinned locally for the block."""
+        base = self._base_snapshot(download)
+        with self.snapshots.open(self._snapshot(download)) as new_dir, self.snapshots.open(base) as old_dir:
+            yield delta.DeltaSides.of(cursor, new_dir, old_dir)
+
+    def _base_snapshot(self, download: Download) -> Snapshot:
+        """The snapshot the download named by ``since`` was made from (checked at creation)."""
+        with self.db.read() as conn:
+            snapshot_id = conn.execute(
+                sa.select(downloads.c.snapshot_id).where(downloads.c.id == download.since)
+            ).scalar_one()
+        return self.snapshots.get(int(snapshot_id))
+
+    def _write_deleted(
+        self, cursor: duckdb.DuckDBPyConnection, download: Download, ids: CompiledQuery
+    ) -> dict[str, Any] | None:
+        """``{id}_deleted.txt`` (JSON Lines, ``{"id": ...}``) or ``{id}_deleted.csv`` (an ``id``
+        column), streamed from DuckDB; None when nothing was deleted."""
+        if not download.num_deleted:
+            return None
+        is_csv = download.format == "csv"
+        writer = PartWriter(
+            self.settings.scratch_dir, gzip=download.compress == "gzip", header="id" if is_csv else None
+        )
+        try:
+            relation = cursor.sql(ids.sql, params=ids.params)
+            assert relation is not None
+            for batch in relation.to_arrow_reader(BATCH_ROWS):
+                for record_id in batch.column(0).to_pylist():
+                    line = csv_line([record_id]) if is_csv else orjson.dumps({"id": record_id}).decode()
+                    writer.write_text(line + ("\r\n" if is_csv else "\n"))
+                    writer.records += 1
+            if writer.records != download.num_deleted:
+                raise RuntimeError(f"{writer.records} deleted ids, {download.num_deleted} counted")
+            finished = writer.finish()
+        except BaseException:
+            writer.discard()
+            raise
+        name = deleted_file_name(download.id, download.format, download.compress)
+        key = storage_key(download.id, name)
+        self.storage.put_file(key, finished.path)
+        finished.path.unlink(missing_ok=True)
+        now = self.clock.now()
+        return {
+            "download_id": download.id,
+            "part_no": DELETED_PART_NO,
+            "name": name,
+            "storage_key": key,
+            "records": writer.records,
+            "bytes": finished.bytes,
+            "sha256": finished.sha256,
+            "created_at": now,
+            "expires_at": now + self.settings.link_ttl,
+        }
+
+    def _plans_from(self, download: Download, rows: list[tuple[int, int]]) -> list[PartPlan]:
+        total = download.num_records or 0
         plans: list[PartPlan] = []
         after, delivered = 0, 0
         for rn, seq in rows:
@@ -201,9 +320,14 @@ class ExportRunner:
         params: list[object],
         total: int,
         per_file: int,
+        *,
+        in_seq_order: bool = False,
     ) -> list[tuple[int, int]]:
+        # A plain scan yields matches in load order; a delta's semi-join is numbered by ``_seq``
+        # explicitly (sorting only the integers).
+        window = "ORDER BY _seq" if in_seq_order else ""
         rows = cursor.execute(
-            "SELECT rn, _seq FROM (SELECT _seq, row_number() OVER () AS rn "
+            f"SELECT rn, _seq FROM (SELECT _seq, row_number() OVER ({window}) AS rn "
             f"FROM read_parquet(?) WHERE {where}) "
             "WHERE rn <= ? AND (rn % ? = 0 OR rn = ?) ORDER BY rn",
             [str(directory / PART_GLOB), *params, total, per_file, total],
@@ -228,13 +352,26 @@ class _Part:
         self.download = download
         self.plan = PartPlan.of(job)
         self.schema = SCHEMAS[download.data_type]
-        self.view = find_view(download.data_type, download.view)
+        self.view = view_from_stored(download.data_type, download.view)
         self.compiled = compile_query(self.schema, download.query)
         self.snapshot = runner._snapshot(download)
         self.last_beat = time.monotonic()
 
     def execute(self) -> None:
         # The snapshot stays pinned (not evicted from this machine's cache) for the whole part.
+        if self.download.is_delta:
+            cursor = self.r.cursor()
+            try:
+                with self.r._delta_sides(cursor, self.download) as sides:
+                    self.snapshot_dir = Path(sides.new_scan).parent
+                    # Only the records the delta delivers, wherever the query's condition is used.
+                    self.compiled = delta.delivered_filter(
+                        sides, self.compiled, self.plan.after_seq, self.plan.through_seq
+                    )
+                    self._write()
+            finally:
+                cursor.close()
+            return
         with self.r.snapshots.open(self.snapshot) as directory:
             self.snapshot_dir = directory
             self._write()
@@ -310,7 +447,9 @@ class _Part:
     def _write_typed_csv(self, writer: PartWriter) -> None:
         """DuckDB writes the whole file (in a thread); this thread keeps the lease and progress
         beating, and interrupts DuckDB on a cancel, a shutdown or a lost lease."""
-        select = typed_csv.cells_select(self.view, self.schema, typed_records_between(self.compiled.sql))
+        select = typed_csv.cells_select(
+            self.view, self.schema, typed_records_between(self.compiled.sql, ordered=self.download.is_delta)
+        )
         target = writer.sibling("duckdb")
         cursor = self.r.cursor()
         outcome: list[BaseException | None] = []
@@ -346,13 +485,13 @@ class _Part:
 
     def _lines(self, newline: str) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str] | pa.Array]]:
         """(``_seq`` per line, the lines) in batches, for this part's records."""
-        records = records_between(self.compiled.sql)
+        records = records_between(self.compiled.sql, ordered=self.download.is_delta)
         python_view: View | None = None
         if self.download.format == "csv":
             select = csv_line_select(self.view, self.schema, records)
         else:
             in_sql = json_line_select(self.view, records)
-            if in_sql is None:  # a field list: projected in Python, record by record
+            if in_sql is None:  # a field list naming sub-fields: projected in Python
                 python_view = self.view
             select = in_sql or f"SELECT _seq, _record AS line FROM {records}"
         if python_view is None:  # DuckDB ends the lines too
@@ -434,7 +573,7 @@ def finish_if_done(conn: sa.Connection, clock: Clock, queue: JobQueue, download_
     now = clock.now()
     delivered = conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(download_files.c.records), 0)).where(
-            download_files.c.download_id == download_id
+            download_files.c.download_id == download_id, download_files.c.part_no != DELETED_PART_NO
         )
     ).scalar_one()
     pending = queue.pending_in(conn, EXPORT_KINDS, str(download_id))

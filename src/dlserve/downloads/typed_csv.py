@@ -20,8 +20,8 @@ import duckdb
 
 from dlserve.records import typed_cells
 from dlserve.records.layout import quote_ident
-from dlserve.records.render import csv_columns
-from dlserve.records.schema import DataTypeSchema, Kind
+from dlserve.records.render import csv_layout
+from dlserve.records.schema import DataTypeSchema
 from dlserve.records.views import View
 
 COPY_OPTIONS = "FORMAT csv, HEADER true, NEW_LINE '\\r\\n', COMMENT '', QUOTE '\"', ESCAPE '\"'"
@@ -46,18 +46,12 @@ def part_summary(cursor: duckdb.DuckDBPyConnection, records: str, params: list[o
 
 def cells_select(view: View, schema: DataTypeSchema, records: str) -> str:
     """SELECT of the CSV cells (columns named as the header) over ``records`` (every column)."""
-    selected = [f for f in schema.fields if f.kind is not Kind.GEO and view.selects(f.name)]
-    flattened = next((f for f in selected if f.name == view.flatten), None)
-    names = iter(csv_columns(view, schema))
+    layout = csv_layout(view, schema)
+    flattened = layout.flattened
     cells: list[str] = []
-    for spec in selected:
-        if spec is flattened:
-            for child in spec.children:
-                cell = typed_cells.cell(child, f"e.{quote_ident(child.name)}")
-                cells.append(f"NULLIF({cell}, '') AS {quote_ident(next(names))}")
-        else:
-            cell = typed_cells.cell(spec, quote_ident(spec.name))
-            cells.append(f"NULLIF({cell}, '') AS {quote_ident(next(names))}")
+    for column in layout.columns:
+        value = f"e.{quote_ident(column.spec.name)}" if column.element else quote_ident(column.spec.name)
+        cells.append(f"NULLIF({typed_cells.cell(column.spec, value)}, '') AS {quote_ident(column.name)}")
     source = records
     if flattened is not None:
         elements = quote_ident(flattened.name)

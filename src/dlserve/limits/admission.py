@@ -8,6 +8,10 @@ Three things, per API process:
 - a **separate bounded pool** (``threads``) that runs the heavy work, apart from the thread pool
   that serves cheap requests (``GET /v4/account``, auth, polling). However many heavy requests
   wait, they wait as coroutines on the event loop, not on threads the cheap requests need.
+- an **interactive pool** of the same size, at normal priority, for reads the search index
+  answers in milliseconds (:meth:`QueryAdmission.run_interactive`). Work on it that finds it must
+  scan (the DuckDB path, a download) calls :func:`require_heavy_pool` before doing anything, and
+  is run again from the start on the heavy pool.
 
 Refusals are :class:`~dlserve.errors.TooManyRequests` carrying ``retry_after`` (seconds), which
 every router turns into ``429`` with a ``Retry-After`` header and its own envelope.
@@ -34,6 +38,19 @@ from dlserve.errors import TooManyRequests
 
 T = TypeVar("T")
 HEAVY_NICENESS = 10
+_pool_of_thread = threading.local()
+
+
+class NeedsHeavyPool(Exception):
+    """Raised on the interactive pool by work that must scan: it is run again on the heavy pool.
+    Never seen outside :meth:`QueryAdmission.run_interactive`."""
+
+
+def require_heavy_pool() -> None:
+    """Call before heavy work (a scan, a download) that may run on the interactive pool, and before
+    any side effect: there it raises :class:`NeedsHeavyPool`; elsewhere it does nothing."""
+    if getattr(_pool_of_thread, "interactive", False):
+        raise NeedsHeavyPool()
 
 
 @dataclass(frozen=True)
@@ -65,12 +82,30 @@ class QueryAdmission:
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, limits.threads), thread_name_prefix="heavy-query", initializer=_lower_priority
         )
+        self._interactive = ThreadPoolExecutor(
+            max_workers=max(1, limits.threads),
+            thread_name_prefix="interactive-query",
+            initializer=_mark_interactive,
+        )
 
     async def run(self, account_id: int, fn: Callable[[], T]) -> T:
         """Admit one heavy request of ``account_id`` (or raise 429) and run ``fn`` on the heavy pool."""
         self.admit(account_id)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+        finally:
+            self.release(account_id)
+
+    async def run_interactive(self, account_id: int, fn: Callable[[], T]) -> T:
+        """Admit one request of ``account_id`` like :meth:`run`, and run ``fn`` on the interactive
+        pool; if it raises :class:`NeedsHeavyPool` (it must scan), run it again on the heavy pool."""
+        self.admit(account_id)
+        try:
+            loop = asyncio.get_running_loop()
+            try:
+                return await loop.run_in_executor(self._interactive, fn)
+            except NeedsHeavyPool:
+                return await loop.run_in_executor(self._pool, fn)
         finally:
             self.release(account_id)
 
@@ -105,6 +140,7 @@ class QueryAdmission:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._interactive.shutdown(wait=False, cancel_futures=True)
 
     def _burst(self) -> float:
         return max(1.0, self._limits.rate_per_minute)
@@ -116,3 +152,7 @@ def _lower_priority() -> None:
     nice value is its own; elsewhere this does nothing.)"""
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICENESS)
+
+
+def _mark_interactive() -> None:
+    _pool_of_thread.interactive = True

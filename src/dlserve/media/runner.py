@@ -27,6 +27,7 @@ from dlserve.db.engine import Database
 from dlserve.db.tables import media_downloads
 from dlserve.jobs.interfaces import Job, JobQueue, JobStatus
 from dlserve.logs import get_logger
+from dlserve.media import isobmff
 from dlserve.media.errors import Cancelled, FetchError
 from dlserve.media.ffmpeg import FfmpegTools, MediaInfo, probe
 from dlserve.media.filenames import filename_for
@@ -216,10 +217,14 @@ class MediaRunner:
         log.info("media download completed", download_id=download.id, bytes=size, height=info and info.height)
 
     def _measure(self, fetched: FetchedMedia) -> Callable[[], MediaInfo | None]:
-        """The file's dimensions: what the source said, else ffprobe of a hard link to it, started
-        now in a thread so that it overlaps storing the file (which moves or uploads it)."""
+        """The file's dimensions: what the source said, else what an MP4/MOV file's own header
+        says (:mod:`dlserve.media.isobmff`: no process to start), else ffprobe of a hard link to
+        it, started now in a thread so that it overlaps storing the file (which moves or uploads it)."""
         if fetched.known is not None or self._settings.tools is None:
             return lambda: fetched.known
+        header = isobmff.read_info(fetched.path)
+        if header is not None:
+            return lambda: header
         link = fetched.path.with_name(f"probe-{fetched.path.name}")  # in the attempt's folder
         try:
             os.link(fetched.path, link)

@@ -3,7 +3,8 @@
 Cluster-wide figures (downloads by status, queue depth, records and bytes exported) are read from
 the database at scrape time, so any API process reports the whole fleet and workers need no HTTP
 server of their own; ``rate(dlserve_export_records_total[1m])`` is records/s across all workers.
-HTTP latency is per process, labelled by route template (not by raw path, which would explode).
+HTTP latency is per process, labelled by route template (not by raw path, which would explode);
+:class:`dlserve.api.edge.EdgeMiddleware` observes it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
+from dlserve.downloads.models import DELETED_PART_NO
 from dlserve.jobs.interfaces import JobQueue
 from dlserve.logs import get_logger
 
@@ -48,7 +49,7 @@ class DatabaseCollector(Collector):
                     sa.select(
                         sa.func.coalesce(sa.func.sum(download_files.c.records), 0),
                         sa.func.coalesce(sa.func.sum(download_files.c.bytes), 0),
-                    )
+                    ).where(download_files.c.part_no != DELETED_PART_NO)  # a delta's deleted ids
                 ).one()
             for (kind, status), count in sorted(self._queue.counts().items()):
                 depth.add_metric([kind, status], count)
@@ -72,30 +73,3 @@ class Metrics:
             ["route", "method", "status"],
             registry=self.registry,
         )
-
-
-class HttpMetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = {"code": 500}
-
-        async def remember_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, remember_status)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            self.metrics.http_latency.labels(template, scope.get("method", ""), str(status["code"])).observe(
-                time.perf_counter() - started
-            )

@@ -95,9 +95,12 @@ def token_expressions(schema: DataTypeSchema) -> list[tuple[str, str]]:
     return out
 
 
-def snapshot_select_sql(schema: DataTypeSchema, typed_source: str, *, exact: bool = False) -> str:
+def snapshot_select_sql(
+    schema: DataTypeSchema, typed_source: str, *, exact: bool = False, fingerprint: bool = False
+) -> str:
     """SELECT over typed rows adding the token columns (and, with ``exact``, whether the typed
-    columns spell the record exactly, see :mod:`dlserve.records.typed_cells`): the full layout.
+    columns spell the record exactly, see :mod:`dlserve.records.typed_cells`; with ``fingerprint``,
+    the hash of the stored JSON, see :mod:`dlserve.records.fingerprints`): the full layout.
 
     No ORDER BY: the loader feeds rows in ``_seq`` order and DuckDB keeps insertion order, while a
     sort would hold a whole part of large strings in memory.
@@ -107,4 +110,8 @@ def snapshot_select_sql(schema: DataTypeSchema, typed_source: str, *, exact: boo
         from dlserve.records import typed_cells  # it builds on this module's helpers
 
         tokens += f", {typed_cells.exact_select(schema)} AS {quote_ident(typed_cells.EXACT_COLUMN)}"
+    if fingerprint:
+        from dlserve.records.fingerprints import fingerprint_select
+
+        tokens += f", {fingerprint_select()}"
     return f"SELECT *, {tokens} FROM {typed_source}"

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from dlserve.errors import ErrorDetail, Invalid
 from dlserve.records.extra_fields import fill_derived_fields, refuse_undeclared, undeclared_fields
+from dlserve.records.fingerprints import FINGERPRINT_COLUMN
 from dlserve.records.layout import column_type, quote_ident, snapshot_select_sql
 from dlserve.records.schema import SCHEMAS, DataTypeSchema, Kind
 from dlserve.records.snapshots import INDEX_DIR, PART_GLOB, Snapshot, SnapshotCatalog, part_name
@@ -84,7 +85,10 @@ def load_files(
     workers: int | None = None,
     strict: bool = False,
     index: bool = True,
+    fingerprints: bool = True,
 ) -> LoadResult:
+    """``fingerprints=False`` (internal: the benchmark's baseline) writes parts without the
+    ``_fingerprint`` column; delta downloads then compute it when they read the snapshot."""
     schema = SCHEMAS.get(data_type)
     if schema is None:
         raise Invalid(
@@ -140,6 +144,7 @@ def load_files(
                 first_part,
                 workers or min(4, os.cpu_count() or 1),
                 progress,
+                fingerprints,
                 on_part=indexing.add_part if indexing is not None else None,
             )
         finally:
@@ -480,11 +485,16 @@ def _write_parts(
     first_part: int,
     workers: int,
     progress: ProgressCallback,
+    fingerprints: bool,
     on_part: Callable[[Path], None] | None = None,
 ) -> None:
     """Write the new rows as numbered parts, ``workers`` at a time; ``on_part`` gets each part as
     soon as it is complete (they may complete out of order)."""
-    with_exact = _parts_record_exactness(staged)
+    earlier_columns = _earlier_part_columns(staged)
+    # Every part of a snapshot has the same columns: new parts get a column only when the parts
+    # they join (an append to a snapshot loaded before it existed) have it too.
+    with_exact = earlier_columns is None or EXACT_COLUMN in earlier_columns
+    with_fingerprint = fingerprints and (earlier_columns is None or FINGERPRINT_COLUMN in earlier_columns)
     per_part = max(min(MIN_ROWS_PER_PART, ROWS_PER_PART), min(ROWS_PER_PART, -(-count // max(1, workers))))
     starts = list(range(0, count, per_part))
     done = 0
@@ -493,7 +503,12 @@ def _write_parts(
         nonlocal done
         start = starts[index]
         in_part = f"WHERE rowid >= {start} AND rowid < {start + per_part}"
-        select = snapshot_select_sql(schema, loaded_rows_sql(schema, first_seq, in_part), exact=with_exact)
+        select = snapshot_select_sql(
+            schema,
+            loaded_rows_sql(schema, first_seq, in_part),
+            exact=with_exact,
+            fingerprint=with_fingerprint,
+        )
         target = staged / part_name(first_part + index)
         cursor = con.cursor()
         try:
@@ -513,18 +528,17 @@ def _write_parts(
             future.result()
 
 
-def _parts_record_exactness(staged: Path) -> bool:
-    """New parts get the exactness column unless the parts they join (an append to a snapshot
-    loaded before it existed) lack it: every part of a snapshot has the same columns."""
+def _earlier_part_columns(staged: Path) -> set[str] | None:
+    """The columns of the parts an append joins (None: a new snapshot)."""
     earlier = sorted(staged.glob("*.parquet"))
     if not earlier:
-        return True
+        return None
     con = duckdb.connect()
     try:
         rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(earlier[0])]).fetchall()
     finally:
         con.close()
-    return any(row[0] == EXACT_COLUMN for row in rows)
+    return {str(row[0]) for row in rows}
 
 
 def typed_columns(schema: DataTypeSchema) -> str:

@@ -6,16 +6,19 @@ must not be shared between threads while a cursor may be created per call cheapl
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from dlserve.errors import NotFound
+from dlserve.errors import ErrorDetail, Gone, NotFound
 from dlserve.limits.query_cost import interrupt_after
 from dlserve.query import CompiledQuery
+from dlserve.records import delta
+from dlserve.records.delta import DeltaCounts
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
 
 
@@ -72,6 +75,29 @@ class RecordStore:
         if not rows:
             raise NotFound(f"No {snapshot.data_type} record has the id '{record_id}'")
         return str(rows[0][0])
+
+    def delta_counts(self, new: Snapshot, old: Snapshot, query: CompiledQuery) -> DeltaCounts:
+        """How the query's matches changed from ``old`` to ``new`` (see dlserve.records.delta)."""
+        with self._catalog.open(new) as new_dir, self._open_kept(old) as old_dir:
+            with self._lock:
+                cursor = self._con.cursor()
+            with interrupt_after(cursor, self._query_timeout):
+                return delta.counts(cursor, delta.DeltaSides.of(cursor, new_dir, old_dir), query)
+
+    @contextlib.contextmanager
+    def _open_kept(self, snapshot: Snapshot) -> Iterator[Path]:
+        """An older snapshot, or ``Gone`` when its files are no longer there."""
+        gone = Gone(
+            f"The {snapshot.data_type} snapshot {snapshot.id} is no longer kept",
+            [ErrorDetail("since", "the data that download was made from is gone")],
+        )
+        try:
+            with self._catalog.open(snapshot) as directory:
+                if not any(directory.glob(PART_GLOB)):
+                    raise gone
+                yield directory
+        except FileNotFoundError:
+            raise gone from None
 
     def _run(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -7,6 +7,9 @@ the plural (``businesses_all_nested``); both spellings find the same view.
 - ``*_flat_<nested>``: every field; in CSV one row per element of ``<nested>``, parent fields repeated;
 - ``*_no_<nested>``: every field but that one;
 - ``*_basic``: a short list of identifying fields.
+
+A *field list* (``["id", "name", "reviews.rating"]``, see :mod:`dlserve.records.field_lists`) is a
+view too, built per request: every renderer consumes it exactly as it consumes a named view.
 """
 
 from __future__ import annotations
@@ -24,6 +27,18 @@ class View:
     include: tuple[str, ...] | None = None  # None: every field, extras included
     exclude: tuple[str, ...] = ()
     flatten: str | None = None  # the nested field a CSV row is made per element of
+    # A field list only: its names as listed (the CSV column order), and for each nested field
+    # listed by dotted names, the sub-fields kept in each element.
+    paths: tuple[str, ...] | None = None
+    sub_fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def is_field_list(self) -> bool:
+        return self.paths is not None
+
+    def sub_fields_of(self, field_name: str) -> tuple[str, ...] | None:
+        """The sub-fields a nested field keeps, or None when it is returned whole."""
+        return next((subs for name, subs in self.sub_fields if name == field_name), None)
 
     def selects(self, field_name: str) -> bool:
         if field_name in self.exclude:
@@ -34,6 +49,11 @@ class View:
         """The schema's fields this view returns, in schema order (a view of every field also
         returns the fields a record has beyond the schema)."""
         return [f.name for f in SCHEMAS[self.data_type].fields if self.selects(f.name)]
+
+    def declared_sub_fields(self) -> dict[str, list[str]]:
+        """Nested field → the sub-fields it returns (what a field list may name with a dot)."""
+        fields = (f for f in SCHEMAS[self.data_type].fields if f.kind is Kind.NESTED and self.selects(f.name))
+        return {f.name: [c.name for c in f.children] for f in fields}
 
 
 _BASIC_FIELDS = {
@@ -125,15 +145,20 @@ def default_view(data_type: str) -> View:
     return VIEWS[data_type][f"{SCHEMAS[data_type].singular}_all_nested"]
 
 
-def find_view(data_type: str, name: str | None) -> View:
-    """The view called ``name`` (v4 or v3 spelling) for ``data_type``; None → all fields."""
-    if not name:
-        return default_view(data_type)
+def named_view(data_type: str, name: str) -> View | None:
+    """The view called ``name`` (v4 or v3 spelling) for ``data_type``, if there is one."""
     schema = SCHEMAS[data_type]
     canonical = name
     if name.startswith(schema.name + "_") and schema.name != schema.singular:
         canonical = schema.singular + name[len(schema.name) :]
-    view = VIEWS[data_type].get(canonical)
+    return VIEWS[data_type].get(canonical)
+
+
+def find_view(data_type: str, name: str | None) -> View:
+    """The view called ``name`` (v4 or v3 spelling) for ``data_type``; None → all fields."""
+    if not name:
+        return default_view(data_type)
+    view = named_view(data_type, name)
     if view is None:
         known = ", ".join(sorted(VIEWS[data_type]))
         raise Invalid(

@@ -6,8 +6,11 @@ out the same way on both paths.
 
 Most matches of a small circle lie in a box well inside it (its corners at most 95% of the radius
 away): those match without a check. Only the records between that inner box and the outer box
-are checked one by one, and handed back as a set of ``_seq`` terms; the leaf is "inner box OR
-those terms", which composes with the rest of the query like any other leaf.
+(the ring) are checked one by one. A circle alone or in a top-level AND is counted and paged from
+the two parts (:func:`circle_parts`, :func:`inside`; see ``TantivySearchIndex._circle_page``).
+Anywhere else the checked records are handed back as a set of ``_seq`` terms and the leaf is
+"inner box OR those terms" (:func:`circle_query`), which composes like any other leaf, but costs
+more: Tantivy answers a set of spread ``_seq`` terms by looking at every record.
 
 Candidates come from posting lists, not ranges: each record is indexed under the grid cell of its
 coordinates (:data:`~dlserve.search.layout.GEOCELL`, a tenth of a degree square, or ``odd`` for
@@ -20,6 +23,7 @@ antimeridian or covers too many cells, and indexes built before the cells, keep 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import tantivy
 
@@ -44,54 +48,72 @@ _SLACK_DEGREES = 1e-6
 _MAX_CELLS = 4096
 
 
-def circle_query(
-    searcher: tantivy.Searcher, schema: tantivy.Schema, circle: nodes.GeoDistance
-) -> tantivy.Query:
+@dataclass(frozen=True)
+class CircleParts:
+    """A circle as the index sees it: ``inner`` matches only records inside it (None: no such
+    box), ``ring`` every other record that may be inside (disjoint from ``inner``), each to be
+    checked with the exact formula (:func:`inside`)."""
+
+    inner: tantivy.Query | None
+    ring: tantivy.Query
+    # a query as wide as the ring or wider, cheaper to count (the covering cells' posting lists)
+    bound: tantivy.Query | None = None
+
+
+def circle_parts(schema: tantivy.Schema, circle: nodes.GeoDistance) -> CircleParts:
     cells = _covering_cells(schema, circle)
     inner = _inner_box(schema, circle)
     if inner is not None and cells is not None:
         # (the inner box lies inside the circle, so inside the covering cells: this only lets
         # Tantivy walk the cells' short posting lists instead of the two ranges)
         inner = tantivy.Query.boolean_query([(tantivy.Occur.Must, cells), (tantivy.Occur.Must, inner)])
-    checked = _checked_matches(searcher, schema, circle, inner, cells)
-    if inner is None:
-        return checked
-    return tantivy.Query.boolean_query([(tantivy.Occur.Should, inner), (tantivy.Occur.Should, checked)])
-
-
-def _checked_matches(
-    searcher: tantivy.Searcher,
-    schema: tantivy.Schema,
-    circle: nodes.GeoDistance,
-    inner: tantivy.Query | None,
-    cells: tantivy.Query | None,
-) -> tantivy.Query:
-    """The records of the outer box (or its covering cells), less the inner box, that the exact
-    formula puts inside."""
     if cells is None:
         candidates = _box_query(schema, circle)
     else:
         present = tantivy.Query.term_query(schema, PRESENT, "geoLocation")
         candidates = tantivy.Query.boolean_query([(tantivy.Occur.Must, present), (tantivy.Occur.Must, cells)])
-    if inner is not None:
-        candidates = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Must, candidates), (tantivy.Occur.MustNot, inner)]
-        )
-    found = match_count(searcher.search(candidates, limit=1, count=True))
+    if inner is None:
+        return CircleParts(None, candidates)
+    ring = tantivy.Query.boolean_query([(tantivy.Occur.Must, candidates), (tantivy.Occur.MustNot, inner)])
+    return CircleParts(inner, ring, None if cells is None else candidates)
+
+
+def circle_query(
+    searcher: tantivy.Searcher, schema: tantivy.Schema, circle: nodes.GeoDistance
+) -> tantivy.Query:
+    """The circle as one query, to compose with any other: the inner box, or the records of the
+    ring that are inside, as a set of ``_seq`` terms."""
+    parts = circle_parts(schema, circle)
+    checked = seq_set_query(schema, [seq for seq, _ in inside(searcher, circle, parts.ring, parts.bound)])
+    if parts.inner is None:
+        return checked
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, parts.inner), (tantivy.Occur.Should, checked)])
+
+
+def inside(
+    searcher: tantivy.Searcher,
+    circle: nodes.GeoDistance,
+    candidates: tantivy.Query,
+    bound: tantivy.Query | None = None,
+) -> list[tuple[int, tantivy.DocAddress]]:
+    """``(_seq, address)`` of the ``candidates`` that the exact formula puts inside, by ``_seq``.
+    ``bound``, matching every candidate and cheaper to count, spares counting the candidates."""
+    found = match_count(searcher.search(bound or candidates, limit=1, count=True, order_by_field=SEQ))
     if not found:
-        return tantivy.Query.empty_query()
-    hits = searcher.search(candidates, limit=found, order_by_field=SEQ, order=tantivy.Order.Asc).hits
+        return []
+    hits = searcher.search(
+        candidates, limit=found, count=False, order_by_field=SEQ, order=tantivy.Order.Asc
+    ).hits
     addresses = [address for _, address in hits]
     latitudes = searcher.fast_field_values(LATITUDE, addresses)
     longitudes = searcher.fast_field_values(LONGITUDE, addresses)
-    inside = [
-        int(seq)
-        for (seq, _), latitude, longitude in zip(hits, latitudes, longitudes, strict=True)
+    return [
+        (int(seq), address)
+        for (seq, address), latitude, longitude in zip(hits, latitudes, longitudes, strict=True)
         if latitude is not None
         and longitude is not None
         and within(circle, float(latitude), float(longitude))
     ]
-    return seq_set_query(schema, inside)
 
 
 def within(circle: nodes.GeoDistance, latitude: float, longitude: float) -> bool:

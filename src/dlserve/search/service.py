@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 
 from dlserve.errors import NotFound
+from dlserve.limits.admission import require_heavy_pool
 from dlserve.query import CompiledQuery, nodes
 from dlserve.records.snapshots import INDEX_DIR, Snapshot, SnapshotCatalog
 from dlserve.records.store import RecordStore
@@ -53,6 +54,7 @@ class RecordSearch:
                 return index.count(tree)
             except (Untranslatable, ValueError) as exc:
                 log.info("search.index_fallback", reason=str(exc))
+        require_heavy_pool()
         return self._store.count(snapshot, compiled)
 
     def fetch(
@@ -64,6 +66,7 @@ class RecordSearch:
                 return index.records(tree, limit, offset)
             except (Untranslatable, ValueError) as exc:
                 log.info("search.index_fallback", reason=str(exc))
+        require_heavy_pool()
         return self._store.fetch(snapshot, compiled, limit, offset)
 
     def page(
@@ -76,6 +79,7 @@ class RecordSearch:
                 return index.page(tree, limit, offset)
             except (Untranslatable, ValueError) as exc:
                 log.info("search.index_fallback", reason=str(exc))
+        require_heavy_pool()
         num_found = self._store.count(snapshot, compiled)
         if limit <= 0 or offset >= num_found:
             return num_found, []

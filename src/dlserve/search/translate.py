@@ -80,7 +80,28 @@ class Translator:
                 )
         return self.leaf(query)
 
+    def single_term(self, query: nodes.Query) -> tuple[str, str | int | float | bool] | None:
+        """(Tantivy field, value) when ``query`` is one term query of the index, else None: its
+        count is then the term's document frequency."""
+        match query:
+            case nodes.TokenMatch(field, tokens, False) if len(tokens) == 1:
+                return (ALL_TEXT_COLUMN if field is None else field_for(field)), tokens[0]
+            case nodes.KeywordMatch(field, value, False):
+                return field_for(field), value
+            case nodes.Exists(field):
+                return PRESENT, field.path
+            case nodes.Equals(field, value):
+                if isinstance(value, bool):
+                    return field_for(field), value
+                if isinstance(value, datetime):
+                    return field_for(field), epoch_micros(value)
+                return field_for(field), float(value) + 0.0  # -0.0 → 0.0
+        return None
+
     def leaf(self, query: nodes.Query) -> tantivy.Query:
+        term = self.single_term(query)
+        if term is not None:
+            return tantivy.Query.term_query(self._schema, *term)
         match query:
             case nodes.TokenMatch(field, tokens, prefix):
                 return self._tokens(ALL_TEXT_COLUMN if field is None else field_for(field), tokens, prefix)
@@ -88,11 +109,9 @@ class Translator:
                 if self._proximity is None:
                     raise Untranslatable("sloppy phrases need a searcher")
                 return self._proximity(query, ALL_TEXT_COLUMN if field is None else field_for(field))
-            case nodes.KeywordMatch(field, value, prefix):
-                if prefix:
-                    self._check_prefix(field_for(field), value)
-                    return self._regex(field_for(field), regex.prefix(value))
-                return tantivy.Query.term_query(self._schema, field_for(field), value)
+            case nodes.KeywordMatch(field, value, True):
+                self._check_prefix(field_for(field), value)
+                return self._regex(field_for(field), regex.prefix(value))
             case nodes.TokenPattern(field, pattern, text):
                 name = ALL_TEXT_COLUMN if field is None else field_for(field)
                 return self._pattern(name, pattern, text)
@@ -105,20 +124,14 @@ class Translator:
                 return tantivy.Query.fuzzy_term_query(
                     self._schema, name, value, distance, transposition_cost_one=True, prefix=False
                 )
-            case nodes.Equals(field, value):
-                return self._equals(field, value)
             case nodes.Range(field, low, high):
                 return self._range(field, low, high)
-            case nodes.Exists(field):
-                return tantivy.Query.term_query(self._schema, PRESENT, field.path)
             case nodes.GeoDistance():
                 return self._geo(query)
         raise AssertionError(f"unknown query node {query!r}")
 
     def _tokens(self, name: str, tokens: tuple[str, ...], prefix: bool) -> tantivy.Query:
-        if not prefix:
-            if len(tokens) == 1:
-                return tantivy.Query.term_query(self._schema, name, tokens[0])
+        if not prefix:  # (one token is a single term)
             return tantivy.Query.phrase_query(self._schema, name, list(tokens))
         self._check_prefix(name, tokens[-1])
         if len(tokens) == 1:
@@ -146,14 +159,6 @@ class Translator:
             return tantivy.Query.regex_query(self._schema, name, pattern)
         except ValueError as exc:  # e.g. an automaton too large for Tantivy
             raise Untranslatable(str(exc)) from None
-
-    def _equals(self, field: ResolvedField, value: float | bool | datetime) -> tantivy.Query:
-        name = field_for(field)
-        if isinstance(value, bool):
-            return tantivy.Query.term_query(self._schema, name, value)
-        if isinstance(value, datetime):
-            return tantivy.Query.term_query(self._schema, name, epoch_micros(value))
-        return tantivy.Query.term_query(self._schema, name, float(value) + 0.0)  # -0.0 → 0.0
 
     def _range(
         self, field: ResolvedField, low: nodes.Bound | None, high: nodes.Bound | None

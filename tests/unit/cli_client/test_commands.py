@@ -111,6 +111,22 @@ def test_download_json(run: Callable[..., Result], server: FakeServer, tmp_path:
     assert result.stderr == ""  # no progress, no notes
 
 
+def test_download_fields_sends_a_field_list(
+    run: Callable[..., Result], server: FakeServer, tmp_path: Path
+) -> None:
+    running_download(server, parts=1)
+    created(server, total=10)
+    result = run("download", "businesses", "*", "--fields", "id, name,reviews.rating", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    posted = json.loads(server.requests[0].content)
+    assert posted["view"] == ["id", "name", "reviews.rating"]
+    both = run(
+        "download", "businesses", "*", "--fields", "id", "--view", "business_basic", "--out", str(tmp_path)
+    )
+    assert both.exit_code == 1
+    assert "--view or --fields" in both.stderr
+
+
 def test_a_checksum_mismatch_fails_in_one_line_and_removes_the_file(
     run: Callable[..., Result], server: FakeServer, tmp_path: Path
 ) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import pytest
 
-from dlserve.limits.admission import AdmissionLimits, QueryAdmission, RateLimited
+from dlserve.limits.admission import AdmissionLimits, QueryAdmission, RateLimited, require_heavy_pool
 
 
 class Ticks:
@@ -77,4 +78,35 @@ def test_heavy_work_runs_on_its_own_bounded_pool() -> None:
     assert names
     assert all(name.startswith("heavy-query") for name in names)
     assert len(names) <= 2
+    admission.close()
+
+
+def test_interactive_work_runs_at_normal_priority_and_scans_move_to_the_heavy_pool() -> None:
+    admission = QueryAdmission(AdmissionLimits(rate_per_minute=1000, per_account=10, threads=2))
+    calls: list[tuple[str, int]] = []
+
+    def index_read() -> str:
+        calls.append(
+            (threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        )
+        return "from the index"
+
+    def scan() -> str:
+        calls.append((threading.current_thread().name, 0))
+        require_heavy_pool()  # before any side effect: raises on the interactive pool only
+        return "scanned"
+
+    async def scenario() -> None:
+        assert await admission.run_interactive(1, index_read) == "from the index"
+        assert await admission.run_interactive(1, scan) == "scanned"
+        with pytest.raises(ValueError, match="invalid literal"):  # other errors are not retried
+            await admission.run_interactive(1, lambda: int("not a number"))
+
+    asyncio.run(scenario())
+    (read_thread, read_niceness), first, second = calls
+    assert read_thread.startswith("interactive-query")
+    assert read_niceness == os.getpriority(os.PRIO_PROCESS, 0)  # not lowered
+    assert first[0].startswith("interactive-query")  # tried there first, then run again ...
+    assert second[0].startswith("heavy-query")  # ... from the start on the heavy pool
+    require_heavy_pool()  # outside the interactive pool it does nothing
     admission.close()

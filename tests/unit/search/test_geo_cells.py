@@ -77,3 +77,27 @@ def test_cells_agree_with_sql(indexed: Indexed, longitude: float, latitude: floa
     assert found == expected, query
     assert index.count(tree) == len(expected)
     assert expected or radius == "0.01,km"  # the circles do hold records
+
+
+@pytest.mark.parametrize("radius", ["3,km", "10,mi", "2000,km"])
+@pytest.mark.parametrize(("longitude", "latitude"), [CENTRES[0], CENTRES[1], CENTRES[3]])
+@pytest.mark.parametrize(
+    "template",
+    ["{circle}", "{circle} AND name:place", "name:place AND {circle} AND NOT latitude:[30.2 TO 30.3]"],
+)
+def test_pages_of_a_circle_and_its_conjunctions_agree_with_sql(
+    indexed: Indexed, longitude: float, latitude: float, radius: str, template: str
+) -> None:
+    """A circle alone or in a top-level AND is counted and paged from its inner box and its checked
+    ring, merged by ``_seq``: every page is the SQL's slice."""
+    index, connection, _ = indexed
+    query = template.format(circle=f"geoLocation:[{longitude},{latitude},{radius}]")
+    compiled = compile_query(BUSINESSES, query)
+    rows = connection.execute(f"SELECT id FROM t WHERE {compiled.sql} ORDER BY _seq", compiled.params)
+    expected = [row[0] for row in rows.fetchall()]
+    tree = parse_query(BUSINESSES, query)
+    assert index.count(tree) == len(expected), query
+    for offset, limit in [(0, 1), (0, 10), (3, 7), (len(expected) // 2, 25), (len(expected), 5)]:
+        found, page = index.page(tree, limit, offset)
+        assert found == len(expected), query
+        assert [json.loads(record)["id"] for record in page] == expected[offset : offset + limit], query

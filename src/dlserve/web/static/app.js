@@ -58,13 +58,14 @@ async function startSession(token) {
   state.views = await api("GET", "/v4/views");
   fillViews();
   refreshDownloads();
+  refreshSchedules();
   refreshMedia();
   clearInterval(state.polling);
   clearInterval(state.listPolling);
   state.polling = setInterval(() => { refreshMedia(); refreshAccount(); }, 1500);
   // Active downloads are followed by long polls (followDownload); the list itself changes
   // only when a download is started (refreshed then) or elsewhere (this slow refresh).
-  state.listPolling = setInterval(refreshDownloads, 10000);
+  state.listPolling = setInterval(() => { refreshDownloads(); refreshSchedules(); }, 10000);
   $("query").focus();
 }
 
@@ -147,8 +148,43 @@ for (const tab of tabs) {
 function fillViews() {
   const type = $("data-type").value;
   const select = $("view");
-  select.replaceChildren(...state.views.filter((v) => v.data_type === type).map((v) => el("option", { value: v.name, textContent: v.name })));
+  const views = state.views.filter((v) => v.data_type === type);
+  select.replaceChildren(...views.map((v) => el("option", { value: v.name, textContent: v.name })));
+  fillFieldPicker(views.find((v) => v.all_fields) || views[0]);
 }
+
+// -- field selection: a comma list the picker appends to; sent as `view` (an array) when set -----
+
+function fillFieldPicker(view) {
+  const names = [];
+  for (const field of view ? view.fields : []) {
+    names.push(field);
+    for (const sub of (view.sub_fields || {})[field] || []) names.push(`${field}.${sub}`);
+  }
+  $("field-picker").replaceChildren(
+    el("option", { value: "", textContent: "choose…" }),
+    ...names.map((name) => el("option", { value: name, textContent: name })),
+  );
+  $("fields").value = "";
+  syncViewChoice();
+}
+
+function chosenFields() {
+  return $("fields").value.split(",").map((name) => name.trim()).filter((name) => name);
+}
+
+function syncViewChoice() {
+  $("view").disabled = chosenFields().length > 0;  // a field list replaces the view
+}
+
+$("field-picker").addEventListener("change", () => {
+  const picked = $("field-picker").value;
+  const fields = chosenFields();
+  if (picked && !fields.includes(picked)) $("fields").value = [...fields, picked].join(",");
+  $("field-picker").value = "";
+  syncViewChoice();
+});
+$("fields").addEventListener("input", syncViewChoice);
 
 function scheduleCount() {
   clearTimeout(state.countTimer);
@@ -178,7 +214,9 @@ $("data-type").addEventListener("change", () => { fillViews(); scheduleCount(); 
 $("search-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
-    const result = await api("POST", `/v4/${$("data-type").value}/search`, { query: $("query").value.trim() || "*", num_records: 10 });
+    const body = { query: $("query").value.trim() || "*", num_records: 10 };
+    if (chosenFields().length) body.view = chosenFields();
+    const result = await api("POST", `/v4/${$("data-type").value}/search`, body);
     renderPreview(result.records);
     refreshAccount();
   } catch (error) {
@@ -188,7 +226,13 @@ $("search-form").addEventListener("submit", async (event) => {
 
 function cellText(value) {
   if (value == null) return "";
-  if (Array.isArray(value)) return value.every((v) => typeof v !== "object") ? value.join(", ") : `${value.length} items`;
+  if (Array.isArray(value)) {
+    if (value.every((v) => typeof v !== "object")) return value.join(", ");
+    // one listed sub-field (a field list's reviews.rating): its values
+    const single = (v) => v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length <= 1;
+    if (value.every(single)) return value.map((v) => cellText(Object.values(v)[0])).filter((t) => t).join(", ");
+    return `${value.length} items`;
+  }
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }
@@ -209,6 +253,7 @@ $("download-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   $("download-error").textContent = "";
   const body = { query: $("query").value.trim() || "*", download: true, format: $("format").value, view: $("view").value };
+  if (chosenFields().length) body.view = chosenFields();
   if ($("records").value) body.num_records = Number($("records").value);
   if ($("gzip").checked) body.compress = "gzip";
   try {
@@ -239,13 +284,30 @@ function renderDownload(d) {
     });
     head.append(cancel);
   }
+  // A finished download of every match can be refreshed: a delta download (since) of what was
+  // added or changed since, plus the ids deleted since (docs/api.md, "Delta downloads").
+  if (d.status === "completed" && (d.since != null || d.num_records === d.num_found)) {
+    const refresh = el("button", { type: "button", className: "secondary", textContent: "Refresh" });
+    refresh.setAttribute("aria-label", `Refresh download ${d.id}: download what changed since`);
+    refresh.addEventListener("click", async () => {
+      $("download-error").textContent = "";
+      const body = { query: d.query, download: true, format: d.format, view: d.view, since: d.id };
+      if (d.compress) body.compress = d.compress;
+      try { await api("POST", `/v4/${d.data_type}/search`, body); refreshDownloads(); } catch (error) { $("download-error").textContent = error.explanation; }
+    });
+    head.append(refresh);
+  }
   const bar = el("progress", { max: Math.max(total || 0, 1), value: done || 0 });
   bar.setAttribute("aria-label", `Download ${d.id} progress`);
   const eta = d.progress && d.progress.eta_s != null && active ? ` · about ${Math.ceil(d.progress.eta_s)} s left` : "";
   const line = el("div", { className: "muted", textContent: `${(done || 0).toLocaleString()} of ${(total || 0).toLocaleString()} records · ${d.format}${eta}` });
   const files = el("ul", { className: "files" }, ...d.results.map((f) =>
-    el("li", {}, el("a", { href: f.url, textContent: f.name || "file", download: f.name || "" }), ` (${formatBytes(f.bytes)}, ${(f.records || 0).toLocaleString()} records)`)));
-  const item = el("li", { id: `download-${d.id}` }, head, bar, line, files);
+    el("li", {}, el("a", { href: f.url, textContent: f.name || "file", download: f.name || "" }), ` (${formatBytes(f.bytes)}, ${(f.records || 0).toLocaleString()} ${f.kind === "deleted" ? "deleted ids" : "records"})`)));
+  const item = el("li", { id: `download-${d.id}` }, head, bar, line);
+  if (d.since != null) {
+    item.append(el("div", { className: "muted delta", textContent: `changes since #${d.since}: ${(d.num_added || 0).toLocaleString()} added, ${(d.num_changed || 0).toLocaleString()} changed, ${(d.num_deleted || 0).toLocaleString()} deleted` }));
+  }
+  item.append(files);
   if (d.error) item.append(el("p", { className: "error", textContent: d.error }));
   return item;
 }
@@ -288,6 +350,46 @@ async function followDownload(id) {
   } catch (_) { /* the next list refresh follows it again */ } finally {
     followed.delete(id);
   }
+}
+
+// -- schedules: the current search as a download every period (docs/api.md) -------------------------
+
+$("schedule-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("schedule-error").textContent = "";
+  const body = {
+    data_type: $("data-type").value, query: $("query").value.trim() || "*", format: $("format").value,
+    view: $("view").value || null, every: $("schedule-every").value.trim(), delta: $("schedule-delta").checked,
+  };
+  try {
+    await api("POST", "/v4/schedules", body);
+    refreshSchedules();
+  } catch (error) {
+    $("schedule-error").textContent = error.explanation;
+  }
+});
+
+function renderSchedule(s) {
+  const title = el("strong", { textContent: `#${s.id} ${s.data_type}: ${s.query}` });
+  const every = el("span", { className: "status", textContent: `every ${s.every}${s.delta ? " · delta" : ""}` });
+  const remove = el("button", { type: "button", className: "secondary", textContent: "Delete" });
+  remove.setAttribute("aria-label", `Delete schedule ${s.id}`);
+  remove.addEventListener("click", async () => {
+    try { await api("DELETE", `/v4/schedules/${s.id}`); refreshSchedules(); } catch (error) { $("schedule-error").textContent = error.explanation; }
+  });
+  const head = el("div", { className: "head" }, title, every, remove);
+  const next = s.next_run_at ? new Date(s.next_run_at).toLocaleString() : "–";
+  const line = el("div", { className: "muted", textContent: `${s.format} · next run ${next}` });
+  return el("li", { id: `schedule-${s.id}` }, head, line);
+}
+
+async function refreshSchedules() {
+  if (!state.token) return;
+  try {
+    const { records } = await api("GET", "/v4/schedules");
+    $("schedules").replaceChildren(...records.map(renderSchedule));
+    if (!records.length) $("schedules").append(el("li", { className: "muted", textContent: "No schedules yet." }));
+  } catch (_) { /* the next refresh tries again */ }
 }
 
 // -- media -----------------------------------------------------------------------------------------
