@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -73,13 +74,21 @@ def load(data_dir: Path, source: Path, index: bool) -> dict[str, object]:
     }
     env.pop("DLSERVE_DATABASE_URL", None)
     started = time.perf_counter()
+    cpu_before = _children_cpu()
     done = subprocess.run(
         [*DLSERVE, "load", "businesses", str(source)], env=env, capture_output=True, check=True
     )
     result: dict[str, object] = json.loads(done.stdout.decode().strip().splitlines()[-1])
     result["wall_seconds"] = time.perf_counter() - started
+    # CPU time is what a shared, loaded machine cannot blur: the ratio beside the wall-time one
+    result["cpu_seconds"] = _children_cpu() - cpu_before
     result["env"] = env
     return result
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def snapshot_bytes(data_dir: Path) -> tuple[int, int]:
@@ -199,9 +208,14 @@ def main() -> None:
             index_seconds = float(indexed["index_seconds"])  # type: ignore[arg-type]
             print(
                 f"  load without index {plain['seconds']} s, with index {indexed['seconds']} s: "
-                f"ratio {float(indexed['seconds']) / float(plain['seconds']):.2f} (target ≤ 1.5)"  # type: ignore[arg-type]
+                f"ratio {float(indexed['seconds']) / float(plain['seconds']):.2f} (target ≤ 1.5); "  # type: ignore[arg-type]
+                f"CPU {plain['cpu_seconds']:.0f} s and {indexed['cpu_seconds']:.0f} s: "
+                f"ratio {float(indexed['cpu_seconds']) / float(plain['cpu_seconds']):.2f}"  # type: ignore[arg-type]
             )
-            print(f"  index build {index_seconds:.1f} s: {size / index_seconds:,.0f} records/s")
+            print(
+                f"  index build {index_seconds:.1f} s (overlapping the writing of the parts): "
+                f"{size / index_seconds:,.0f} records/s"
+            )
             print(
                 f"  Parquet {parquet / 1e6:,.0f} MB, index {index_bytes / 1e6:,.0f} MB "
                 f"({index_bytes / parquet:.2f}× the Parquet)",

@@ -13,7 +13,9 @@ import pytest
 from dlserve.accounts.services import Account
 from dlserve.catalog.services import CatalogService, prepare
 from dlserve.container import Services, build_services
+from dlserve.demo import write_jsonl
 from dlserve.errors import Invalid, NotFound
+from dlserve.records import loader
 from dlserve.records.loader import load_files
 from dlserve.records.snapshots import INDEX_DIR
 from dlserve.search.service import RecordSearch
@@ -192,6 +194,39 @@ def test_the_expansion_bound_comes_from_the_settings(database_url: str, tmp_path
                 services.catalog.count(prepare("businesses", query, None, "json"))
             assert caught.value.message.startswith(f"the term {term!r} matches more than 2 distinct words")
         assert services.catalog.count(prepare("businesses", "name:hil?on", None, "json")) == 5
+
+
+def test_parts_indexed_while_others_are_written_make_one_index(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many small parts, written two at a time, each indexed as soon as it is written (in whatever
+    order they complete); then an append to a snapshot loaded without an index, whose index
+    starts with the previous parts: the index answers as the DuckDB path does."""
+    monkeypatch.setattr(loader, "ROWS_PER_PART", 40)
+    monkeypatch.setattr(loader, "MIN_ROWS_PER_PART", 40)
+    services = build_services(make_settings(tmp_path, database_url))
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    write_jsonl(first, "businesses", 300, seed=3)
+    write_jsonl(second, "businesses", 130, seed=4)
+    try:
+        load_files(services.snapshots, "businesses", [first], workers=2, index=False)
+        loaded = load_files(services.snapshots, "businesses", [second], workers=2, append=True)
+        assert loaded.index_seconds is not None
+        assert loaded.index_bytes > 0
+        with services.snapshots.open(loaded.snapshot) as directory:
+            assert len(list(directory.glob("part-*.parquet"))) == 8 + 4
+        account = rich_account(services)
+        reference = duckdb_catalog(services)
+        for query in ["*", "categories:restaurants", "name:b*", "NOT city:austin", "reviews.rating:5"]:
+            prepared = prepare("businesses", query, None, "json")
+            assert services.catalog.count(prepared) == reference.count(prepared)
+            for page in (1, 7, 20):
+                assert services.catalog.paginate(account, prepared, page, 20) == reference.paginate(
+                    account, prepared, page, 20
+                )
+        assert services.catalog.count(prepare("businesses", "*", None, "json")) == 430
+    finally:
+        services.close()
 
 
 @pytest.mark.parametrize("query", ["*", "name:hilton", "reviews.rating:>=4", "city:austin"])

@@ -7,7 +7,8 @@ CSV and Parquet inputs are first turned into JSON Lines in Python.
 
 A bad line fails the whole load with its file and line number and changes nothing: the new
 snapshot is only published once every part is written. With ``index`` on (the default), the
-snapshot's search index is built from the written parts in the same run, before publishing.
+snapshot's search index is built from the parts in the same run, before publishing: each part is
+indexed as soon as it is written, while the next parts are being written.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from dlserve.records.schema import SCHEMAS, DataTypeSchema, Kind
 from dlserve.records.snapshots import INDEX_DIR, PART_GLOB, Snapshot, SnapshotCatalog, part_name
 from dlserve.records.typed_cells import EXACT_COLUMN
 from dlserve.records.validation import find_bad_line, open_binary
-from dlserve.search.build import BuildResult, build_index
+from dlserve.search.build import BuildResult, IndexBuilder
 
 ROWS_PER_PART = 100_000  # at most; smaller loads are cut in one part per writer thread
 MIN_ROWS_PER_PART = 10_000
@@ -120,6 +121,20 @@ def load_files(
             staged.mkdir()
             first_part = _link_previous_parts(previous_dir, staged)
             first_seq = _next_seq(con, previous_dir)
+            indexing = (
+                stack.enter_context(
+                    _Indexing(
+                        schema,
+                        staged,
+                        previous_dir,
+                        previous.record_count if previous else 0,
+                        count,
+                        progress,
+                    )
+                )
+                if index
+                else None
+            )
             _write_parts(
                 con,
                 schema,
@@ -130,10 +145,11 @@ def load_files(
                 workers or min(4, os.cpu_count() or 1),
                 progress,
                 fingerprints,
+                on_part=indexing.add_part if indexing is not None else None,
             )
         finally:
             con.close()
-        built = _build_index(schema, staged, previous_dir, first_seq, count, progress) if index else None
+        built = indexing.finish() if indexing is not None else None
         total = count + (previous.record_count if previous else 0)
         progress("publishing the snapshot")
         snapshot = catalog.store_and_publish(data_type, staged, total)
@@ -147,26 +163,52 @@ def load_files(
     )
 
 
-def _build_index(
-    schema: DataTypeSchema,
-    staged: Path,
-    previous: Path | None,
-    first_seq: int,
-    count: int,
-    progress: ProgressCallback,
-) -> BuildResult:
-    """The snapshot's search index, from its parts. An append starts from the previous snapshot's
-    index when it has one and indexes only the new rows."""
-    base = previous / INDEX_DIR if previous is not None else None
-    reuse = base is not None and (base / "meta.json").is_file()
-    return build_index(
-        schema,
-        sorted(staged.glob(PART_GLOB)),
-        staged / INDEX_DIR,
-        base=base if reuse else None,
-        after_seq=first_seq - 1 if reuse else None,
-        on_progress=lambda done: progress(f"indexed {done:,} of {count:,} records"),
-    )
+class _Indexing:
+    """The snapshot's search index, built while its parts are written: each part is indexed on
+    one thread of its own as soon as it is written (the next parts' writing overlaps it), then
+    the index is committed. An append starts from the previous snapshot's index when it has one
+    and indexes only the new parts; otherwise the previous parts are indexed first."""
+
+    def __init__(
+        self,
+        schema: DataTypeSchema,
+        staged: Path,
+        previous: Path | None,
+        previous_count: int,
+        count: int,
+        progress: ProgressCallback,
+    ) -> None:
+        base = previous / INDEX_DIR if previous is not None else None
+        reuse = base is not None and (base / "meta.json").is_file()
+        total = count if reuse else count + previous_count
+        self._builder = IndexBuilder(
+            schema,
+            staged / INDEX_DIR,
+            base=base if reuse else None,
+            on_progress=lambda done: progress(f"indexed {done:,} of {total:,} records"),
+        )
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlserve-index")
+        self._pending: list[Future[None]] = []
+        if previous is not None and not reuse:
+            self.add_part(*sorted(staged.glob(PART_GLOB)))
+
+    def add_part(self, *parts: Path) -> None:
+        """Queue parts (already written) for indexing; safe to call from any thread."""
+        self._pending.append(self._pool.submit(self._builder.add_parts, list(parts)))
+
+    def finish(self) -> BuildResult:
+        self._pool.shutdown(wait=True)
+        for pending in self._pending:
+            pending.result()
+        return self._builder.finish()
+
+    def __enter__(self) -> _Indexing:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Always: stop queued work (a failed load), wait for the running part, release the builder."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._builder.close()
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -444,7 +486,10 @@ def _write_parts(
     workers: int,
     progress: ProgressCallback,
     fingerprints: bool,
+    on_part: Callable[[Path], None] | None = None,
 ) -> None:
+    """Write the new rows as numbered parts, ``workers`` at a time; ``on_part`` gets each part as
+    soon as it is complete (they may complete out of order)."""
     earlier_columns = _earlier_part_columns(staged)
     # Every part of a snapshot has the same columns: new parts get a column only when the parts
     # they join (an append to a snapshot loaded before it existed) have it too.
@@ -473,6 +518,8 @@ def _write_parts(
             )
         finally:
             cursor.close()
+        if on_part is not None:
+            on_part(target)
         done += min(per_part, count - start)
         progress(f"written {done:,} of {count:,} records")
 

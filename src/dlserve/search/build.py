@@ -1,4 +1,6 @@
-"""Building a snapshot's Tantivy index from its Parquet parts, in the run that wrote them.
+"""Building a snapshot's Tantivy index from its Parquet parts, in the run that writes them: a load
+hands each part to :class:`IndexBuilder` as soon as it is written (see
+:func:`dlserve.records.loader.load_files`), so the index grows while the next parts are written.
 
 DuckDB reads the parts and computes every indexed value from the snapshot's own columns (token
 columns split into elements, ``lower()`` of keywords, ``epoch_us()`` of dates, the compiler's
@@ -43,14 +45,18 @@ from dlserve.search.layout import (
 )
 
 BATCH_ROWS = 10_000
-WRITER_HEAP_BYTES = 256_000_000
+# Split between the writer's threads; each flushes a segment when its share is full (~2 KB per demo
+# business). 256 MB made 65k-record segments: at 1M records sixteen of them, and Tantivy's merge
+# policy (8 segments of a size) re-wrote half the index once more. 1 GB: ~260k-record segments, four
+# at 1M, no merge before ~2M records.
+WRITER_HEAP_BYTES = 1_000_000_000
 ProgressCallback = Callable[[int], None]
 
 
 @dataclass(frozen=True)
 class BuildResult:
     documents: int
-    seconds: float
+    seconds: float  # time spent indexing, whether or not it overlapped the writing of the parts
     bytes: int
 
 
@@ -66,36 +72,82 @@ def build_index(
 ) -> BuildResult:
     """Index the rows of ``parts`` (only those with ``_seq > after_seq``) into ``target`` (a new directory),
     starting from a copy of the index at ``base`` when given."""
-    started = time.monotonic()
-    if base is not None:
-        _copy_index(base, target)
-        index = open_index(target)
-    else:
-        target.mkdir(parents=True)
-        index = tantivy.Index(tantivy_schema(schema), path=str(target))
-        register_tokenizers(index)
-    added = 0
-    writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=threads or min(4, os.cpu_count() or 1))
-    con = duckdb.connect(config={"preserve_insertion_order": True})
+    builder = IndexBuilder(schema, target, base=base, threads=threads, on_progress=on_progress)
     try:
-        if parts:
-            files = ", ".join(_sql_string(str(part)) for part in parts)
-            source = f"read_parquet([{files}])"
-            if after_seq is not None:
-                source += f" WHERE _seq > {int(after_seq)}"
-            reader = con.sql(document_json_sql(schema, source)).to_arrow_reader(BATCH_ROWS)
-            for batch in reader:
-                for document in batch.column(0).to_pylist():
-                    writer.add_json(document)
-                added += batch.num_rows
-                if on_progress is not None:
-                    on_progress(added)
-        writer.commit()
-        writer.wait_merging_threads()
+        builder.add_parts(parts, after_seq=after_seq)
+        return builder.finish()
     finally:
-        con.close()
-    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
-    return BuildResult(added, time.monotonic() - started, size)
+        builder.close()
+
+
+class IndexBuilder:
+    """One snapshot's index, fed part by part: a load hands each Parquet part over as soon as it is
+    written, so the index is built while the next parts are still being written (see
+    :func:`dlserve.records.loader.load_files`). Parts may come in any order: results are ordered
+    by the ``_seq`` fast field, never by document order. One thread feeds a builder at a time."""
+
+    def __init__(
+        self,
+        schema: DataTypeSchema,
+        target: Path,
+        *,
+        base: Path | None = None,
+        threads: int | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self._schema = schema
+        self._target = target
+        self._on_progress = on_progress
+        self._busy = 0.0  # seconds spent indexing (the rest of a load's time overlaps the writing)
+        self.documents = 0
+        started = time.monotonic()
+        if base is not None:
+            _copy_index(base, target)
+            index = open_index(target)
+        else:
+            target.mkdir(parents=True)
+            index = tantivy.Index(tantivy_schema(schema), path=str(target))
+            register_tokenizers(index)
+        self._writer: tantivy.IndexWriter | None = index.writer(
+            heap_size=WRITER_HEAP_BYTES, num_threads=threads or min(4, os.cpu_count() or 1)
+        )
+        self._con = duckdb.connect(config={"preserve_insertion_order": True})
+        self._busy += time.monotonic() - started
+
+    def add_parts(self, parts: list[Path], *, after_seq: int | None = None) -> None:
+        """Index the rows of ``parts`` (only those with ``_seq > after_seq``)."""
+        if not parts:
+            return
+        assert self._writer is not None, "the index is already finished"
+        started = time.monotonic()
+        files = ", ".join(_sql_string(str(part)) for part in parts)
+        source = f"read_parquet([{files}])"
+        if after_seq is not None:
+            source += f" WHERE _seq > {int(after_seq)}"
+        reader = self._con.sql(document_json_sql(self._schema, source)).to_arrow_reader(BATCH_ROWS)
+        for batch in reader:
+            for document in batch.column(0).to_pylist():
+                self._writer.add_json(document)
+            self.documents += batch.num_rows
+            if self._on_progress is not None:
+                self._on_progress(self.documents)
+        self._busy += time.monotonic() - started
+
+    def finish(self) -> BuildResult:
+        """Commit: the index holds every row added."""
+        assert self._writer is not None, "the index is already finished"
+        started = time.monotonic()
+        self._writer.commit()
+        self._writer.wait_merging_threads()
+        self._writer = None
+        self._busy += time.monotonic() - started
+        size = sum(f.stat().st_size for f in self._target.rglob("*") if f.is_file())
+        return BuildResult(self.documents, self._busy, size)
+
+    def close(self) -> None:
+        """Release the DuckDB connection and an unfinished writer (its files stay uncommitted)."""
+        self._writer = None
+        self._con.close()
 
 
 def document_json_sql(schema: DataTypeSchema, source: str) -> str:
