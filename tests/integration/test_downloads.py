@@ -192,12 +192,11 @@ def test_cancel_a_queued_download_then_again_is_409(client: TestClient, services
     assert "already cancelled" in again.json()["message"]
 
 
-def test_cancel_mid_export_keeps_whole_files_and_charges_them(
-    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+def cancel_after_two_files(
+    services: Services, monkeypatch: pytest.MonkeyPatch, headers: dict[str, str], download_id: int
 ) -> None:
-    headers = account(services, "a@example.com")
-    created = start(client, headers, query="*", format="csv")
-    download_id = int(str(created["id"]))
+    """Makes the export runner cancel the download right after its second file commits, so the
+    cancel lands while the third is being written."""
     owner = services.accounts.authenticate(headers["Authorization"].split()[1])
     from dlserve.downloads import runner as runner_module
 
@@ -208,10 +207,18 @@ def test_cancel_mid_export_keeps_whole_files_and_charges_them(
         result = original_commit(self, *args)
         commits["n"] += 1
         if commits["n"] == 2:
-            services.downloads.cancel(owner, download_id)  # lands while part 3 is being written
+            services.downloads.cancel(owner, download_id)
         return result
 
     monkeypatch.setattr(runner_module._Part, "_commit", commit_then_cancel)
+
+
+def test_cancel_mid_export_keeps_whole_files_and_charges_them(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    headers = account(services, "a@example.com")
+    created = start(client, headers, query="*", format="csv")
+    cancel_after_two_files(services, monkeypatch, headers, int(str(created["id"])))
     run_jobs(services)
     body = client.get(f"/v4/downloads/{created['id']}", headers=headers).json()
     assert body["status"] == "cancelled"

@@ -18,7 +18,6 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from dlserve.api.app import create_app
 from dlserve.client import Client
 from dlserve.container import Services
 from dlserve.downloads.runner import EXPORT_KINDS
@@ -50,12 +49,6 @@ FIELDS = ["city", "id", "reviews.rating", "name", "reviews.text"]
 def services(database_url: str, tmp_path: Path) -> Iterator[Services]:
     with loaded_services(tmp_path, database_url, RECORDS, records_per_file=5) as built:
         yield built
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services.settings, services), raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from dlserve.container import Services
 from dlserve.records.render import project
 from dlserve.records.views import find_view
 from tests.integration.conftest import loaded_services
-from tests.integration.test_downloads import RECORDS, account, run_jobs, start
+from tests.integration.test_downloads import RECORDS, account, cancel_after_two_files, run_jobs, start
 from tests.support.parquet import as_parquet_row, without_nulls
 
 
@@ -211,20 +211,7 @@ def test_cancel_keeps_the_parquet_files_already_delivered(
     headers = account(services, "a@example.com")
     created = start(client, headers, query="*", format="parquet")
     download_id = int(str(created["id"]))
-    owner = services.accounts.authenticate(headers["Authorization"].split()[1])
-    from dlserve.downloads import runner as runner_module
-
-    original_commit = runner_module._Part._commit
-    commits = {"n": 0}
-
-    def commit_then_cancel(self: runner_module._Part, *args: Any) -> bool:
-        result = original_commit(self, *args)
-        commits["n"] += 1
-        if commits["n"] == 2:
-            services.downloads.cancel(owner, download_id)  # lands while part 3 is being written
-        return result
-
-    monkeypatch.setattr(runner_module._Part, "_commit", commit_then_cancel)
+    cancel_after_two_files(services, monkeypatch, headers, download_id)
     run_jobs(services)
     body = client.get(f"/v4/downloads/{download_id}", headers=headers).json()
     assert body["status"] == "cancelled"

@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from dlserve.api.app import create_app
 from dlserve.clock import FrozenClock
 from dlserve.container import Services, build_services
 from dlserve.db.tables import downloads, schedule_runs
@@ -40,12 +39,6 @@ def clock() -> FrozenClock:
 def services(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Services]:
     with loaded_services(tmp_path, database_url, BUSINESSES, clock, **SETTINGS) as built:
         yield built
-
-
-@pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services.settings, services), raise_server_exceptions=False) as test_client:
-        yield test_client
 
 
 def bearer(services: Services, email: str, credits: int = 1000) -> dict[str, str]:

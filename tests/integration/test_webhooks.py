@@ -50,12 +50,6 @@ def services(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[
 
 
 @pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services.settings, services), raise_server_exceptions=False) as test_client:
-        yield test_client
-
-
-@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with webhook_receiver() as running:
         yield running
