@@ -1,8 +1,7 @@
 """Scheduled downloads: the ``schedules`` and ``schedule_runs`` tables (issue 15).
 
-Revision ID: 0006_schedules
-Revises: 0006_delta (the newest revision of the branches merged into this one: 0006_webhooks,
-    0007_fields, 0006_delta)
+Revision ID: 0009_schedules
+Revises: 0008_delta
 Create Date: 2026-11-30
 """
 
@@ -13,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_schedules"
-down_revision: str | Sequence[str] | None = "0006_delta"
+revision: str = "0009_schedules"
+down_revision: str | Sequence[str] | None = "0008_delta"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

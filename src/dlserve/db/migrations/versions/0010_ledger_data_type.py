@@ -1,7 +1,7 @@
 """Charges name their data type: ``credit_ledger.data_type`` (account usage per data type).
 
-Revision ID: 0008_ledger_data_type
-Revises: 0006_schedules
+Revision ID: 0010_ledger_data_type
+Revises: 0009_schedules
 Create Date: 2026-11-30
 
 Previews, pages and single records are charged with the data type they read; a download's
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_ledger_data_type"
-down_revision: str | Sequence[str] | None = "0006_schedules"
+revision: str = "0010_ledger_data_type"
+down_revision: str | Sequence[str] | None = "0009_schedules"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,11 +1,8 @@
 """Delta downloads: ``downloads.since`` and the counts of added, changed and deleted records.
 
-Revision ID: 0006_delta
+Revision ID: 0008_delta
 Revises: 0007_fields
 Create Date: 2026-11-30
-
-Re-chained after main's 0006_webhooks and 0007_fields; the id stays 0006_delta, which the
-scheduled downloads branch builds on.
 
 ``since`` is the id of the download a delta download is relative to (a plain column: downloads are
 never deleted, and a self-reference would need SQLite's batch mode for nothing). The three counts
@@ -19,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_delta"
+revision: str = "0008_delta"
 down_revision: str | Sequence[str] | None = "0007_fields"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
