@@ -164,7 +164,10 @@ def test_parts_smaller_than_s3_allows_are_refused() -> None:
         ("downloads/1/1_1.txt", "text/plain; charset=utf-8"),
         ("downloads/1/1_1.csv.gz", "application/gzip"),
         ("media/7/clip.mp4", "video/mp4"),
-        ("snapshots/x/part-000000.parquet", "application/octet-stream"),
+        ("downloads/1/1_1.parquet", "application/vnd.apache.parquet"),
+        ("snapshots/x/part-000000.parquet", "application/vnd.apache.parquet"),
+        ("snapshots/x/index/meta.json", "application/json"),
+        ("snapshots/x/index/0a1b.idx", "application/octet-stream"),
     ],
 )
 def test_objects_are_stored_with_the_content_type_of_their_name(name: str, content_type: str) -> None:
