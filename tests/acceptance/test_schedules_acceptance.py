@@ -121,9 +121,15 @@ def test_a_short_schedule_runs_on_time_once_per_period_across_a_worker_restart(
         schedule_id = created.json()["id"]
         assert api.get(f"/v4/schedules/{schedule_id}/latest", follow_redirects=False).status_code == 404
         wait_for(lambda: len(runs_of(api, schedule_id)) >= 3, 6 * PERIOD_S, "three runs")
-        # Killed right after a run started, so no claimed run is left half-way.
+        # Killed right after a run started (claimed, then its download created), so no claimed
+        # run is left half-way: that one would wait for the two-minute stale start.
         started = len(runs_of(api, schedule_id))
-        wait_for(lambda: len(runs_of(api, schedule_id)) > started, 2 * PERIOD_S, "the next run")
+
+        def next_run_started() -> bool:
+            runs = runs_of(api, schedule_id)
+            return len(runs) > started and bool(runs[-1]["download_id"])
+
+        wait_for(next_run_started, 2 * PERIOD_S, "the next run to start")
         worker.send_signal(signal.SIGKILL)
         worker.wait(30)
     finally:
