@@ -197,6 +197,7 @@ def load(
                 ),
                 strict=strict,
                 index=settings.search_index,
+                memory_limit=settings.load_memory_limit,
             )
     except DlserveError as exc:
         _fail(exc)
@@ -257,7 +258,13 @@ def demo(
                 progress.add_task(f"generating {records:,} {data_type}", total=None)
                 path = Path(scratch) / f"{data_type}.jsonl"
                 write_jsonl(path, data_type, records, seed)
-                result = load_files(services.snapshots, data_type, [path], index=settings.search_index)
+                result = load_files(
+                    services.snapshots,
+                    data_type,
+                    [path],
+                    index=settings.search_index,
+                    memory_limit=settings.load_memory_limit,
+                )
             err.print(f"{data_type}: {result.records_loaded:,} records in {time.monotonic() - started:.1f}s")
     except DlserveError as exc:
         _fail(exc)

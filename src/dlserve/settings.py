@@ -145,6 +145,14 @@ class Settings(BaseSettings):
         description="Build a Tantivy index with every snapshot (`dlserve load`/`demo`) and answer counts, "
         "previews, pages and records by id from it; snapshots without one are read with DuckDB.",
     )
+    load_memory_limit: str = Field(
+        default="40%",
+        pattern=r"^\s*\d+(\.\d+)?\s*(%|[KMGT]i?B)\s*$",
+        description="Memory a `dlserve load`/`demo` may hold (DuckDB's `memory_limit`: a share of the "
+        "machine's RAM such as `40%`, or a size such as `4GB`); beyond it the records being loaded "
+        "spill to disk under the data directory, so a load of any size leaves room for the API and "
+        "workers on the same machine.",
+    )
     # Hot paths: polling, health, several API processes (see docs/api.md, docs/deploy.md).
     token_cache_seconds: float = Field(
         default=5.0,

@@ -15,7 +15,7 @@ import pytest
 
 from dlserve.clock import FrozenClock
 from dlserve.db.engine import Database
-from dlserve.errors import Invalid
+from dlserve.errors import Invalid, Unavailable
 from dlserve.query import compile_query
 from dlserve.records.loader import LoadFailed, load_files
 from dlserve.records.schema import BUSINESSES
@@ -243,3 +243,17 @@ def test_dates_with_offsets_are_stored_as_utc(
     load_files(catalog, "businesses", [write_jsonl(tmp_path / "d.jsonl", records)])
     assert ids(store, "dateAdded:2017-01-04") == ["east"]
     assert ids(store, "dateAdded:[2017-01-05T00:30:00Z TO *]") == ["west"]
+
+
+def test_a_load_past_its_memory_limit_says_what_to_change_and_changes_nothing(
+    catalog: SnapshotCatalog, store: RecordStore, tmp_path: Path
+) -> None:
+    load_files(catalog, "businesses", [write_jsonl(tmp_path / "good.jsonl", BUSINESS_LINES)])
+    before = catalog.current("businesses")
+    with pytest.raises(Unavailable, match="DLSERVE_LOAD_MEMORY_LIMIT") as raised:
+        load_files(
+            catalog, "businesses", [write_jsonl(tmp_path / "more.jsonl", BUSINESS_LINES)], memory_limit="1MB"
+        )
+    assert raised.value.details[0].field == "memory"
+    assert catalog.current("businesses") == before
+    assert ids(store) == ["b1", "b2", "b3"]

@@ -31,7 +31,7 @@ import duckdb
 import orjson
 import pyarrow.parquet as pq
 
-from dlserve.errors import ErrorDetail, Invalid
+from dlserve.errors import ErrorDetail, Invalid, Unavailable
 from dlserve.records.extra_fields import fill_derived_fields, refuse_undeclared, undeclared_fields
 from dlserve.records.fingerprints import FINGERPRINT_COLUMN
 from dlserve.records.layout import column_type, quote_ident, snapshot_select_sql
@@ -86,9 +86,12 @@ def load_files(
     strict: bool = False,
     index: bool = True,
     fingerprints: bool = True,
+    memory_limit: str | None = None,
 ) -> LoadResult:
     """``fingerprints=False`` (internal: the benchmark's baseline) writes parts without the
-    ``_fingerprint`` column; delta downloads then compute it when they read the snapshot."""
+    ``_fingerprint`` column; delta downloads then compute it when they read the snapshot.
+    ``memory_limit`` bounds the records held while loading (DuckDB's setting; None: its default of
+    80% of RAM); past it they spill to the load's scratch directory."""
     schema = SCHEMAS.get(data_type)
     if schema is None:
         raise Invalid(
@@ -108,9 +111,13 @@ def load_files(
         inputs = [_readable_input(path, schema, scratch, index) for index, path in enumerate(paths)]
         # Without the ICU extension (not shipped, not downloadable here) DuckDB's time zone is UTC,
         # so TIMESTAMPTZ → TIMESTAMP yields UTC wall time, as the snapshot layout wants.
-        con = duckdb.connect(
-            config={"preserve_insertion_order": True, "temp_directory": str(scratch / "spill")}
-        )
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "preserve_insertion_order": True,
+            "temp_directory": str(scratch / "spill"),
+        }
+        if memory_limit is not None:
+            config["memory_limit"] = memory_limit
+        con = duckdb.connect(config=config)
         try:
             progress("reading records")
             count = _read_into_table(con, schema, inputs)
@@ -147,6 +154,12 @@ def load_files(
                 fingerprints,
                 on_part=indexing.add_part if indexing is not None else None,
             )
+        except duckdb.OutOfMemoryException as exc:
+            raise Unavailable(
+                f"the load needs more memory than it may hold ({memory_limit or 'the default'}): "
+                "raise DLSERVE_LOAD_MEMORY_LIMIT, or give the data directory room to spill",
+                [ErrorDetail("memory", str(exc).splitlines()[0])],
+            ) from None
         finally:
             con.close()
         built = indexing.finish() if indexing is not None else None
@@ -280,6 +293,8 @@ def _read_into_table(con: duckdb.DuckDBPyConnection, schema: DataTypeSchema, inp
             f"columns = {columns})",
             [files],
         )
+    except duckdb.OutOfMemoryException:
+        raise  # not the input's fault: load_files says what to change
     except duckdb.Error as exc:
         raise _explain_unreadable(str(exc), schema, inputs) from None
     counts = con.execute("SELECT (SELECT count(*) FROM raw), (SELECT count(*) FROM typed)").fetchone()
