@@ -28,8 +28,7 @@ from dlserve.query.compile import to_sql
 from dlserve.records.layout import quote_ident
 from dlserve.records.schema import ELEMENT_SEPARATOR, LIST_KINDS, TEXTUAL_KINDS, DataTypeSchema, Kind
 from dlserve.search.layout import (
-    CELLS_PER_DEGREE,
-    GEOCELL,
+    GEO_GRIDS,
     ID,
     ODD_CELL,
     PRESENT,
@@ -167,14 +166,16 @@ def document_json_sql(schema: DataTypeSchema, source: str) -> str:
     ]
     members.append(f"{PRESENT} := {_present_sql(schema)}")
     if schema.has_geo:
-        inner += f", {_geocell_sql()} AS {GEOCELL}"
-        members.append(f"{GEOCELL} := {GEOCELL}")
+        for grid, per_degree in GEO_GRIDS:
+            inner += f", {_geocell_sql(per_degree)} AS {grid}"
+            members.append(f"{grid} := {grid}")
     return f"SELECT to_json(struct_pack({', '.join(members)})) FROM (SELECT {inner} FROM {source})"
 
 
-def _geocell_sql() -> str:
-    """The record's grid cell (see :mod:`geo`); every record with a coordinate has one term."""
-    k = CELLS_PER_DEGREE
+def _geocell_sql(k: int) -> str:
+    """The record's cell of the grid of ``k`` cells per degree (see :mod:`geo`); every record with a
+    coordinate has one term. (An append to an index built before a grid existed: Tantivy ignores
+    a document's fields its schema lacks.)"""
     return (
         "CASE WHEN latitude IS NULL AND longitude IS NULL THEN []::VARCHAR[] "
         "WHEN latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180 "
