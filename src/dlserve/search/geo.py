@@ -4,27 +4,29 @@ The check is the compiler's SQL formula step by step (haversine, ``least(1.0, ..
 computed with the same C library functions DuckDB calls, so a record on the boundary is in or
 out the same way on both paths.
 
-Most matches of a small circle lie in a box well inside it (its corners at most 95% of the radius
-away): those match without a check. Only the records between that inner box and the outer box
-(the ring) are checked one by one. A circle alone or in a top-level AND is counted and paged from
-the two parts (:func:`circle_parts`, :func:`inside`; see ``TantivySearchIndex._circle_page``).
-Anywhere else the checked records are handed back as a set of ``_seq`` terms and the leaf is
-"inner box OR those terms" (:func:`circle_query`), which composes like any other leaf, but costs
-more: Tantivy answers a set of spread ``_seq`` terms by looking at every record.
+Most matches of a circle lie in cells wholly inside it: those match without a check. Only the
+records of the cells crossing its edge (the ring) are checked one by one. A circle alone or in a
+top-level AND is counted and paged from the two parts (:func:`circle_parts`, :func:`inside`; see
+``TantivySearchIndex._circle_page``). Anywhere else the checked records are handed back as a set
+of ``_seq`` terms and the leaf is "inner part OR those terms" (:func:`circle_query`), which
+composes like any other leaf, but costs more: Tantivy answers a set of spread ``_seq`` terms by
+looking at every record.
 
 Candidates come from posting lists, not ranges: each record is indexed under the grid cells of its
 coordinates at two sizes (:data:`~dlserve.search.layout.GEOCELL`, a tenth of a degree square, and
-:data:`~dlserve.search.layout.FINE_GEOCELL`, a hundredth; ``odd`` for coordinates outside
--90..90 / -180..180, NaN or one of the two missing). Each cell of the circle's bounding box (one
-cell of margin around it) is classified from bounds of the haversine over the whole cell
-(:func:`_cover`): surely inside (its farthest point at most 95% of the radius away), surely
-outside (its nearest point over 105%), or crossing the edge. The inner part is the term set of
-the cells inside, coarse ones where they fit and fine ones along the edge, answered from posting
-lists alone; the ring is the records of the fine cells crossing the edge (and ``odd``), checked.
-Where the fine cells would be too many terms, the ring is the coarse crossing cells. Indexes
-built before the fine cells take the coarse cells and an inner lat/lon box of two fast-field
-ranges (every record's column is read); circles whose box wraps around the antimeridian, reaches
-a pole or covers too many cells, and indexes built before any cell, keep the ranges.
+:data:`~dlserve.search.layout.FINE_GEOCELL`, a hundredth, kept inside the first; ``odd`` for
+coordinates outside -90..90 / -180..180, NaN or one of the two missing). Each cell of the
+circle's bounding box (one cell of margin around it) is sorted from bounds of the haversine over
+the whole cell (:class:`_CellBounds`): surely inside (its farthest point at most 95% of the
+radius away), surely outside (its nearest point over 101%), or crossing the edge. The inner part
+is the term set of the cells inside, coarse ones where they fit and fine ones along the edge,
+answered from posting lists alone (and counted from their document frequencies); the ring is the
+records of the fine cells crossing the edge (and ``odd``), checked. Where the fine cells would be
+too many terms, the ring is the coarse crossing cells. Indexes built before the fine cells take
+the coarse cells and an inner lat/lon box (corners at most 95% of the radius away) of two
+fast-field ranges, which read every record's column; circles whose box wraps around the
+antimeridian, reaches a pole or covers too many cells, and indexes built before any cell, keep
+the ranges.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ _OUTSIDE = 1.01
 # A record's cell is floor(value * k) of a rounded product: its value may lie this far (far more
 # than a rounding) outside the cell's exact bounds.
 _CELL_SLACK_DEGREES = 1e-7
+# A ring of up to this many records (by its cells' frequencies) is fetched without counting it.
+_MAX_UNCOUNTED_RING = 10_000
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,21 @@ class CircleParts:
     ring: tantivy.Query
     # a query as wide as the ring or wider, cheaper to count (the covering cells' posting lists)
     bound: tantivy.Query | None = None
+    # the terms of ``inner`` and ``ring`` when they are cells (see :func:`cells_size`), else empty
+    inner_cells: Cells = ()
+    ring_cells: Cells = ()
+
+
+# (field, terms): the records under these terms, each record under one term of a field at most
+Cells = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def cells_size(searcher: tantivy.Searcher, cells: Cells) -> int:
+    """How many records ``cells`` hold: the sum of the terms' document frequencies, no search. A
+    record has one cell of each grid, and a circle's inner cells of the two grids never overlap
+    (a fine cell lies in one coarse cell), so the sum counts each record once. Frequencies count
+    deleted documents too: exact without deletes, never less."""
+    return sum(searcher.doc_freq(field, term) for field, terms in cells for term in terms)
 
 
 def circle_parts(schema: tantivy.Schema, circle: nodes.GeoDistance) -> CircleParts:
@@ -109,10 +128,21 @@ def circle_query(
     """The circle as one query, to compose with any other: the inner box, or the records of the
     ring that are inside, as a set of ``_seq`` terms."""
     parts = circle_parts(schema, circle)
-    checked = seq_set_query(schema, [seq for seq, _ in inside(searcher, circle, parts.ring, parts.bound)])
+    found = inside(searcher, circle, parts.ring, parts.bound, ring_size(searcher, parts))
+    checked = seq_set_query(schema, [seq for seq, _ in found])
     if parts.inner is None:
         return checked
     return tantivy.Query.boolean_query([(tantivy.Occur.Should, parts.inner), (tantivy.Occur.Should, checked)])
+
+
+def ring_size(searcher: tantivy.Searcher, parts: CircleParts) -> int | None:
+    """At least the number of the ring's records, from its cells' document frequencies (no
+    search), or None: no cells, or too many records for Tantivy to size its heap of hits by
+    (then :func:`inside` counts the candidates, fewer when the circle is ANDed with more)."""
+    if not parts.ring_cells:
+        return None
+    size = cells_size(searcher, parts.ring_cells)
+    return size if size <= _MAX_UNCOUNTED_RING else None
 
 
 def inside(
@@ -120,10 +150,15 @@ def inside(
     circle: nodes.GeoDistance,
     candidates: tantivy.Query,
     bound: tantivy.Query | None = None,
+    at_most: int | None = None,
 ) -> list[tuple[int, tantivy.DocAddress]]:
     """``(_seq, address)`` of the ``candidates`` that the exact formula puts inside, by ``_seq``.
-    ``bound``, matching every candidate and cheaper to count, spares counting the candidates."""
-    found = match_count(searcher.search(bound or candidates, limit=1, count=True, order_by_field=SEQ))
+    ``bound``, matching every candidate and cheaper to count, or ``at_most``, a number of records
+    at least that of the candidates, spares counting the candidates."""
+    if at_most is not None:
+        found = at_most
+    else:
+        found = match_count(searcher.search(bound or candidates, limit=1, count=True, order_by_field=SEQ))
     if not found:
         return []
     hits = searcher.search(
@@ -274,19 +309,19 @@ def _cover(circle: nodes.GeoDistance) -> Cover | None:
 
 
 def _cover_parts(schema: tantivy.Schema, cover: Cover) -> CircleParts:
-    inner_sets = [
-        tantivy.Query.term_set_query(schema, field, list(terms))
-        for field, terms in [(GEOCELL, cover.inner), (FINE_GEOCELL, cover.inner_fine)]
-        if terms
-    ]
+    inner_cells = tuple(
+        (field, terms) for field, terms in [(GEOCELL, cover.inner), (FINE_GEOCELL, cover.inner_fine)] if terms
+    )
+    inner_sets = [tantivy.Query.term_set_query(schema, field, list(terms)) for field, terms in inner_cells]
     inner: tantivy.Query | None = None
     if len(inner_sets) == 1:
         inner = inner_sets[0]
     elif inner_sets:
         inner = tantivy.Query.boolean_query([(tantivy.Occur.Should, query) for query in inner_sets])
-    ring_field = FINE_GEOCELL if cover.fine_ring else GEOCELL
-    # (a record has one cell of each size: the ring's cells and the inner ones never share one)
-    return CircleParts(inner, tantivy.Query.term_set_query(schema, ring_field, [*cover.ring, ODD_CELL]))
+    ring_cells = ((FINE_GEOCELL if cover.fine_ring else GEOCELL, (*cover.ring, ODD_CELL)),)
+    # (a record has one cell of each size, nested: the ring's cells and the inner ones never share one)
+    ring = tantivy.Query.term_set_query(schema, ring_cells[0][0], list(ring_cells[0][1]))
+    return CircleParts(inner, ring, inner_cells=inner_cells, ring_cells=ring_cells)
 
 
 class _CellBounds:

@@ -41,9 +41,10 @@ GEOCELL = "_geocell"  # "floor(latitude * 10):floor(longitude * 10)", or ODD_CEL
 CELLS_PER_DEGREE = 10
 # The same grid a hundred times finer (a hundredth of a degree), for the edges of circles; indexes
 # built before it have no such field (see :mod:`geo`).
-FINE_GEOCELL = "_geocell_fine"  # "floor(latitude * 100):floor(longitude * 100)", or ODD_CELL
+# "floor(latitude * 100):floor(longitude * 100)", kept inside the coarse cell, or ODD_CELL
+FINE_GEOCELL = "_geocell_fine"
 FINE_CELLS_PER_DEGREE = 100
-# The grids a new index holds: (field, cells per degree).
+# The grids a new index holds: (field, cells per degree), coarse to fine, each nested in the last.
 GEO_GRIDS = ((GEOCELL, CELLS_PER_DEGREE), (FINE_GEOCELL, FINE_CELLS_PER_DEGREE))
 ODD_CELL = "odd"  # coordinates outside -90..90 / -180..180, NaN, or one of the two missing
 WHITESPACE = "whitespace"  # built into Tantivy: splits on ASCII whitespace only

@@ -16,7 +16,7 @@ import tantivy
 from dlserve.query import nodes
 from dlserve.query.leaves import too_many_expansions
 from dlserve.search import proximity
-from dlserve.search.geo import circle_parts, circle_query, inside
+from dlserve.search.geo import cells_size, circle_parts, circle_query, inside, ring_size
 from dlserve.search.layout import ID, RECORD, SEQ, match_count, open_index
 from dlserve.search.translate import Translator
 
@@ -168,9 +168,14 @@ class TantivySearchIndex:
         def also(query: tantivy.Query) -> tantivy.Query:
             return tantivy.Query.boolean_query([(_MUST, q) for q in [query, *others]]) if others else query
 
-        checked = inside(self._searcher, circle, also(parts.ring), parts.bound)
+        checked = inside(
+            self._searcher, circle, also(parts.ring), parts.bound, ring_size(self._searcher, parts)
+        )
         if parts.inner is None:
             return len(checked), [address for _, address in checked[offset : offset + limit]]
+        if limit <= 0 and not others and parts.inner_cells and self._exact_doc_freq:
+            # a count of the circle alone: its inner cells' document frequencies, no search
+            return cells_size(self._searcher, parts.inner_cells) + len(checked), []
         result = self._searcher.search(
             also(parts.inner), limit=max(1, offset + limit), count=True, order_by_field=SEQ, order=_ASC
         )

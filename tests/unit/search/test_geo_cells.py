@@ -20,7 +20,7 @@ from dlserve.query.nodes import EARTH_RADIUS_KM, GeoDistance
 from dlserve.query.parse import parse_query
 from dlserve.records.schema import BUSINESSES
 from dlserve.search import layout
-from dlserve.search.build import build_index
+from dlserve.search.build import build_index, document_json_sql
 from dlserve.search.geo import _cover, _covering_cells, _has_field
 from dlserve.search.layout import tantivy_schema
 from dlserve.search.tantivy_index import TantivySearchIndex
@@ -128,11 +128,50 @@ def lattice_records() -> list[Record]:
                 lat = round(latitude + step_lat * 0.01, 2)
                 lon = round(longitude + step_lon * 0.01, 2)
                 points += [(lat, lon), (lat + 1e-9, lon - 1e-9), (lat - 1e-9, lon + 1e-9)]
+        points += [(lat, longitude) for lat in line_neighbours(latitude)]
+        points += [(latitude, lon) for lon in line_neighbours(longitude)]
     points += [(95.0, 10.0), (30.27, 190.0), (-91.0, -97.74), (30.27, None), (None, -97.74)]
     return [
         {"id": f"l{n}", "name": "place", "latitude": lat, "longitude": lon}
         for n, (lat, lon) in enumerate(points)
     ]
+
+
+def line_neighbours(centre: float) -> list[float]:
+    """The floats either side of the tenth-of-a-degree lines near ``centre``: where ``value * 10``
+    and ``value * 100`` round differently (89.89999999999999 * 10 is below 899, * 100 is 8990)."""
+    lines = [round(math.floor(centre * 10) / 10 + step / 10, 1) for step in range(-1, 3)]
+    return [math.nextafter(line, direction) for line in lines for direction in (-math.inf, math.inf)]
+
+
+def test_fine_cells_lie_in_their_coarse_cell() -> None:
+    """Computed on their own, the two cells of 89.89999999999999 are 898 and 8990: the fine one is
+    kept inside the coarse one, so a circle's inner and ring cells never share a record."""
+    values = [v for line in range(-1800, 1801, 3) for v in line_neighbours(line / 10)]
+    values += [line / 10 for line in range(-1800, 1801, 3)]
+    records: list[Record] = [
+        {
+            "id": f"v{n}",
+            "latitude": max(-90.0, min(90.0, value)),
+            "longitude": max(-180.0, min(180.0, -value)),
+        }
+        for n, value in enumerate(values)
+    ]
+    connection = snapshot_connection(BUSINESSES, records)
+    try:
+        documents = connection.execute(document_json_sql(BUSINESSES, "t")).fetchall()
+    finally:
+        connection.close()
+    moved = 0
+    for (document,) in documents:
+        parsed = json.loads(document)
+        (coarse,) = parsed[layout.GEOCELL]
+        (fine,) = parsed[layout.FINE_GEOCELL]
+        for coarse_index, fine_index in zip(coarse.split(":"), fine.split(":"), strict=True):
+            assert int(coarse_index) * 10 <= int(fine_index) <= int(coarse_index) * 10 + 9, document
+    for value in values:  # (the case does arise: without the nesting some would be out)
+        moved += not 10 * math.floor(value * 10) <= math.floor(value * 100) <= 10 * math.floor(value * 10) + 9
+    assert moved
 
 
 def old_layout_index(records: list[Record], directory: Path) -> TantivySearchIndex:
