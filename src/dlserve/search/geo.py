@@ -262,10 +262,11 @@ class Cover:
     fine_ring: bool
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _cover(circle: nodes.GeoDistance) -> Cover | None:
     """The circle's cells (see the module doc), or None where the outer box takes the ranges.
-    (Kept for the next request: a count, then a preview of the same circle, or a live count.)"""
+    Kept for the next requests (a count, then a preview of the same circle, a live count): about
+    0.5 ms to compute for a 10-mile circle; at most ~6,000 terms each, a few MB in all."""
     grid = _box_cells(circle)
     if grid is None:
         return None
