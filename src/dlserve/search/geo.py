@@ -75,8 +75,8 @@ _MAX_UNCOUNTED_RING = 10_000
 
 @dataclass(frozen=True)
 class CircleParts:
-    """A circle as the index sees it: ``inner`` matches only records inside it (None: no such
-    box), ``ring`` every other record that may be inside (disjoint from ``inner``), each to be
+    """A circle as the index sees it: ``inner`` matches only records inside it (None: no
+    cell or box inside), ``ring`` every other record that may be inside (disjoint from ``inner``), each to be
     checked with the exact formula (:func:`inside`)."""
 
     inner: tantivy.Query | None
@@ -125,7 +125,7 @@ def circle_parts(schema: tantivy.Schema, circle: nodes.GeoDistance) -> CirclePar
 def circle_query(
     searcher: tantivy.Searcher, schema: tantivy.Schema, circle: nodes.GeoDistance
 ) -> tantivy.Query:
-    """The circle as one query, to compose with any other: the inner box, or the records of the
+    """The circle as one query, to compose with any other: the inner part, or the records of the
     ring that are inside, as a set of ``_seq`` terms."""
     parts = circle_parts(schema, circle)
     found = inside(searcher, circle, parts.ring, parts.bound, ring_size(searcher, parts))
