@@ -75,9 +75,9 @@ _MAX_UNCOUNTED_RING = 10_000
 
 @dataclass(frozen=True)
 class CircleParts:
-    """A circle as the index sees it: ``inner`` matches only records inside it (None: no
-    cell or box inside), ``ring`` every other record that may be inside (disjoint from ``inner``), each to be
-    checked with the exact formula (:func:`inside`)."""
+    """A circle as the index sees it: ``inner`` matches only records inside it (None: no cell or
+    box inside), ``ring`` every other record that may be inside (disjoint from ``inner``), each
+    to be checked with the exact formula (:func:`inside`)."""
 
     inner: tantivy.Query | None
     ring: tantivy.Query
