@@ -28,8 +28,7 @@ from dlserve.query.compile import to_sql
 from dlserve.records.layout import quote_ident
 from dlserve.records.schema import ELEMENT_SEPARATOR, LIST_KINDS, TEXTUAL_KINDS, DataTypeSchema, Kind
 from dlserve.search.layout import (
-    CELLS_PER_DEGREE,
-    GEOCELL,
+    GEO_GRIDS,
     ID,
     ODD_CELL,
     PRESENT,
@@ -167,18 +166,36 @@ def document_json_sql(schema: DataTypeSchema, source: str) -> str:
     ]
     members.append(f"{PRESENT} := {_present_sql(schema)}")
     if schema.has_geo:
-        inner += f", {_geocell_sql()} AS {GEOCELL}"
-        members.append(f"{GEOCELL} := {GEOCELL}")
+        coarser: int | None = None
+        for grid, per_degree in GEO_GRIDS:
+            inner += f", {_geocell_sql(per_degree, coarser)} AS {grid}"
+            members.append(f"{grid} := {grid}")
+            coarser = per_degree
     return f"SELECT to_json(struct_pack({', '.join(members)})) FROM (SELECT {inner} FROM {source})"
 
 
-def _geocell_sql() -> str:
-    """The record's grid cell (see :mod:`geo`); every record with a coordinate has one term."""
-    k = CELLS_PER_DEGREE
+def _geocell_sql(k: int, coarser: int | None) -> str:
+    """The record's cell of the grid of ``k`` cells per degree (see :mod:`geo`); every record with a
+    coordinate has one term. (An append to an index built before a grid existed: Tantivy ignores
+    a document's fields its schema lacks.)
+
+    A finer grid's cell is kept inside the record's cell of the ``coarser`` grid: ``value * 10``
+    and ``value * 100`` are rounded each on its own, so ``floor`` of the two may disagree by one
+    at a line (``89.89999999999999 * 10`` is below 899, ``* 100`` is 8990); the circles' cells
+    rely on every fine cell lying in one coarse cell. The value stays within a rounding of the
+    cell it is moved to."""
+
+    def cell(column: str) -> str:
+        fine = f"floor({column} * {k})::BIGINT"
+        if coarser is None:
+            return fine
+        first = f"floor({column} * {coarser})::BIGINT * {k // coarser}"
+        return f"least(greatest({fine}, {first}), {first} + {k // coarser - 1})"
+
     return (
         "CASE WHEN latitude IS NULL AND longitude IS NULL THEN []::VARCHAR[] "
         "WHEN latitude BETWEEN -90 AND 90 AND longitude BETWEEN -180 AND 180 "
-        f"THEN [floor(latitude * {k})::BIGINT::VARCHAR || ':' || floor(longitude * {k})::BIGINT::VARCHAR] "
+        f"THEN [{cell('latitude')}::VARCHAR || ':' || {cell('longitude')}::VARCHAR] "
         f"ELSE ['{ODD_CELL}'] END"
     )
 

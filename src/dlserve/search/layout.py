@@ -12,7 +12,8 @@ DuckDB from the snapshot's own columns (see :mod:`build`), never re-derived in P
 - date: every element as microseconds since the epoch (i64): exact to the snapshot's precision;
 - bool: every element;
 - ``field:*``: the list of paths for which the compiler's own ``Exists`` SQL is true;
-- geo: the grid cell of the coordinates (``GEOCELL``), for the circles' candidates (see :mod:`geo`);
+- geo: the grid cells of the coordinates, a tenth and a hundredth of a degree (``GEOCELL``,
+  ``FINE_GEOCELL``), for the circles' candidates (see :mod:`geo`);
 - ``_seq`` (fast, the one order), ``_id`` (the exact id for lookups) and ``_record`` (stored).
 """
 
@@ -38,6 +39,13 @@ RECORD = "_record"
 PRESENT = "_present"
 GEOCELL = "_geocell"  # "floor(latitude * 10):floor(longitude * 10)", or ODD_CELL
 CELLS_PER_DEGREE = 10
+# The same grid a hundred times finer (a hundredth of a degree), for the edges of circles; indexes
+# built before it have no such field (see :mod:`geo`).
+# "floor(latitude * 100):floor(longitude * 100)", kept inside the coarse cell, or ODD_CELL
+FINE_GEOCELL = "_geocell_fine"
+FINE_CELLS_PER_DEGREE = 100
+# The grids a new index holds: (field, cells per degree), coarse to fine, each nested in the last.
+GEO_GRIDS = ((GEOCELL, CELLS_PER_DEGREE), (FINE_GEOCELL, FINE_CELLS_PER_DEGREE))
 ODD_CELL = "odd"  # coordinates outside -90..90 / -180..180, NaN, or one of the two missing
 WHITESPACE = "whitespace"  # built into Tantivy: splits on ASCII whitespace only
 STORED_ONLY = "dlserve_stored_only"  # registered here: a stored text field that indexes nothing
@@ -103,7 +111,8 @@ def tantivy_schema(schema: DataTypeSchema) -> tantivy.Schema:
     builder.add_text_field(RECORD, stored=True, tokenizer_name=STORED_ONLY, index_option="basic")
     builder.add_text_field(PRESENT, tokenizer_name="raw", index_option="basic")
     if schema.has_geo:
-        builder.add_text_field(GEOCELL, tokenizer_name="raw", index_option="basic")
+        for grid, _ in GEO_GRIDS:
+            builder.add_text_field(grid, tokenizer_name="raw", index_option="basic")
     for field in indexed_fields(schema):
         if field.kind in TEXTUAL_KINDS:
             builder.add_text_field(field.name, tokenizer_name=WHITESPACE, index_option="position")

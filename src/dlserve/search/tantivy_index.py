@@ -16,7 +16,7 @@ import tantivy
 from dlserve.query import nodes
 from dlserve.query.leaves import too_many_expansions
 from dlserve.search import proximity
-from dlserve.search.geo import circle_parts, circle_query, inside
+from dlserve.search.geo import cells_size, circle_parts, circle_query, inside, ring_size
 from dlserve.search.layout import ID, RECORD, SEQ, match_count, open_index
 from dlserve.search.translate import Translator
 
@@ -115,9 +115,15 @@ class TantivySearchIndex:
         return known, [self._record(address) for address in self._matches(translated, known, limit, offset)]
 
     def _matches(self, query: tantivy.Query, found: int, limit: int, offset: int) -> list[tantivy.DocAddress]:
-        """Matches ``offset`` to ``offset + limit`` (in ``_seq`` order) of a query with ``found``
-        matches. What costs is ordering every match (and keeping ``offset + limit`` of them), so
-        with many matches they are first looked for in a window of ``_seq`` values:
+        return [address for _, address in self._match_hits(query, found, limit, offset)]
+
+    def _match_hits(
+        self, query: tantivy.Query, found: int, limit: int, offset: int
+    ) -> list[tuple[int, tantivy.DocAddress]]:
+        """``(_seq, address)`` of matches ``offset`` to ``offset + limit`` (in ``_seq`` order) of a
+        query with ``found`` matches. What costs is ordering every match (and keeping ``offset +
+        limit`` of them), so with many matches they are first looked for in a window of ``_seq``
+        values:
 
         - for a deep page, the window starts a little before where the ``offset``-th match should
           be if matches are spread evenly; the matches before it are counted (a count keeps
@@ -149,16 +155,16 @@ class TantivySearchIndex:
                 order=_ASC,
             )
             if match_count(result) >= min(skip + limit, found - before):
-                return [address for _, address in result.hits]
+                return [(int(seq), address) for seq, address in result.hits]
         result = self._searcher.search(
             query, limit=limit, offset=offset, count=False, order_by_field=SEQ, order=_ASC
         )
-        return [address for _, address in result.hits]
+        return [(int(seq), address) for seq, address in result.hits]
 
     def _circle_page(
         self, circle: nodes.GeoDistance, rest: list[nodes.Query], limit: int, offset: int
     ) -> tuple[int, list[tantivy.DocAddress]]:
-        """A geo circle, alone or AND other clauses: the matches of the circle's inner box (and
+        """A geo circle, alone or AND other clauses: the matches of the circle's inner part (and
         the rest), then those of its ring (and the rest) that the exact formula puts inside,
         merged by ``_seq``. Counted and paged from both parts, without building the ring's
         matches into a query (a set of ``_seq`` terms costs a scan of every record)."""
@@ -168,16 +174,27 @@ class TantivySearchIndex:
         def also(query: tantivy.Query) -> tantivy.Query:
             return tantivy.Query.boolean_query([(_MUST, q) for q in [query, *others]]) if others else query
 
-        checked = inside(self._searcher, circle, also(parts.ring), parts.bound)
+        checked = inside(
+            self._searcher, circle, also(parts.ring), parts.bound, ring_size(self._searcher, parts)
+        )
         if parts.inner is None:
             return len(checked), [address for _, address in checked[offset : offset + limit]]
-        result = self._searcher.search(
-            also(parts.inner), limit=max(1, offset + limit), count=True, order_by_field=SEQ, order=_ASC
-        )
-        found = match_count(result) + len(checked)
-        if limit <= 0:
-            return found, []
-        inner = ((int(seq), address) for seq, address in result.hits)
+        if not others and parts.inner_cells and self._exact_doc_freq:
+            # the circle alone: its inner cells' document frequencies count it, no search; its
+            # first matches are looked for like those of any query whose count is known
+            inner_found = cells_size(self._searcher, parts.inner_cells)
+            if limit <= 0:
+                return inner_found + len(checked), []
+            hits = self._match_hits(parts.inner, inner_found, offset + limit, 0) if inner_found else []
+        else:
+            result = self._searcher.search(
+                also(parts.inner), limit=max(1, offset + limit), count=True, order_by_field=SEQ, order=_ASC
+            )
+            inner_found, hits = match_count(result), result.hits
+            if limit <= 0:
+                return inner_found + len(checked), []
+        found = inner_found + len(checked)
+        inner = ((int(seq), address) for seq, address in hits)
         merged = heapq.merge(inner, checked, key=lambda hit: hit[0])
         return found, [address for _, address in itertools.islice(merged, offset, offset + limit)]
 
