@@ -10,7 +10,8 @@ GET /v4/businesses/{id}, paginate page 500 with limit 100, and each API process'
 BENCH_INDEX_BASELINE_ROUNDS > 0 also times the same requests on the unindexed copy (the DuckDB
 path) for a same-run speed-up.
 
-Run alone: `.venv/bin/python bench/search_index.py` (BENCH_INDEX_ROUNDS, default 20).
+Run alone: `.venv/bin/python bench/search_index.py` (BENCH_INDEX_ROUNDS, default 20;
+BENCH_INDEX_SOURCES, a folder where the generated inputs are kept for the next run).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ SHAPES = [
     "name:/hil.*/",
     'name:"hilton inn"~2',
 ]
+# A folder that keeps the generated inputs between runs (a 5M-record file takes minutes to write)
+SOURCES = Path(os.environ["BENCH_INDEX_SOURCES"]) if os.environ.get("BENCH_INDEX_SOURCES") else None
 Timings = dict[str, list[float]]
 
 
@@ -209,12 +212,14 @@ def main() -> None:
             plain_dir, indexed_dir = root / "plain", root / "indexed"
             plain_dir.mkdir(parents=True)
             indexed_dir.mkdir()
-            source = root / "businesses.jsonl"
-            write_jsonl(source, "businesses", size, seed=1)
+            source = SOURCES / f"businesses-{size}.jsonl" if SOURCES else root / "businesses.jsonl"
+            if not source.is_file():
+                write_jsonl(source, "businesses", size, seed=1)
             print(f"{size:,} demo businesses", flush=True)
             plain = load(plain_dir, source, index=False) if size in PLAIN_SIZES else None
             indexed = load(indexed_dir, source, index=True)
-            source.unlink()
+            if not SOURCES:
+                source.unlink()
             parquet, index_bytes = snapshot_bytes(indexed_dir)
             index_seconds = float(indexed["index_seconds"])  # type: ignore[arg-type]
             if plain is not None:
