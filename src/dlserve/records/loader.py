@@ -47,6 +47,7 @@ MIN_ROWS_PER_PART = 10_000
 # decompressed group per thread, and `_seq > checkpoint`
 # skips whole groups, so an export's memory and a resumed export's wasted reading both stay small.
 ROW_GROUP_ROWS = 2_048
+INDEX_FEEDERS = 2  # parts indexed at once (see _Indexing)
 ProgressCallback = Callable[[str], None]
 _DUCKDB_WHERE = re.compile(r'in file "(?P<file>[^"]*)",.*?in line (?P<line>\d+)')
 
@@ -177,10 +178,12 @@ def load_files(
 
 
 class _Indexing:
-    """The snapshot's search index, built while its parts are written: each part is indexed on
-    one thread of its own as soon as it is written (the next parts' writing overlaps it), then
-    the index is committed. An append starts from the previous snapshot's index when it has one
-    and indexes only the new parts; otherwise the previous parts are indexed first."""
+    """The snapshot's search index, built while its parts are written: each part is indexed as soon
+    as it is written (the next parts' writing overlaps it), then the index is committed. Two parts
+    are indexed at once, so one part's DuckDB work (reading it, computing its documents) overlaps
+    the other's hand-over to Tantivy; one feeding thread did the two in turn. An append starts
+    from the previous snapshot's index when it has one and indexes only the new parts; otherwise
+    the previous parts are indexed first."""
 
     def __init__(
         self,
@@ -200,14 +203,15 @@ class _Indexing:
             base=base if reuse else None,
             on_progress=lambda done: progress(f"indexed {done:,} of {total:,} records"),
         )
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dlserve-index")
+        self._pool = ThreadPoolExecutor(max_workers=INDEX_FEEDERS, thread_name_prefix="dlserve-index")
         self._pending: list[Future[None]] = []
         if previous is not None and not reuse:
-            self.add_part(*sorted(staged.glob(PART_GLOB)))
+            for part in sorted(staged.glob(PART_GLOB)):
+                self.add_part(part)
 
-    def add_part(self, *parts: Path) -> None:
-        """Queue parts (already written) for indexing; safe to call from any thread."""
-        self._pending.append(self._pool.submit(self._builder.add_parts, list(parts)))
+    def add_part(self, part: Path) -> None:
+        """Queue a part (already written) for indexing; safe to call from any thread."""
+        self._pending.append(self._pool.submit(self._builder.add_parts, [part]))
 
     def finish(self) -> BuildResult:
         self._pool.shutdown(wait=True)

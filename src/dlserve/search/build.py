@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,7 +84,10 @@ class IndexBuilder:
     """One snapshot's index, fed part by part: a load hands each Parquet part over as soon as it is
     written, so the index is built while the next parts are still being written (see
     :func:`dlserve.records.loader.load_files`). Parts may come in any order: results are ordered
-    by the ``_seq`` fast field, never by document order. One thread feeds a builder at a time."""
+    by the ``_seq`` fast field, never by document order. Several threads may feed a builder at
+    once: each computes its documents with DuckDB on a cursor of its own, and only the hand-over to
+    Tantivy is serialised (the writer refuses concurrent calls; ``add_json`` parses outside the
+    GIL, so one thread's DuckDB work overlaps another's parsing)."""
 
     def __init__(
         self,
@@ -99,6 +103,9 @@ class IndexBuilder:
         self._on_progress = on_progress
         self._busy = 0.0  # seconds spent indexing (the rest of a load's time overlaps the writing)
         self.documents = 0
+        self._feeding = threading.Lock()  # the writer, the counts and the progress
+        self._feeders = 0
+        self._feeding_since = 0.0
         started = time.monotonic()
         if base is not None:
             _copy_index(base, target)
@@ -114,23 +121,45 @@ class IndexBuilder:
         self._busy += time.monotonic() - started
 
     def add_parts(self, parts: list[Path], *, after_seq: int | None = None) -> None:
-        """Index the rows of ``parts`` (only those with ``_seq > after_seq``)."""
+        """Index the rows of ``parts`` (only those with ``_seq > after_seq``); safe to call from
+        several threads at once."""
         if not parts:
             return
-        assert self._writer is not None, "the index is already finished"
-        started = time.monotonic()
-        files = ", ".join(_sql_string(str(part)) for part in parts)
-        source = f"read_parquet([{files}])"
-        if after_seq is not None:
-            source += f" WHERE _seq > {int(after_seq)}"
-        reader = self._con.sql(document_json_sql(self._schema, source)).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            for document in batch.column(0).to_pylist():
-                self._writer.add_json(document)
-            self.documents += batch.num_rows
-            if self._on_progress is not None:
-                self._on_progress(self.documents)
-        self._busy += time.monotonic() - started
+        self._enter()
+        try:
+            files = ", ".join(_sql_string(str(part)) for part in parts)
+            source = f"read_parquet([{files}])"
+            if after_seq is not None:
+                source += f" WHERE _seq > {int(after_seq)}"
+            cursor = self._con.cursor()
+            try:
+                reader = cursor.sql(document_json_sql(self._schema, source)).to_arrow_reader(BATCH_ROWS)
+                for batch in reader:
+                    documents = batch.column(0).to_pylist()
+                    with self._feeding:
+                        assert self._writer is not None, "the index is already finished"
+                        for document in documents:
+                            self._writer.add_json(document)
+                        self.documents += len(documents)
+                        if self._on_progress is not None:
+                            self._on_progress(self.documents)
+            finally:
+                cursor.close()
+        finally:
+            self._leave()
+
+    def _enter(self) -> None:
+        """Time spent indexing counts once while several threads feed at the same time."""
+        with self._feeding:
+            if self._feeders == 0:
+                self._feeding_since = time.monotonic()
+            self._feeders += 1
+
+    def _leave(self) -> None:
+        with self._feeding:
+            self._feeders -= 1
+            if self._feeders == 0:
+                self._busy += time.monotonic() - self._feeding_since
 
     def finish(self) -> BuildResult:
         """Commit: the index holds every row added."""
