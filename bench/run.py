@@ -9,12 +9,16 @@
    `COPY (SELECT ...) TO (FORMAT parquet, COMPRESSION zstd)` of the same rows into one file, checked
    by a digest of the rows' content); the worker's peak RSS, at 1M and at BENCH_BIG_RECORDS
    (3,000,000) to show memory does not grow with the export. `python bench/run.py parquet` runs
-   the Parquet pair alone (at BENCH_RECORDS).
+   the Parquet pair alone (at BENCH_RECORDS); `python bench/run.py exports` runs only the export
+   pairs, at each size of BENCH_EXPORT_SIZES (comma-separated, default
+   "BENCH_RECORDS,BENCH_BIG_RECORDS", e.g. `BENCH_EXPORT_SIZES=1000000,3000000`). Data loaded only
+   for exports skips the search index (exports never read it); loads have no timeout.
 5. Hardening: the hostile-user figures of issue 12, see bench/hardening.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -71,14 +75,21 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def prepare_data(data_dir: Path, records: int) -> tuple[dict[str, str], float, float]:
+def prepare_data(data_dir: Path, records: int, *, index: bool = True) -> tuple[dict[str, str], float, float]:
+    """Generate and `dlserve load` ``records`` demo businesses: (env, generation s, load s).
+
+    ``index=False`` loads without the Tantivy index: exports never read it (downloads count and
+    render with DuckDB over the Parquet snapshot), and building it is most of a big load's time.
+    The load has no timeout: 3M records on a shared machine take longer than a test's 600 s."""
     env = {**os.environ, "DLSERVE_DATA_DIR": str(data_dir), "DLSERVE_LOG_JSON": "true"}
     env.pop("DLSERVE_DATABASE_URL", None)
+    if not index:
+        env["DLSERVE_SEARCH_INDEX"] = "false"
     source = data_dir / "businesses.jsonl"
     started = time.perf_counter()
     write_jsonl(source, "businesses", records, seed=1)
     generated = time.perf_counter() - started
-    loaded = json.loads(cli(env, "load", "businesses", str(source)))
+    loaded = json.loads(cli(env, "load", "businesses", str(source), timeout=None))
     source.unlink()
     return env, generated, float(loaded["seconds"])
 
@@ -263,6 +274,37 @@ def parquet_only() -> None:
         export_figures(data_dir, RECORDS, [("parquet", None)])
 
 
+def exports_only() -> None:
+    """`python bench/run.py exports`: the export pairs alone (CSV flat view, CSV all-nested, JSON
+    Lines, Parquet) at each size of BENCH_EXPORT_SIZES (default BENCH_RECORDS,BENCH_BIG_RECORDS),
+    each size loaded without the search index into a directory of its own, removed after its
+    pairs — unless BENCH_EXPORT_DIR names a directory to keep them in (`<dir>/<size>`), where a
+    size loaded by an earlier run is used again (a 3M load takes many minutes)."""
+    configure_logging("warning")
+    sizes = os.environ.get("BENCH_EXPORT_SIZES", f"{RECORDS},{BIG_RECORDS}")
+    kept = os.environ.get("BENCH_EXPORT_DIR")
+    print("bulk export vs DuckDB COPY of the same rows, same format, same snapshot:", flush=True)
+    for records in [int(size) for size in sizes.split(",")]:
+        with contextlib.ExitStack() as stack:
+            if kept:
+                data_dir = Path(kept) / str(records)
+            else:
+                data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dlserve-bench-")))
+            loaded_marker = data_dir / "bench-loaded.json"
+            if loaded_marker.exists():
+                print(f"  {records:>9,} businesses: loaded by an earlier run ({data_dir})", flush=True)
+            else:
+                data_dir.mkdir(parents=True, exist_ok=True)
+                _, generated, load_seconds = prepare_data(data_dir, records, index=False)
+                loaded_marker.write_text(json.dumps({"records": records}))
+                print(
+                    f"  {records:>9,} businesses: generated in {generated:.1f} s, loaded (no search "
+                    f"index) in {load_seconds:.1f} s",
+                    flush=True,
+                )
+            export_figures(data_dir, records)
+
+
 def main() -> None:
     configure_logging("warning")
     with tempfile.TemporaryDirectory(prefix="dlserve-bench-") as scratch:
@@ -287,7 +329,7 @@ def main() -> None:
         if BIG_RECORDS:
             big_dir = Path(scratch) / "big"
             big_dir.mkdir()
-            big_env, _, _ = prepare_data(big_dir, BIG_RECORDS)
+            big_env, _, _ = prepare_data(big_dir, BIG_RECORDS, index=False)  # exports only
             export_figures(big_dir, BIG_RECORDS)
             fleet = min(FLEET_RECORDS, BIG_RECORDS)
             one = export_with_workers(big_dir, big_env, fleet, workers=1)
@@ -305,5 +347,7 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["parquet"]:
         parquet_only()
+    elif sys.argv[1:] == ["exports"]:
+        exports_only()
     else:
         main()
