@@ -46,7 +46,7 @@ from dlserve.downloads import parquet, typed_csv  # noqa: E402
 from dlserve.logs import configure_logging  # noqa: E402
 from dlserve.records import typed_cells  # noqa: E402
 from dlserve.records.layout import quote_ident  # noqa: E402
-from dlserve.records.schema import ALL_TEXT_COLUMN, BUSINESSES, Kind  # noqa: E402
+from dlserve.records.schema import BUSINESSES, Kind  # noqa: E402
 from dlserve.records.views import find_view  # noqa: E402
 from dlserve.settings import Settings  # noqa: E402
 
@@ -142,23 +142,20 @@ def dlserve_export(data_dir: Path, output_format: str, view: str | None) -> dict
     return result
 
 
-def reference_select(output_format: str, view_name: str | None, source: str) -> str:
+def reference_select(output_format: str, view_name: str | None, source: str, columns: list[str]) -> str:
     """DuckDB writing the export's bytes straight from the typed columns, with none of dlserve's
     machinery (no query, no parts, no exactness check): each column spelled as the wire format
-    spells it (``SELECT * REPLACE``), the flattened list unnested, DuckDB's own CSV writer."""
+    spells it (``SELECT * REPLACE``), the flattened list unnested, DuckDB's own CSV writer.
+    ``columns``: the snapshot's columns; those that are no field of the schema (``_seq``,
+    ``_record``, token columns, ``_fingerprint``…) are left out."""
     schema = BUSINESSES
     view = find_view("businesses", view_name)
     if output_format == "parquet":  # the typed columns, dates spelled as in JSON (the export's rows)
         return parquet.typed_select(view, schema, source)
     if output_format != "csv":
         return f"SELECT {typed_cells.record_json(schema)} FROM {source}"
-    hidden = [
-        "_seq",
-        "_record",
-        typed_cells.EXACT_COLUMN,
-        ALL_TEXT_COLUMN,
-        *(column for column, _, _ in schema.token_columns()),
-    ]
+    fields = {f.name for f in schema.fields}
+    hidden = [column for column in columns if column not in fields]
     kept = [f for f in schema.fields if view.selects(f.name) and f.name != view.flatten]
     spelled = ", ".join(
         f"NULLIF({typed_cells.cell(f, quote_ident(f.name))}, '') AS {quote_ident(f.name)}"
@@ -188,8 +185,8 @@ def reference_select(output_format: str, view_name: str | None, source: str) -> 
         f"(SELECT * EXCLUDE ({exclude}) REPLACE ({spelled}, {strings}), "
         f"unnest(CASE WHEN len({flat}) > 0 THEN {flat} ELSE [NULL] END) AS e FROM {source})"
     )
-    columns = ", ".join([*(quote_ident(n) for n in before), children, *(quote_ident(n) for n in after)])
-    return f"SELECT {columns} FROM {unnested}"
+    selected = ", ".join([*(quote_ident(n) for n in before), children, *(quote_ident(n) for n in after)])
+    return f"SELECT {selected} FROM {unnested}"
 
 
 def duckdb_copy(data_dir: Path, output_format: str, view: str | None, target: Path) -> tuple[float, str]:
@@ -198,14 +195,16 @@ def duckdb_copy(data_dir: Path, output_format: str, view: str | None, target: Pa
     snapshot = services.snapshots.current("businesses")
     services.close()
     assert snapshot is not None
-    select = reference_select(output_format, view, f"read_parquet('{snapshot.scan_path}')")
+    source = f"read_parquet('{snapshot.scan_path}')"
+    con = duckdb.connect(config={"preserve_insertion_order": True})
+    columns = [str(row[0]) for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    select = reference_select(output_format, view, source, columns)
     if output_format == "csv":
         options = typed_csv.COPY_OPTIONS
     elif output_format == "parquet":  # the export's own options: zstd, row groups of 100,000 at most
         options = parquet.COPY_OPTIONS
     else:  # the JSON text as it is, one line each
         options = "FORMAT csv, HEADER false, QUOTE '', ESCAPE ''"
-    con = duckdb.connect(config={"preserve_insertion_order": True})
     started = time.perf_counter()
     con.execute(f"COPY ({select}) TO '{target}' ({options})")
     seconds = time.perf_counter() - started
