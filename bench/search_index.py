@@ -1,12 +1,14 @@
 """The search index's figures (issue 11), each beside a baseline measured in the same run.
 
 For each size in BENCH_INDEX_SIZES (default 1,000,000; e.g. "1000000,5000000" for the growth
-ratio): generate demo businesses, `dlserve load` them without the index (the baseline) and with
-it, print the index build rate, the load-time ratio and the index size next to the Parquet size;
-then start `dlserve serve` on the indexed data and measure over HTTP, p50/p95 per query shape:
-the free count (num_records 0) and the 10-record preview, GET /v4/businesses/{id}, paginate page
-500 with limit 100, and the API process's RSS. BENCH_INDEX_BASELINE_ROUNDS > 0 also times the
-same requests on the unindexed copy (the DuckDB path) for a same-run speed-up.
+ratio): generate demo businesses, `dlserve load` them without the index (the baseline; only at
+the sizes in BENCH_INDEX_PLAIN_SIZES, default the first size) and with it, print the index build
+rate, the load-time ratio and the index size next to the Parquet size; then start one `dlserve
+serve` per size on the indexed data and measure over HTTP, the sizes' requests interleaved,
+p50/p95 per query shape: the free count (num_records 0) and the 10-record preview,
+GET /v4/businesses/{id}, paginate page 500 with limit 100, and each API process's RSS.
+BENCH_INDEX_BASELINE_ROUNDS > 0 also times the same requests on the unindexed copy (the DuckDB
+path) for a same-run speed-up.
 
 Run alone: `.venv/bin/python bench/search_index.py` (BENCH_INDEX_ROUNDS, default 20).
 """
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 import httpx
 
@@ -34,6 +37,11 @@ from dlserve.demo import write_jsonl  # noqa: E402
 SIZES = [int(size) for size in os.environ.get("BENCH_INDEX_SIZES", "1000000").split(",") if size]
 ROUNDS = int(os.environ.get("BENCH_INDEX_ROUNDS", "20"))
 BASELINE_ROUNDS = int(os.environ.get("BENCH_INDEX_BASELINE_ROUNDS", "3"))
+# The load without the index (the load ratio's baseline, and the DuckDB path's data) is only
+# needed at the size the load target is set for; larger sizes are there for the growth ratio.
+PLAIN_SIZES = {
+    int(size) for size in os.environ.get("BENCH_INDEX_PLAIN_SIZES", str(SIZES[0])).split(",") if size
+}
 SHAPES = [
     "categories:hotels",
     "name:hilton",
@@ -113,68 +121,69 @@ def timed(client: httpx.Client, method: str, url: str, **kwargs: object) -> floa
     return elapsed
 
 
-def measure(env: dict[str, str], data_dir: Path, rounds: int) -> tuple[Timings, float]:
-    token = json.loads(
-        cli(env, "accounts", "create", f"bench{time.time_ns()}@example.com", "--credits", "100000000")
-    )["token"]
-    base_url, process = start_server(env, data_dir, "--workers", "0")
-    timings: Timings = {}
+def _requests() -> list[tuple[str, str, str, dict[str, object]]]:
+    requests: list[tuple[str, str, str, dict[str, object]]] = []
+    for shape in SHAPES:
+        for label, num_records in (("count  ", 0), ("preview", 10)):
+            requests.append(
+                (
+                    f"{label} {shape}",
+                    "POST",
+                    "/v4/businesses/search",
+                    {"json": {"query": shape, "num_records": num_records}},
+                )
+            )
+    for query in ("*", "categories:restaurants"):
+        requests.append(
+            (
+                f"paginate {query} page 500 limit 100",
+                "POST",
+                "/v4/businesses/paginate?page=500&limit=100",
+                {"json": {"query": query}},
+            )
+        )
+    return requests
+
+
+def measure(targets: list[tuple[dict[str, str], Path]], rounds: int) -> list[tuple[Timings, float]]:
+    """Time the same requests against one server per target, interleaved request by request (a
+    shared machine's load then falls on every target alike: the growth ratio compares like with
+    like); each target's timings and its API process's RSS afterwards."""
+    servers: list[tuple[httpx.Client, subprocess.Popen[bytes], list[str]]] = []
+    timings: list[Timings] = [{} for _ in targets]
     try:
-        with httpx.Client(
-            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120
-        ) as client:
-            ids = [
+        for env, data_dir in targets:
+            token = json.loads(
+                cli(env, "accounts", "create", f"bench{time.time_ns()}@example.com", "--credits", "100000000")
+            )["token"]
+            base_url, process = start_server(env, data_dir, "--workers", "0")
+            client = httpx.Client(
+                base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+            )
+            servers.append((client, process, []))
+            servers[-1][2].extend(
                 record["id"]
                 for record in client.post(
                     "/v4/businesses/search", json={"query": "categories:restaurants", "num_records": 50}
                 ).json()["records"]
-            ]
-            requests: list[tuple[str, str, str, dict[str, object]]] = []
-            for shape in SHAPES:
-                requests.append(
-                    (
-                        f"count   {shape}",
-                        "POST",
-                        "/v4/businesses/search",
-                        {"json": {"query": shape, "num_records": 0}},
-                    )
-                )
-                requests.append(
-                    (
-                        f"preview {shape}",
-                        "POST",
-                        "/v4/businesses/search",
-                        {"json": {"query": shape, "num_records": 10}},
-                    )
-                )
-            requests.append(
-                (
-                    "paginate * page 500 limit 100",
-                    "POST",
-                    "/v4/businesses/paginate?page=500&limit=100",
-                    {"json": {"query": "*"}},
-                )
             )
-            requests.append(
-                (
-                    "paginate categories:restaurants page 500 limit 100",
-                    "POST",
-                    "/v4/businesses/paginate?page=500&limit=100",
-                    {"json": {"query": "categories:restaurants"}},
-                )
-            )
-            for _label, method, url, kwargs in requests:  # warm-up
+        requests = _requests()
+        for client, _, _ in servers:  # warm-up
+            for _label, method, url, kwargs in requests:
                 timed(client, method, url, **kwargs)
-            for n in range(rounds):
-                for label, method, url, kwargs in requests:
-                    timings.setdefault(label, []).append(timed(client, method, url, **kwargs))
-                timings.setdefault("GET /v4/businesses/{id}", []).append(
+        for n in range(rounds):
+            for label, method, url, kwargs in requests:
+                for (client, _, _), own in zip(servers, timings, strict=True):
+                    own.setdefault(label, []).append(timed(client, method, url, **kwargs))
+            for (client, _, ids), own in zip(servers, timings, strict=True):
+                own.setdefault("GET /v4/businesses/{id}", []).append(
                     timed(client, "GET", f"/v4/businesses/{ids[n % len(ids)]}")
                 )
-        rss = rss_mb(process.pid)
+        return [(own, rss_mb(process.pid)) for own, (_, process, _) in zip(timings, servers, strict=True)]
     finally:
-        stop(process)
-    return timings, rss
+        for client, process, _ in servers:
+            client.close()
+            stop(process)
 
 
 def report(size: int, timings: Timings, baseline: Timings | None) -> dict[str, float]:
@@ -192,6 +201,8 @@ def report(size: int, timings: Timings, baseline: Timings | None) -> dict[str, f
 
 def main() -> None:
     figures: dict[int, dict[str, float]] = {}
+    # (size, the indexed copy's environment, the plain copy's or None, plain dir, indexed dir)
+    loaded: list[tuple[int, dict[str, str], dict[str, str] | None, Path, Path]] = []
     with tempfile.TemporaryDirectory(prefix="dlserve-bench-index-") as scratch:
         for size in SIZES:
             root = Path(scratch) / str(size)
@@ -201,17 +212,20 @@ def main() -> None:
             source = root / "businesses.jsonl"
             write_jsonl(source, "businesses", size, seed=1)
             print(f"{size:,} demo businesses", flush=True)
-            plain = load(plain_dir, source, index=False)
+            plain = load(plain_dir, source, index=False) if size in PLAIN_SIZES else None
             indexed = load(indexed_dir, source, index=True)
             source.unlink()
             parquet, index_bytes = snapshot_bytes(indexed_dir)
             index_seconds = float(indexed["index_seconds"])  # type: ignore[arg-type]
-            print(
-                f"  load without index {plain['seconds']} s, with index {indexed['seconds']} s: "
-                f"ratio {float(indexed['seconds']) / float(plain['seconds']):.2f} (target ≤ 1.5); "  # type: ignore[arg-type]
-                f"CPU {plain['cpu_seconds']:.0f} s and {indexed['cpu_seconds']:.0f} s: "
-                f"ratio {float(indexed['cpu_seconds']) / float(plain['cpu_seconds']):.2f}"  # type: ignore[arg-type]
-            )
+            if plain is not None:
+                print(
+                    f"  load without index {plain['seconds']} s, with index {indexed['seconds']} s: "
+                    f"ratio {float(indexed['seconds']) / float(plain['seconds']):.2f} (target ≤ 1.5); "  # type: ignore[arg-type]
+                    f"CPU {plain['cpu_seconds']:.0f} s and {indexed['cpu_seconds']:.0f} s: "
+                    f"ratio {float(indexed['cpu_seconds']) / float(plain['cpu_seconds']):.2f}"  # type: ignore[arg-type]
+                )
+            else:
+                print(f"  load with index {indexed['seconds']} s, CPU {indexed['cpu_seconds']:.0f} s")
             print(
                 f"  index build {index_seconds:.1f} s (overlapping the writing of the parts): "
                 f"{size / index_seconds:,.0f} records/s"
@@ -221,11 +235,14 @@ def main() -> None:
                 f"({index_bytes / parquet:.2f}× the Parquet)",
                 flush=True,
             )
-            timings, rss = measure(indexed["env"], indexed_dir, ROUNDS)  # type: ignore[arg-type]
+            plain_env = cast(dict[str, str], plain["env"]) if plain is not None else None
+            loaded.append((size, cast(dict[str, str], indexed["env"]), plain_env, plain_dir, indexed_dir))
+        measured = measure([(env, indexed_dir) for _, env, _, _, indexed_dir in loaded], ROUNDS)
+        for (size, _, plain_env, plain_dir, _), (timings, rss) in zip(loaded, measured, strict=True):
             baseline = None
-            if BASELINE_ROUNDS:
-                baseline, _ = measure(plain["env"], plain_dir, BASELINE_ROUNDS)  # type: ignore[arg-type]
-            print(f"  over HTTP, {ROUNDS} rounds (index) / {BASELINE_ROUNDS} (DuckDB path):")
+            if BASELINE_ROUNDS and plain_env is not None:
+                baseline = measure([(plain_env, plain_dir)], BASELINE_ROUNDS)[0][0]
+            print(f"{size:,} records over HTTP, {ROUNDS} rounds (index) / {BASELINE_ROUNDS} (DuckDB path):")
             figures[size] = report(size, timings, baseline)
             print(f"  API process RSS after the requests: {rss:,.0f} MB (target ≤ 600 MB at 1M)", flush=True)
     if len(figures) > 1:

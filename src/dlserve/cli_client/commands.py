@@ -221,13 +221,7 @@ def downloads_list(
 ) -> None:
     """List the account's downloads, newest first."""
     with session(url, token, as_json) as (client, output):
-        found = client.list_downloads(limit=limit)
-        if output.json_mode:
-            output.emit_json([d.raw for d in found])
-        elif not found:
-            output.note("no downloads yet")
-        else:
-            output.out.print(downloads_table(found))
+        output.listing(client.list_downloads(limit=limit), empty="no downloads yet", table=downloads_table)
 
 
 @downloads_app.command("show")
@@ -240,11 +234,7 @@ def downloads_show(
     """Show one download: status, progress and its result files."""
     with session(url, token, as_json) as (client, output):
         found = client.get_download(download_id)
-        if output.json_mode:
-            output.emit_json(found.raw)
-        else:
-            for renderable in download_details(found):
-                output.out.print(renderable)
+        output.details(found.raw, download_details(found))
 
 
 @downloads_app.command("cancel")
@@ -256,11 +246,7 @@ def downloads_cancel(
 ) -> None:
     """Cancel a queued or running download; the files it finished are kept (and billed)."""
     with session(url, token, as_json) as (client, output):
-        message = client.cancel_download(download_id)
-        if output.json_mode:
-            output.emit_json({"id": download_id, "message": message})
-        else:
-            print(message)
+        output.message(download_id, client.cancel_download(download_id))
 
 
 @downloads_app.command("webhooks")
@@ -272,13 +258,11 @@ def downloads_webhooks(
 ) -> None:
     """Show a download's webhook deliveries: every attempt, its answer and when the next one is due."""
     with session(url, token, as_json) as (client, output):
-        found = client.list_webhooks(download_id)
-        if output.json_mode:
-            output.emit_json([d.raw for d in found])
-        elif not found:
-            output.note("no webhook deliveries (none asked for, or the download has not ended)")
-        else:
-            output.out.print(webhooks_table(found))
+        output.listing(
+            client.list_webhooks(download_id),
+            empty="no webhook deliveries (none asked for, or the download has not ended)",
+            table=webhooks_table,
+        )
 
 
 @downloads_app.command("fetch")

@@ -8,13 +8,13 @@ same error is also printed to stdout as ``{"error": {...}}``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from dlserve.cli_client.config import ConfigError
 from dlserve.client import AuthenticationError, DlserveError, TransportError
@@ -33,6 +33,32 @@ class Output:
 
     def emit_json(self, value: Any) -> None:
         print(json.dumps(value, ensure_ascii=False, default=str, indent=2), flush=True)
+
+    def listing(
+        self, found: Sequence[Any], *, empty: str, table: Callable[[Sequence[Any]], RenderableType]
+    ) -> None:
+        """A list of SDK objects: their wire bodies as JSON, else a table (a note when empty)."""
+        if self.json_mode:
+            self.emit_json([item.raw for item in found])
+        elif not found:
+            self.note(empty)
+        else:
+            self.out.print(table(found))
+
+    def details(self, raw: Any, renderables: Iterable[RenderableType]) -> None:
+        """One SDK object: its wire body as JSON, else its rendered details."""
+        if self.json_mode:
+            self.emit_json(raw)
+        else:
+            for renderable in renderables:
+                self.out.print(renderable)
+
+    def message(self, subject_id: str, text: str) -> None:
+        """The server's message about one object (a cancel, a delete)."""
+        if self.json_mode:
+            self.emit_json({"id": subject_id, "message": text})
+        else:
+            print(text)
 
     def note(self, text: str, *, always: bool = False) -> None:
         """A line for the person at the terminal, on stderr; with ``--json`` only if ``always``

@@ -70,13 +70,7 @@ def schedules_create(
 def schedules_list(url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False) -> None:
     """List the account's schedules, newest first."""
     with session(url, token, as_json) as (client, output):
-        found = client.list_schedules()
-        if output.json_mode:
-            output.emit_json([s.raw for s in found])
-        elif not found:
-            output.note("no schedules yet")
-        else:
-            output.out.print(schedules_table(found))
+        output.listing(client.list_schedules(), empty="no schedules yet", table=schedules_table)
 
 
 @schedules_app.command("show")
@@ -86,11 +80,7 @@ def schedules_show(
     """Show one schedule and its newest runs (each run's download and status, or why it failed)."""
     with session(url, token, as_json) as (client, output):
         found = client.get_schedule(schedule_id)
-        if output.json_mode:
-            output.emit_json(found.raw)
-        else:
-            for renderable in schedule_details(found):
-                output.out.print(renderable)
+        output.details(found.raw, schedule_details(found))
 
 
 @schedules_app.command("delete")
@@ -99,11 +89,7 @@ def schedules_delete(
 ) -> None:
     """Delete a schedule: no more runs. The downloads it already made are kept."""
     with session(url, token, as_json) as (client, output):
-        message = client.delete_schedule(schedule_id)
-        if output.json_mode:
-            output.emit_json({"id": schedule_id, "message": message})
-        else:
-            print(message)
+        output.message(schedule_id, client.delete_schedule(schedule_id))
 
 
 def schedules_table(schedules: Sequence[Schedule]) -> Table:

@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from dlserve.db.rows import from_row
+
 
 class DownloadStatus(StrEnum):
     QUEUED = "queued"
@@ -54,18 +56,7 @@ class DownloadFile:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> DownloadFile:
-        return cls(
-            id=row["id"],
-            part_no=row["part_no"],
-            name=row["name"],
-            storage_key=row["storage_key"],
-            records=row["records"],
-            bytes=row["bytes"],
-            sha256=row["sha256"],
-            created_at=row["created_at"],
-            expires_at=row["expires_at"],
-            deleted_at=row["deleted_at"],
-        )
+        return from_row(cls, row)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, or_, s
 
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
+from dlserve.db.rows import from_row
 from dlserve.db.tables import jobs
 from dlserve.errors import NotFound
 from dlserve.jobs.interfaces import PENDING_STATUSES, Job, JobStatus, QueueTimings
@@ -56,20 +57,7 @@ LOST_WORKER_ERROR = "its worker stopped responding on the last attempt (lease ex
 
 def job_from_row(row: RowMapping) -> Job:
     checkpoint = row["checkpoint"]
-    return Job(
-        id=row["id"],
-        kind=row["kind"],
-        subject_id=row["subject_id"],
-        status=row["status"],
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        checkpoint=orjson.loads(checkpoint) if checkpoint is not None else None,
-        lease_owner=row["lease_owner"],
-        lease_expires_at=row["lease_expires_at"],
-        run_after=row["run_after"],
-        last_error=row["last_error"],
-        created_at=row["created_at"],
-    )
+    return from_row(Job, row, checkpoint=orjson.loads(checkpoint) if checkpoint is not None else None)
 
 
 class SqlJobQueue(QueueTimings):

@@ -27,7 +27,7 @@ from dlserve.db.engine import Database
 from dlserve.db.tables import media_downloads
 from dlserve.jobs.interfaces import Job, JobQueue, JobStatus
 from dlserve.logs import get_logger
-from dlserve.media import isobmff
+from dlserve.media import isobmff, signatures
 from dlserve.media.errors import Cancelled, FetchError
 from dlserve.media.ffmpeg import FfmpegTools, MediaInfo, probe
 from dlserve.media.filenames import filename_for
@@ -218,13 +218,18 @@ class MediaRunner:
 
     def _measure(self, fetched: FetchedMedia) -> Callable[[], MediaInfo | None]:
         """The file's dimensions: what the source said, else what an MP4/MOV file's own header
-        says (:mod:`dlserve.media.isobmff`: no process to start), else ffprobe of a hard link to
-        it, started now in a thread so that it overlaps storing the file (which moves or uploads it)."""
+        says (:mod:`dlserve.media.isobmff`: no process to start), else — unless the file is not
+        media ffmpeg could read (:mod:`dlserve.media.signatures`: then they are unknown) — ffprobe
+        of a hard link to it, started now in a thread so that it overlaps storing the file (which
+        moves or uploads it)."""
         if fetched.known is not None or self._settings.tools is None:
             return lambda: fetched.known
         header = isobmff.read_info(fetched.path)
         if header is not None:
             return lambda: header
+        if not signatures.worth_probing(fetched.path, fetched.ext):
+            log.info("media file announces no container: dimensions unknown", ext=fetched.ext)
+            return lambda: None
         link = fetched.path.with_name(f"probe-{fetched.path.name}")  # in the attempt's folder
         try:
             os.link(fetched.path, link)

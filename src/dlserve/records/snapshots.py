@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
+from dlserve.db.rows import from_row
 from dlserve.db.tables import datasets, snapshots
 from dlserve.errors import NotFound
 from dlserve.storage.interfaces import Storage
@@ -163,11 +164,4 @@ class SnapshotCatalog:
 
 
 def _snapshot(row: sa.RowMapping) -> Snapshot:
-    return Snapshot(
-        id=row["id"],
-        data_type=row["data_type"],
-        location=row["location"],
-        record_count=row["record_count"],
-        bytes=row["bytes"],
-        created_at=row["created_at"],
-    )
+    return from_row(Snapshot, row)

@@ -15,6 +15,8 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 
+from dlserve.db.rows import from_row
+
 
 class RunStatus(StrEnum):
     PENDING = "pending"
@@ -36,16 +38,7 @@ class ScheduleRun:
 
     @classmethod
     def from_row(cls, row: sa.RowMapping) -> ScheduleRun:
-        return cls(
-            id=row["id"],
-            schedule_id=row["schedule_id"],
-            due_at=row["due_at"],
-            status=RunStatus(row["status"]),
-            reason=row["reason"],
-            download_id=row["download_id"],
-            download_status=row["download_status"],
-            created_at=row["created_at"],
-        )
+        return from_row(cls, row, status=RunStatus(row["status"]))
 
 
 @dataclass(frozen=True)
@@ -67,17 +60,4 @@ class Schedule:
 
     @classmethod
     def from_row(cls, row: sa.RowMapping) -> Schedule:
-        return cls(
-            id=row["id"],
-            account_id=row["account_id"],
-            data_type=row["data_type"],
-            query=row["query"],
-            format=row["format"],
-            view=row["view"],
-            every=row["every"],
-            delta=bool(row["delta"]),
-            webhook_url=row["webhook_url"],
-            next_run_at=row["next_run_at"],
-            created_at=row["created_at"],
-            deleted_at=row["deleted_at"],
-        )
+        return from_row(cls, row, delta=bool(row["delta"]))

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from dlserve.db.rows import from_row
 from dlserve.db.tables import webhook_attempts, webhook_deliveries
 from dlserve.webhooks.models import Attempt, Delivery, DeliveryStatus, SubjectType
 
 
 def delivery_from_row(row: sa.RowMapping, history: tuple[Attempt, ...] = ()) -> Delivery:
-    return Delivery(
-        id=row["id"],
-        account_id=row["account_id"],
+    return from_row(
+        Delivery,
+        row,
         subject_type=SubjectType(row["subject_type"]),
-        subject_id=row["subject_id"],
-        event=row["event"],
-        url=row["url"],
         status=DeliveryStatus(row["status"]),
-        attempts=row["attempts"],
-        payload=row["payload"],
-        next_attempt_at=row["next_attempt_at"],
-        created_at=row["created_at"],
-        finished_at=row["finished_at"],
         history=history,
     )
 
