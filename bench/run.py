@@ -9,12 +9,16 @@
    `COPY (SELECT ...) TO (FORMAT parquet, COMPRESSION zstd)` of the same rows into one file, checked
    by a digest of the rows' content); the worker's peak RSS, at 1M and at BENCH_BIG_RECORDS
    (3,000,000) to show memory does not grow with the export. `python bench/run.py parquet` runs
-   the Parquet pair alone (at BENCH_RECORDS).
+   the Parquet pair alone (at BENCH_RECORDS); `python bench/run.py exports` runs only the export
+   pairs, at each size of BENCH_EXPORT_SIZES (comma-separated, default
+   "BENCH_RECORDS,BENCH_BIG_RECORDS", e.g. `BENCH_EXPORT_SIZES=1000000,3000000`). Data loaded only
+   for exports skips the search index (exports never read it); loads have no timeout.
 5. Hardening: the hostile-user figures of issue 12, see bench/hardening.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -42,7 +46,7 @@ from dlserve.downloads import parquet, typed_csv  # noqa: E402
 from dlserve.logs import configure_logging  # noqa: E402
 from dlserve.records import typed_cells  # noqa: E402
 from dlserve.records.layout import quote_ident  # noqa: E402
-from dlserve.records.schema import ALL_TEXT_COLUMN, BUSINESSES, Kind  # noqa: E402
+from dlserve.records.schema import BUSINESSES, Kind  # noqa: E402
 from dlserve.records.views import find_view  # noqa: E402
 from dlserve.settings import Settings  # noqa: E402
 
@@ -71,14 +75,21 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def prepare_data(data_dir: Path, records: int) -> tuple[dict[str, str], float, float]:
+def prepare_data(data_dir: Path, records: int, *, index: bool = True) -> tuple[dict[str, str], float, float]:
+    """Generate and `dlserve load` ``records`` demo businesses: (env, generation s, load s).
+
+    ``index=False`` loads without the Tantivy index: exports never read it (downloads count and
+    render with DuckDB over the Parquet snapshot), and building it is most of a big load's time.
+    The load has no timeout: 3M records on a shared machine take longer than a test's 600 s."""
     env = {**os.environ, "DLSERVE_DATA_DIR": str(data_dir), "DLSERVE_LOG_JSON": "true"}
     env.pop("DLSERVE_DATABASE_URL", None)
+    if not index:
+        env["DLSERVE_SEARCH_INDEX"] = "false"
     source = data_dir / "businesses.jsonl"
     started = time.perf_counter()
     write_jsonl(source, "businesses", records, seed=1)
     generated = time.perf_counter() - started
-    loaded = json.loads(cli(env, "load", "businesses", str(source)))
+    loaded = json.loads(cli(env, "load", "businesses", str(source), timeout=None))
     source.unlink()
     return env, generated, float(loaded["seconds"])
 
@@ -131,23 +142,20 @@ def dlserve_export(data_dir: Path, output_format: str, view: str | None) -> dict
     return result
 
 
-def reference_select(output_format: str, view_name: str | None, source: str) -> str:
+def reference_select(output_format: str, view_name: str | None, source: str, columns: list[str]) -> str:
     """DuckDB writing the export's bytes straight from the typed columns, with none of dlserve's
     machinery (no query, no parts, no exactness check): each column spelled as the wire format
-    spells it (``SELECT * REPLACE``), the flattened list unnested, DuckDB's own CSV writer."""
+    spells it (``SELECT * REPLACE``), the flattened list unnested, DuckDB's own CSV writer.
+    ``columns``: the snapshot's columns; those that are no field of the schema (``_seq``,
+    ``_record``, token columns, ``_fingerprint``…) are left out."""
     schema = BUSINESSES
     view = find_view("businesses", view_name)
     if output_format == "parquet":  # the typed columns, dates spelled as in JSON (the export's rows)
         return parquet.typed_select(view, schema, source)
     if output_format != "csv":
         return f"SELECT {typed_cells.record_json(schema)} FROM {source}"
-    hidden = [
-        "_seq",
-        "_record",
-        typed_cells.EXACT_COLUMN,
-        ALL_TEXT_COLUMN,
-        *(column for column, _, _ in schema.token_columns()),
-    ]
+    fields = {f.name for f in schema.fields}
+    hidden = [column for column in columns if column not in fields]
     kept = [f for f in schema.fields if view.selects(f.name) and f.name != view.flatten]
     spelled = ", ".join(
         f"NULLIF({typed_cells.cell(f, quote_ident(f.name))}, '') AS {quote_ident(f.name)}"
@@ -177,8 +185,8 @@ def reference_select(output_format: str, view_name: str | None, source: str) -> 
         f"(SELECT * EXCLUDE ({exclude}) REPLACE ({spelled}, {strings}), "
         f"unnest(CASE WHEN len({flat}) > 0 THEN {flat} ELSE [NULL] END) AS e FROM {source})"
     )
-    columns = ", ".join([*(quote_ident(n) for n in before), children, *(quote_ident(n) for n in after)])
-    return f"SELECT {columns} FROM {unnested}"
+    selected = ", ".join([*(quote_ident(n) for n in before), children, *(quote_ident(n) for n in after)])
+    return f"SELECT {selected} FROM {unnested}"
 
 
 def duckdb_copy(data_dir: Path, output_format: str, view: str | None, target: Path) -> tuple[float, str]:
@@ -187,14 +195,16 @@ def duckdb_copy(data_dir: Path, output_format: str, view: str | None, target: Pa
     snapshot = services.snapshots.current("businesses")
     services.close()
     assert snapshot is not None
-    select = reference_select(output_format, view, f"read_parquet('{snapshot.scan_path}')")
+    source = f"read_parquet('{snapshot.scan_path}')"
+    con = duckdb.connect(config={"preserve_insertion_order": True})
+    columns = [str(row[0]) for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    select = reference_select(output_format, view, source, columns)
     if output_format == "csv":
         options = typed_csv.COPY_OPTIONS
     elif output_format == "parquet":  # the export's own options: zstd, row groups of 100,000 at most
         options = parquet.COPY_OPTIONS
     else:  # the JSON text as it is, one line each
         options = "FORMAT csv, HEADER false, QUOTE '', ESCAPE ''"
-    con = duckdb.connect(config={"preserve_insertion_order": True})
     started = time.perf_counter()
     con.execute(f"COPY ({select}) TO '{target}' ({options})")
     seconds = time.perf_counter() - started
@@ -226,6 +236,22 @@ def parquet_content(paths: list[Path]) -> str:
     return f"{row[0]}:{row[1]}"
 
 
+def inexact_records(data_dir: Path) -> int:
+    """Records whose typed columns do not spell them as loaded (``34.0`` stored, DOUBLE 34 typed):
+    dlserve renders them from their JSON, the DuckDB reference cannot, so their lines differ."""
+    services = build_services(Settings(data_dir=data_dir, log_level="warning"))
+    snapshot = services.snapshots.current("businesses")
+    services.close()
+    assert snapshot is not None
+    con = duckdb.connect()
+    row = con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT {typed_cells.EXACT_COLUMN}) FROM read_parquet(?)",
+        [snapshot.scan_path],
+    ).fetchone()
+    con.close()
+    return int(row[0]) if row else 0
+
+
 def export_figures(
     data_dir: Path, records: int, exports: list[tuple[str, str | None]] = EXPORTS
 ) -> list[str]:
@@ -241,8 +267,10 @@ def export_figures(
         if output_format == "parquet":
             ours_digest = parquet_content([Path(path) for path in ours["paths"]])
             same = "same rows" if digest == ours_digest else "ROWS DIFFER"
-        else:
-            same = "same bytes" if digest == ours["content_sha256"] else "BYTES DIFFER"
+        elif digest == ours["content_sha256"]:
+            same = "same bytes"
+        else:  # the typed columns cannot spell a record that is not exact (e.g. 34.0) as loaded
+            same = f"BYTES DIFFER; {inexact_records(data_dir)} records not exact"
         lines.append(
             f"  {records:>9,} {label:30s} dlserve {ours_rate:>9,.0f} rec/s ({ours['files']:.0f} files) | "
             f"DuckDB from typed columns {base_rate:>9,.0f} rec/s ({same}) | "
@@ -261,6 +289,37 @@ def parquet_only() -> None:
         prepare_data(data_dir, RECORDS)
         print("Parquet export vs DuckDB COPY of the same rows, same snapshot:", flush=True)
         export_figures(data_dir, RECORDS, [("parquet", None)])
+
+
+def exports_only() -> None:
+    """`python bench/run.py exports`: the export pairs alone (CSV flat view, CSV all-nested, JSON
+    Lines, Parquet) at each size of BENCH_EXPORT_SIZES (default BENCH_RECORDS,BENCH_BIG_RECORDS),
+    each size loaded without the search index into a directory of its own, removed after its
+    pairs — unless BENCH_EXPORT_DIR names a directory to keep them in (`<dir>/<size>`), where a
+    size loaded by an earlier run is used again (a 3M load takes many minutes)."""
+    configure_logging("warning")
+    sizes = os.environ.get("BENCH_EXPORT_SIZES", f"{RECORDS},{BIG_RECORDS}")
+    kept = os.environ.get("BENCH_EXPORT_DIR")
+    print("bulk export vs DuckDB COPY of the same rows, same format, same snapshot:", flush=True)
+    for records in [int(size) for size in sizes.split(",")]:
+        with contextlib.ExitStack() as stack:
+            if kept:
+                data_dir = Path(kept) / str(records)
+            else:
+                data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dlserve-bench-")))
+            loaded_marker = data_dir / "bench-loaded.json"
+            if loaded_marker.exists():
+                print(f"  {records:>9,} businesses: loaded by an earlier run ({data_dir})", flush=True)
+            else:
+                data_dir.mkdir(parents=True, exist_ok=True)
+                _, generated, load_seconds = prepare_data(data_dir, records, index=False)
+                loaded_marker.write_text(json.dumps({"records": records}))
+                print(
+                    f"  {records:>9,} businesses: generated in {generated:.1f} s, loaded (no search "
+                    f"index) in {load_seconds:.1f} s",
+                    flush=True,
+                )
+            export_figures(data_dir, records)
 
 
 def main() -> None:
@@ -287,7 +346,7 @@ def main() -> None:
         if BIG_RECORDS:
             big_dir = Path(scratch) / "big"
             big_dir.mkdir()
-            big_env, _, _ = prepare_data(big_dir, BIG_RECORDS)
+            big_env, _, _ = prepare_data(big_dir, BIG_RECORDS, index=False)  # exports only
             export_figures(big_dir, BIG_RECORDS)
             fleet = min(FLEET_RECORDS, BIG_RECORDS)
             one = export_with_workers(big_dir, big_env, fleet, workers=1)
@@ -305,5 +364,7 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["parquet"]:
         parquet_only()
+    elif sys.argv[1:] == ["exports"]:
+        exports_only()
     else:
         main()

@@ -34,8 +34,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([*DLSERVE, *args], env=env, capture_output=True, check=False, timeout=600)
+def cli(env: dict[str, str], *args: str, timeout: float | None = 600) -> str:
+    """Run ``dlserve *args``; ``timeout=None`` for the bench's multi-million-record loads."""
+    done = subprocess.run([*DLSERVE, *args], env=env, capture_output=True, check=False, timeout=timeout)
     assert done.returncode == 0, done.stderr.decode()
     return done.stdout.decode()
 
