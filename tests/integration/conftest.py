@@ -16,6 +16,7 @@ from dlserve.clock import Clock
 from dlserve.container import Services, build_services
 from dlserve.records.loader import load_files
 from dlserve.settings import Settings
+from tests.support.media import MediaServer, shared_media
 
 BUSINESSES = [
     {
@@ -135,3 +136,16 @@ def token(services: Services) -> str:
 @pytest.fixture
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+# The media modules' loopback server and the files it serves (made once per test session).
+@pytest.fixture(scope="module")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared_media(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="module")
+def server(media_dir: Path) -> Iterator[MediaServer]:
+    running = MediaServer(media_dir).start()
+    yield running
+    running.stop()

@@ -4,27 +4,14 @@ fetching from a loopback server (``DLSERVE_MEDIA_ALLOW_PRIVATE`` on, as the issu
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
 from dlserve.media.service import FILE_MISSING_MESSAGE, NOT_AVAILABLE_MESSAGE
-from tests.support.media import MediaServer, probe_streams, shared_media, write_page
+from tests.support.media import MediaServer, probe_streams, write_page
 from tests.support.media_app import media_app, media_settings, media_workers, start, wait_for
-
-
-@pytest.fixture(scope="module")
-def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_media(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
-def server(media_dir: Path) -> Iterator[MediaServer]:
-    running = MediaServer(media_dir).start()
-    yield running
-    running.stop()
 
 
 def test_start_poll_fetch_remove(server: MediaServer, database_url: str, tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from dlserve.media.ffmpeg_inputs import SAFE_INPUT_OPTIONS
 from dlserve.media.guard import AddressPolicy
 from dlserve.media.interfaces import FetchedMedia, FetchRequest
 from dlserve.media.progress import ProgressTracker
-from tests.support.media import MediaServer, probe_streams, shared_media, write_page
+from tests.support.media import MediaServer, probe_streams, write_page
 
 
 class OnlyFirstLoopback(AddressPolicy):
@@ -41,18 +41,6 @@ def names(**table: str) -> Any:
         return [(socket.AF_INET, (table[host], port))]
 
     return resolve
-
-
-@pytest.fixture(scope="module")
-def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_media(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
-def server(media_dir: Path) -> Iterator[MediaServer]:
-    running = MediaServer(media_dir).start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from dlserve.container import Services
 from dlserve.db.tables import media_downloads
 from dlserve.jobs.interfaces import Job
-from tests.support.media import MediaServer, shared_media
+from tests.support.media import MediaServer
 from tests.support.media_app import OffsetClock, media_app, media_settings, media_workers, start, wait_for
-
-
-@pytest.fixture(scope="module")
-def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_media(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
-def server(media_dir: Path) -> Iterator[MediaServer]:
-    running = MediaServer(media_dir).start()
-    yield running
-    running.stop()
 
 
 def eventually(check: Callable[[], bool], seconds: float = 5.0) -> None:

@@ -10,7 +10,6 @@ own may ever produce the canary's bytes.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,19 +23,7 @@ from dlserve.media.guard import AddressPolicy
 from dlserve.media.interfaces import FetchRequest
 from dlserve.media.progress import ProgressTracker
 from dlserve.media.sniff import non_media_reason
-from tests.support.media import MediaServer, ffmpeg_binary, shared_media
-
-
-@pytest.fixture(scope="module")
-def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_media(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
-def server(media_dir: Path) -> Iterator[MediaServer]:
-    running = MediaServer(media_dir).start()
-    yield running
-    running.stop()
+from tests.support.media import MediaServer, ffmpeg_binary
 
 
 @pytest.fixture

@@ -7,13 +7,12 @@ import os
 import re
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dlserve.media.ffmpeg import FORMAT_PROBE_BYTES, FfmpegTools, find_tools, probe, probe_command
-from tests.support.media import MediaServer, _ffmpeg, shared_media
+from tests.support.media import MediaServer, _ffmpeg
 from tests.support.media_app import media_app, media_settings, media_workers, start, wait_for
 
 NOISE_BYTES = 4 * 1024 * 1024
@@ -81,18 +80,6 @@ def test_the_bounded_probe_still_reads_an_mp3_behind_a_long_tag(tools: FfmpegToo
 
 
 # -- through the runner: which probes run -----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_media(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
-def server(media_dir: Path) -> Iterator[MediaServer]:
-    running = MediaServer(media_dir).start()
-    yield running
-    running.stop()
 
 
 @pytest.fixture
