@@ -112,9 +112,7 @@ class Download:
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any], files: list[DownloadFile]) -> Download:
-        values: dict[str, Any] = {name: row[name] for name in _COLUMNS}
-        values["status"] = DownloadStatus(row["status"])
-        return cls(**values, files=files)
+        return from_row(cls, row, status=DownloadStatus(row["status"]), files=files)
 
     def progress(self, now: datetime) -> Progress:
         total = self.num_records or 0
@@ -130,33 +128,6 @@ class Download:
         if not self.status.is_active:
             eta = 0.0 if self.status is DownloadStatus.COMPLETED else None
         return Progress(done, total, rate, eta)
-
-
-_COLUMNS = (
-    "id",
-    "account_id",
-    "data_type",
-    "query",
-    "view",
-    "format",
-    "compress",
-    "num_requested",
-    "num_found",
-    "num_records",
-    "num_downloaded",
-    "error",
-    "snapshot_id",
-    "api_version",
-    "created_at",
-    "updated_at",
-    "started_at",
-    "completed_at",
-    "webhook_url",
-    "since",
-    "num_added",
-    "num_changed",
-    "num_deleted",
-)
 
 
 def result_file_name(download_id: int, part_no: int, output_format: str, compress: str | None) -> str:
