@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -103,12 +103,15 @@ def loaded_services(
     database_url: str,
     businesses: Sequence[Mapping[str, object]],
     clock: Clock | None = None,
+    *,
+    dumps: Callable[[object], str] = json.dumps,
     **settings: object,
 ) -> Iterator[Services]:
-    """Services of a test app with ``businesses`` loaded (the modules' ``services`` fixtures)."""
+    """Services of a test app with ``businesses`` loaded (the modules' ``services`` fixtures),
+    each written as one line by ``dumps``."""
     built = build_services(make_settings(tmp_path, database_url, **settings), clock)
     source = tmp_path / "businesses.jsonl"
-    source.write_text("".join(json.dumps(r) + "\n" for r in businesses), encoding="utf-8")
+    source.write_text("".join(dumps(r) + "\n" for r in businesses), encoding="utf-8")
     load_files(built.snapshots, "businesses", [source])
     try:
         yield built

@@ -393,23 +393,23 @@ class _Part:
     def _write(self) -> None:
         is_csv = self.download.format == "csv"
         is_parquet = self.download.format == "parquet"
-        typed = (is_csv or is_parquet) and self._typed_possible()
+        ranges = self._csv_ranges() if is_csv else None
+        header = csv_header(self.view, self.schema) if is_csv else None
         writer = PartWriter(
             self.r.settings.scratch_dir,
             gzip=self.download.compress == "gzip",
-            header=csv_header(self.view, self.schema) if is_csv and not typed else None,
+            header=header if ranges is None else None,
         )
-        last_seq = self.plan.after_seq
         try:
             if is_parquet:
-                self._write_parquet(writer, typed)
-            elif typed:
-                self._write_typed_csv(writer)
-            for seqs, chunk in [] if typed or is_parquet else self._chunks("\r\n" if is_csv else "\n"):
-                writer.write_bytes(chunk)
-                writer.records += _records_in(seqs, last_seq)
-                last_seq = int(seqs[-1].as_py())
-                self._beat(writer.records)
+                self._write_parquet(writer, self._typed_possible())
+            elif ranges is not None:
+                assert header is not None
+                self._write_csv_ranges(writer, ranges, header)
+            else:
+                self._write_lines(
+                    writer, "\r\n" if is_csv else "\n", self.plan.after_seq, self.plan.through_seq
+                )
             if writer.records != self.plan.records:
                 raise RuntimeError(
                     f"part {self.plan.part_no} has {writer.records} records, {self.plan.records} planned"
@@ -430,17 +430,29 @@ class _Part:
             "part committed", download_id=self.download.id, part_no=self.plan.part_no, records=writer.records
         )
 
-    def _chunks(self, newline: str) -> Iterator[tuple[pa.ChunkedArray | pa.Array, bytes | memoryview]]:
+    def _write_lines(self, writer: PartWriter, newline: str, after: int, through: int) -> None:
+        """The records with ``after < _seq <= through``, rendered line by line (from the stored JSON)."""
+        last_seq = after
+        for seqs, chunk in self._chunks(newline, after, through):
+            writer.write_bytes(chunk)
+            writer.records += _records_in(seqs, last_seq)
+            last_seq = int(seqs[-1].as_py())
+            self._beat(writer.records)
+
+    def _chunks(
+        self, newline: str, after: int, through: int
+    ) -> Iterator[tuple[pa.ChunkedArray | pa.Array, bytes | memoryview]]:
         """(``_seq`` per line, the lines' UTF-8 bytes) in batches. Lines rendered by DuckDB are
         handed over as the Arrow batch's own buffer: no Python string per line."""
-        for seqs, lines in self._lines(newline):
+        for seqs, lines in self._lines(newline, after, through):
             if isinstance(lines, list):
                 yield seqs, "".join(line + newline for line in lines).encode("utf-8")
             else:
                 yield seqs, _utf8_buffer(lines)
 
     def _typed_possible(self) -> bool:
-        """A CSV or Parquet part is rendered from the typed columns when all its records are exact."""
+        """A Parquet part is rendered from the typed columns when all its records are exact (one file:
+        not cut into ranges as CSV is)."""
         cursor = self.r.cursor()
         try:
             scan = str(self.snapshot_dir / PART_GLOB)
@@ -453,28 +465,67 @@ class _Part:
             cursor.close()
         return exact and records == self.plan.records
 
-    def _params(self) -> list[object]:
+    def _csv_ranges(self) -> list[typed_csv.SeqRange] | None:
+        """The CSV part as ranges rendered from the typed columns or from JSON; None: from JSON
+        alone (a snapshot loaded before exactness was recorded, or records too scattered)."""
+        cursor = self.r.cursor()
+        try:
+            if not typed_csv.has_exact_column(cursor, str(self.snapshot_dir / PART_GLOB)):
+                return None
+            return typed_csv.part_ranges(
+                cursor,
+                typed_records_between(self.compiled.sql),
+                self._params(),
+                self.plan.after_seq,
+                self.plan.records,
+            )
+        finally:
+            cursor.close()
+
+    def _params(self, after: int | None = None, through: int | None = None) -> list[object]:
+        """The rendering queries' parameters: the whole part, or its records ``after < _seq <= through``."""
         return [
             str(self.snapshot_dir / PART_GLOB),
             *self.compiled.params,
-            self.plan.after_seq,
-            self.plan.through_seq,
+            self.plan.after_seq if after is None else after,
+            self.plan.through_seq if through is None else through,
         ]
 
-    def _write_typed_csv(self, writer: PartWriter) -> None:
-        """DuckDB writes the whole file, hashed while it grows (CSV is written appending only)."""
+    def _write_csv_ranges(self, writer: PartWriter, ranges: list[typed_csv.SeqRange], header: str) -> None:
+        """Range by range, in ``_seq`` order: DuckDB writes a typed range's file, hashed while it
+        grows (CSV is written appending only; the first one becomes the part when it is not
+        gzip'd); an inexact range's lines are rendered from JSON. The header comes first, once."""
         select = typed_csv.cells_select(
             self.view, self.schema, typed_records_between(self.compiled.sql, ordered=self.download.is_delta)
         )
+        span = max(1, self.plan.through_seq - self.plan.after_seq)
+        for n, seq_range in enumerate(ranges):
+            if not seq_range.typed:
+                if n == 0:
+                    writer.write_text(header + "\r\n")
+                self._write_lines(writer, "\r\n", seq_range.after, seq_range.through)
+                continue
+            self._write_typed_range(writer, select, seq_range, header=n == 0, span=span)
+        if not ranges:  # a part without records: the header alone
+            writer.write_text(header + "\r\n")
+        writer.records = self.plan.records  # the ranges hold the part's records: counted when cut
+
+    def _write_typed_range(
+        self, writer: PartWriter, select: str, seq_range: typed_csv.SeqRange, *, header: bool, span: int
+    ) -> None:
         target = writer.sibling("duckdb")
+        params = self._params(seq_range.after, seq_range.through)
         self._duckdb_writes(
             self.r.cursor(),
             target,
             "csv",
-            lambda cursor: typed_csv.copy_csv(cursor, select, self._params(), target),
+            lambda cursor: typed_csv.copy_csv(cursor, select, params, target, header=header),
             lambda done, tick: writer.follow(target, done, tick),
+            share=(
+                (seq_range.after - self.plan.after_seq) / span,
+                (seq_range.through - self.plan.after_seq) / span,
+            ),
         )
-        writer.records = self.plan.records
 
     def _write_parquet(self, writer: PartWriter, typed: bool) -> None:
         """DuckDB writes the whole Parquet file, from the typed columns when every record is exact,
@@ -512,10 +563,13 @@ class _Part:
         label: str,
         copy: Callable[[duckdb.DuckDBPyConnection], object],
         follow: Callable[[Callable[[], bool], Callable[[], None]], None],
+        *,
+        share: tuple[float, float] = (0.0, 1.0),
     ) -> None:
         """DuckDB writes ``target`` (in a thread, with ``copy``); this thread keeps the lease and
         progress beating while ``follow`` waits, and interrupts DuckDB on a cancel, a shutdown or
-        a lost lease — the half-written file is then removed. ``cursor`` is closed at the end."""
+        a lost lease — the half-written file is then removed. ``cursor`` is closed at the end.
+        ``share``: the fractions of the part done before and after this file, for progress."""
         outcome: list[BaseException | None] = []
 
         def run_copy() -> None:
@@ -530,8 +584,9 @@ class _Part:
 
         def tick() -> None:
             thread.join(0.05)  # DuckDB writes on: wait a little for more of the file
-            progress = max(0.0, cursor.query_progress())
-            self._beat(min(self.plan.records - 1, int(self.plan.records * progress / 100)))
+            progress = max(0.0, cursor.query_progress()) / 100
+            done = share[0] + (share[1] - share[0]) * progress
+            self._beat(min(self.plan.records - 1, int(self.plan.records * done)))
 
         try:
             follow(lambda: not thread.is_alive(), tick)
@@ -547,8 +602,10 @@ class _Part:
             target.unlink(missing_ok=True)
             raise outcome[0]
 
-    def _lines(self, newline: str) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str] | pa.Array]]:
-        """(``_seq`` per line, the lines) in batches, for this part's records."""
+    def _lines(
+        self, newline: str, after: int, through: int
+    ) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str] | pa.Array]]:
+        """(``_seq`` per line, the lines) in batches, for this part's records ``after < _seq <= through``."""
         records = records_between(self.compiled.sql, ordered=self.download.is_delta)
         python_view: View | None = None
         if self.download.format == "csv":
@@ -562,7 +619,7 @@ class _Part:
             select = f"SELECT _seq, line || {_sql_literal(newline)} AS line FROM ({select})"
         cursor = self.r.cursor()
         try:
-            relation = cursor.sql(select, params=self._params())
+            relation = cursor.sql(select, params=self._params(after, through))
             assert relation is not None
             for batch in relation.to_arrow_reader(BATCH_ROWS):
                 if batch.num_rows == 0:
