@@ -58,7 +58,7 @@ from dlserve.jobs.interfaces import Job, JobQueue, LeaseLost
 from dlserve.jobs.interfaces import JobStopped as Stopped
 from dlserve.logs import get_logger
 from dlserve.query import CompiledQuery, compile_query
-from dlserve.records import delta
+from dlserve.records import delta, duck
 from dlserve.records.field_lists import view_from_stored
 from dlserve.records.render import project
 from dlserve.records.schema import SCHEMAS
@@ -134,7 +134,7 @@ class ExportRunner:
             **_DUCKDB_CONFIG,
             "temp_directory": str(settings.scratch_dir / "duckdb-spill"),
         }
-        self._duck = duckdb.connect(config=self._duck_config)
+        self._duck = duck.connect(self._duck_config)
         self._parquet_duck: duckdb.DuckDBPyConnection | None = None  # opened by the first Parquet part
         self._duck_lock = threading.Lock()
 
@@ -154,8 +154,8 @@ class ExportRunner:
         global to an instance, hence an instance of its own."""
         with self._duck_lock:
             if self._parquet_duck is None:
-                self._parquet_duck = duckdb.connect(
-                    config={**self._duck_config, "disabled_optimizers": "statistics_propagation"}
+                self._parquet_duck = duck.connect(
+                    {**self._duck_config, "disabled_optimizers": "statistics_propagation"}
                 )
             return self._parquet_duck.cursor()
 
