@@ -7,7 +7,9 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -117,6 +119,18 @@ def loaded_services(
         yield built
     finally:
         built.close()
+
+
+def fetch_result(client: TestClient, url: str) -> httpx.Response:
+    """GET a download's result link (200 required): through the app, or from the loopback S3
+    server when the link is presigned there."""
+    parts = urlsplit(url)
+    if parts.hostname not in (None, "testserver"):
+        response = httpx.get(url, timeout=30)
+    else:
+        response = client.get(f"{parts.path}?{parts.query}")
+    assert response.status_code == 200, response.text
+    return response
 
 
 @pytest.fixture

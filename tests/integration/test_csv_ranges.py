@@ -14,10 +14,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import duckdb
-import httpx
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -33,7 +31,7 @@ from dlserve.records.schema import SCHEMAS
 from dlserve.records.snapshots import PART_GLOB
 from dlserve.records.typed_cells import EXACT_COLUMN
 from dlserve.records.views import VIEWS
-from tests.integration.conftest import loaded_services
+from tests.integration.conftest import fetch_result, loaded_services
 
 PER_FILE = 12
 # First of a part (0, 12, 36), two in a row (7, 8), last of all (39), and some in between.
@@ -163,16 +161,6 @@ def expected_files(services: Services, query: str, view_name: str) -> list[bytes
     return ["".join(line + "\r\n" for line in lines).encode() for lines in files]
 
 
-def fetch_bytes(client: TestClient, url: str) -> bytes:
-    parts = urlsplit(url)
-    if parts.hostname not in (None, "testserver"):  # a presigned link of the S3 server (loopback)
-        response = httpx.get(url, timeout=30)
-    else:
-        response = client.get(f"{parts.path}?{parts.query}")
-    assert response.status_code == 200, response.text
-    return bytes(response.content)
-
-
 @pytest.mark.parametrize("compress", [None, "gzip"])
 @pytest.mark.parametrize("view_name", ["business_flat_reviews", "business_all_nested"])
 @pytest.mark.parametrize("query", ["*", "categories:hotels"])
@@ -213,7 +201,7 @@ def test_a_csv_download_mixing_exact_and_inexact_records_is_the_json_renderers_b
             services.runner.run(job, "test-worker", threading.Event())
         done = client.get(f"/v4/downloads/{created.json()['id']}", headers=auth).json()
         assert done["status"] == "completed", done
-        files = [fetch_bytes(client, result["url"]) for result in done["results"]]
+        files = [fetch_result(client, result["url"]).content for result in done["results"]]
     if compress:
         files = [gzip.decompress(data) for data in files]
     assert files == expected_files(services, query, view_name)

@@ -20,7 +20,7 @@ from dlserve.clock import FrozenClock
 from dlserve.container import Services
 from dlserve.db.tables import credit_ledger
 from dlserve.downloads.runner import EXPORT_KINDS
-from tests.integration.conftest import loaded_services
+from tests.integration.conftest import fetch_result, loaded_services
 
 # 23 businesses; "even" ones are hotels with one review per odd index.
 RECORDS: list[dict[str, Any]] = [
@@ -63,11 +63,7 @@ def run_jobs(services: Services, worker: str = "test-worker") -> int:
 
 
 def fetch(client: TestClient, url: str) -> bytes:
-    parts = urlsplit(url)
-    response = client.get(f"{parts.path}?{parts.query}")
-    assert response.status_code == 200, response.text
-    content: bytes = response.content
-    return content
+    return fetch_result(client, url).content
 
 
 def start(client: TestClient, headers: dict[str, str], **body: object) -> dict[str, Any]:
