@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 
 from dlserve.api.app import create_app
 from dlserve.container import Services
-from dlserve.downloads import runner as runner_module
 from dlserve.downloads import typed_csv
+from dlserve.downloads.part import PartExport
 from dlserve.downloads.runner import EXPORT_KINDS
 from dlserve.downloads.sql_render import csv_header, csv_line_select, records_between, typed_records_between
 from dlserve.query import compile_query
@@ -176,7 +176,7 @@ def test_a_csv_download_mixing_exact_and_inexact_records_is_the_json_renderers_b
     # ranges, the line renderer for the inexact records alone.
     typed_copies: list[int] = []
     json_records: list[int] = []
-    real_copy, real_lines = typed_csv.copy_csv, runner_module._Part._write_lines
+    real_copy, real_lines = typed_csv.copy_csv, PartExport._write_lines
 
     def counting_copy(*args: Any, **kwargs: Any) -> int:
         lines = real_copy(*args, **kwargs)
@@ -189,7 +189,7 @@ def test_a_csv_download_mixing_exact_and_inexact_records_is_the_json_renderers_b
         json_records.append(writer.records - before)
 
     monkeypatch.setattr(typed_csv, "copy_csv", counting_copy)
-    monkeypatch.setattr(runner_module._Part, "_write_lines", counting_lines)
+    monkeypatch.setattr(PartExport, "_write_lines", counting_lines)
 
     body: dict[str, Any] = {"query": query, "view": view_name, "format": "CSV", "download": True}
     if compress:

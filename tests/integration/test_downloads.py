@@ -194,19 +194,19 @@ def cancel_after_two_files(
     """Makes the export runner cancel the download right after its second file commits, so the
     cancel lands while the third is being written."""
     owner = services.accounts.authenticate(headers["Authorization"].split()[1])
-    from dlserve.downloads import runner as runner_module
+    from dlserve.downloads.part import PartExport
 
-    original_commit = runner_module._Part._commit
+    original_commit = PartExport._commit
     commits = {"n": 0}
 
-    def commit_then_cancel(self: runner_module._Part, *args: Any) -> bool:
+    def commit_then_cancel(self: PartExport, *args: Any) -> bool:
         result = original_commit(self, *args)
         commits["n"] += 1
         if commits["n"] == 2:
             services.downloads.cancel(owner, download_id)
         return result
 
-    monkeypatch.setattr(runner_module._Part, "_commit", commit_then_cancel)
+    monkeypatch.setattr(PartExport, "_commit", commit_then_cancel)
 
 
 def test_cancel_mid_export_keeps_whole_files_and_charges_them(
