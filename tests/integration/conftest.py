@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dlserve.api.app import create_app
-from dlserve.clock import Clock
+from dlserve.clock import Clock, FrozenClock
 from dlserve.container import Services, build_services
 from dlserve.records.loader import load_files
 from dlserve.settings import Settings
@@ -119,6 +119,12 @@ def loaded_services(
         yield built
     finally:
         built.close()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """The services' clock, still until a test moves it (modules may start it elsewhere)."""
+    return FrozenClock()
 
 
 def fetch_result(client: TestClient, url: str) -> httpx.Response:

@@ -89,11 +89,6 @@ LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
 def services(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Services]:
     with loaded_services(
         tmp_path, database_url, A, clock, records_per_file=3, max_active_downloads=5

@@ -38,11 +38,6 @@ HOTELS = [r["id"] for r in RECORDS if "Hotels" in r["categories"]]
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
 def services(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Services]:
     with loaded_services(
         tmp_path, database_url, RECORDS, clock, records_per_file=5, max_active_downloads=3

@@ -33,11 +33,6 @@ _IMPLEMENTATIONS = [
 ]
 
 
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
 @pytest.fixture(params=_IMPLEMENTATIONS)
 def implementation(request: pytest.FixtureRequest) -> tuple[str, str]:
     chosen: tuple[str, str] = request.param

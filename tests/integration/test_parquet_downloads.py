@@ -27,11 +27,6 @@ from tests.support.parquet import as_parquet_row, without_nulls
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
 def services(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Services]:
     with loaded_services(
         tmp_path, database_url, RECORDS, clock, records_per_file=5, max_active_downloads=3

@@ -31,11 +31,6 @@ SETTINGS: dict[str, Any] = {
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
 def services(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Services]:
     with loaded_services(tmp_path, database_url, BUSINESSES, clock, **SETTINGS) as built:
         yield built

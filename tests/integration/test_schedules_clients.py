@@ -26,11 +26,6 @@ BASE = "http://testserver"
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock()
-
-
-@pytest.fixture
 def services(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Services]:
     with loaded_services(tmp_path, database_url, BUSINESSES, clock, schedule_min_period_seconds=60) as built:
         yield built
