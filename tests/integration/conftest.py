@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -103,17 +105,32 @@ def loaded_services(
     database_url: str,
     businesses: Sequence[Mapping[str, object]],
     clock: Clock | None = None,
+    *,
+    dumps: Callable[[object], str] = json.dumps,
     **settings: object,
 ) -> Iterator[Services]:
-    """Services of a test app with ``businesses`` loaded (the modules' ``services`` fixtures)."""
+    """Services of a test app with ``businesses`` loaded (the modules' ``services`` fixtures),
+    each written as one line by ``dumps``."""
     built = build_services(make_settings(tmp_path, database_url, **settings), clock)
     source = tmp_path / "businesses.jsonl"
-    source.write_text("".join(json.dumps(r) + "\n" for r in businesses), encoding="utf-8")
+    source.write_text("".join(dumps(r) + "\n" for r in businesses), encoding="utf-8")
     load_files(built.snapshots, "businesses", [source])
     try:
         yield built
     finally:
         built.close()
+
+
+def fetch_result(client: TestClient, url: str) -> httpx.Response:
+    """GET a download's result link (200 required): through the app, or from the loopback S3
+    server when the link is presigned there."""
+    parts = urlsplit(url)
+    if parts.hostname not in (None, "testserver"):
+        response = httpx.get(url, timeout=30)
+    else:
+        response = client.get(f"{parts.path}?{parts.query}")
+    assert response.status_code == 200, response.text
+    return response
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -26,7 +25,7 @@ from dlserve.container import Services, build_services
 from dlserve.db.tables import downloads
 from dlserve.downloads.runner import EXPORT_KINDS
 from dlserve.records.loader import load_files
-from tests.integration.conftest import loaded_services, make_settings
+from tests.integration.conftest import fetch_result, loaded_services, make_settings
 from tests.support.seaweed import S3Server, s3_server_fixture  # noqa: F401
 
 # 23 businesses: even ones are hotels in Austin or Dallas, odd ones cafes; a few reviews each.
@@ -132,10 +131,7 @@ def start_v3(client: TestClient, auth: dict[str, str], **params: str) -> dict[st
 
 
 def fetch(client: TestClient, url: str) -> str:
-    parts = urlsplit(url)
-    response = client.get(f"{parts.path}?{parts.query}")
-    assert response.status_code == 200, response.text
-    return str(response.text)
+    return fetch_result(client, url).text
 
 
 def assert_request_shape(body: dict[str, Any]) -> None:

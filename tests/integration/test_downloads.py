@@ -20,7 +20,7 @@ from dlserve.clock import FrozenClock
 from dlserve.container import Services
 from dlserve.db.tables import credit_ledger
 from dlserve.downloads.runner import EXPORT_KINDS
-from tests.integration.conftest import loaded_services
+from tests.integration.conftest import fetch_result, loaded_services
 
 # 23 businesses; "even" ones are hotels with one review per odd index.
 RECORDS: list[dict[str, Any]] = [
@@ -63,11 +63,7 @@ def run_jobs(services: Services, worker: str = "test-worker") -> int:
 
 
 def fetch(client: TestClient, url: str) -> bytes:
-    parts = urlsplit(url)
-    response = client.get(f"{parts.path}?{parts.query}")
-    assert response.status_code == 200, response.text
-    content: bytes = response.content
-    return content
+    return fetch_result(client, url).content
 
 
 def start(client: TestClient, headers: dict[str, str], **body: object) -> dict[str, Any]:
@@ -198,19 +194,19 @@ def cancel_after_two_files(
     """Makes the export runner cancel the download right after its second file commits, so the
     cancel lands while the third is being written."""
     owner = services.accounts.authenticate(headers["Authorization"].split()[1])
-    from dlserve.downloads import runner as runner_module
+    from dlserve.downloads.part import PartExport
 
-    original_commit = runner_module._Part._commit
+    original_commit = PartExport._commit
     commits = {"n": 0}
 
-    def commit_then_cancel(self: runner_module._Part, *args: Any) -> bool:
+    def commit_then_cancel(self: PartExport, *args: Any) -> bool:
         result = original_commit(self, *args)
         commits["n"] += 1
         if commits["n"] == 2:
             services.downloads.cancel(owner, download_id)
         return result
 
-    monkeypatch.setattr(runner_module._Part, "_commit", commit_then_cancel)
+    monkeypatch.setattr(PartExport, "_commit", commit_then_cancel)
 
 
 def test_cancel_mid_export_keeps_whole_files_and_charges_them(

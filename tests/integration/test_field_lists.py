@@ -12,16 +12,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from dlserve.client import Client
 from dlserve.container import Services
 from dlserve.downloads.runner import EXPORT_KINDS
-from tests.integration.conftest import loaded_services
+from tests.integration.conftest import fetch_result, loaded_services
 
 # 23 businesses, a few reviews each; b07 spells a rating unusually (an inexact record: its part is
 # rendered from the stored JSON, the others' from the typed columns).
@@ -72,13 +70,7 @@ def run_jobs(services: Services) -> None:
 
 
 def fetch(client: TestClient, url: str) -> str:
-    parts = urlsplit(url)
-    if parts.hostname not in (None, "testserver"):  # a presigned link of the S3 server (loopback)
-        response = httpx.get(url, timeout=30)
-    else:
-        response = client.get(f"{parts.path}?{parts.query}")
-    assert response.status_code == 200, response.text
-    return str(response.text)
+    return fetch_result(client, url).text
 
 
 def expected_json(record: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,7 +21,7 @@ from dlserve.clock import FrozenClock
 from dlserve.container import Services
 from dlserve.records.render import project
 from dlserve.records.views import find_view
-from tests.integration.conftest import loaded_services
+from tests.integration.conftest import fetch_result, loaded_services
 from tests.integration.test_downloads import RECORDS, account, cancel_after_two_files, run_jobs, start
 from tests.support.parquet import as_parquet_row, without_nulls
 
@@ -41,9 +40,7 @@ def services(database_url: str, tmp_path: Path, clock: FrozenClock) -> Iterator[
 
 
 def fetch(client: TestClient, url: str) -> tuple[bytes, str]:
-    parts = urlsplit(url)
-    response = client.get(f"{parts.path}?{parts.query}")
-    assert response.status_code == 200, response.text
+    response = fetch_result(client, url)
     return response.content, response.headers["content-type"]
 
 

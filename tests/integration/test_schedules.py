@@ -22,7 +22,7 @@ from dlserve.schedules.services import NewSchedule
 from tests.integration.conftest import BUSINESSES, loaded_services, make_settings
 
 # media_allow_private: webhook URLs on loopback pass the SSRF guard (no delivery runs here).
-SETTINGS: dict[str, object] = {
+SETTINGS: dict[str, Any] = {
     "media_allow_private": True,
     "schedule_min_period_seconds": 60,
     "max_schedules": 3,

@@ -204,3 +204,19 @@ def test_a_part_following_a_growing_file_is_the_part_written_line_by_line(tmp_pa
     assert (one.bytes, one.sha256) == (two.bytes, two.sha256)
     assert one.path.read_bytes() == two.path.read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([one.path.name, two.path.name])
+
+
+def test_a_small_file_finished_between_two_looks_is_still_taken_in(tmp_path: Path) -> None:
+    """A typed range of a record or two: DuckDB creates and finishes the file right after the
+    part's first look for it; the part must read it, not call it never written."""
+    writer = PartWriter(tmp_path, gzip=False, header="h")
+    written = writer.sibling("duckdb")
+
+    def done() -> bool:  # the writer finishes just as the part asks whether it is done
+        if not written.exists():
+            written.write_bytes(b"1,2\r\n")
+        return True
+
+    writer.follow(written, done, lambda: None)
+    finished = writer.finish()
+    assert finished.path.read_bytes() == b"h\r\n1,2\r\n"

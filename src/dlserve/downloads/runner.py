@@ -6,7 +6,7 @@ the matches with ``after_seq < _seq <= through_seq``. Each part is queued as its
 ``export_part``), so any number of workers — threads or processes on other machines — write
 different files of one download at once, and file numbering stays exact.
 
-Part: DuckDB renders the lines (:mod:`sql_render`), Python writes, hashes and counts them into a
+Part (:mod:`part`): DuckDB renders the lines (:mod:`sql_render`), Python writes, hashes and counts them into a
 temp file; the finished file is stored, and then ONE transaction lists it on the download, charges
 its records and completes the part's job. A crash before that transaction just runs the part again
 (same name, same bytes); after it, the part is done. So no record is lost, duplicated or charged
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,54 +25,37 @@ from typing import Any
 
 import duckdb
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from dlserve.accounts import holds
 from dlserve.accounts.services import AccountService
 from dlserve.catalog.formats import csv_line
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
-from dlserve.downloads import parquet, typed_csv
 from dlserve.downloads.models import (
     DELETED_PART_NO,
     Download,
     DownloadStatus,
     deleted_file_name,
-    result_file_name,
     storage_key,
 )
+from dlserve.downloads.part import BATCH_ROWS, PartExport, PartPlan, finish_if_done
 from dlserve.downloads.services import EXPORT_KINDS, PART_KIND, PLAN_KIND
-from dlserve.downloads.sql_render import (
-    csv_header,
-    csv_line_select,
-    json_line_select,
-    records_between,
-    typed_records_between,
-)
 from dlserve.downloads.writers import PartWriter
 from dlserve.jobs.interfaces import Job, JobQueue, LeaseLost
 from dlserve.jobs.interfaces import JobStopped as Stopped
 from dlserve.logs import get_logger
 from dlserve.query import CompiledQuery, compile_query
-from dlserve.records import delta
-from dlserve.records.field_lists import view_from_stored
-from dlserve.records.render import project
+from dlserve.records import delta, duck
 from dlserve.records.schema import SCHEMAS
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
-from dlserve.records.views import View
 from dlserve.storage.interfaces import Storage
-from dlserve.webhooks.events import download_ended_in
 
 log = get_logger("dlserve.export")
 
 __all__ = ["EXPORT_KINDS", "ExportRunner", "ExportSettings", "LeaseLost", "Stopped", "finish_if_done"]
 # A modest memory limit: exports stream, and a worker shares its machine with others.
 _DUCKDB_CONFIG: dict[str, Any] = {"preserve_insertion_order": True, "memory_limit": "512MB"}
-BATCH_ROWS = 5_000  # lines per Arrow batch: small, so the Python side stays small
-PROGRESS_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,30 +63,6 @@ class ExportSettings:
     records_per_file: int
     link_ttl: timedelta
     scratch_dir: Path
-
-
-@dataclass(frozen=True)
-class PartPlan:
-    part_no: int
-    after_seq: int
-    through_seq: int
-    records: int
-
-    @classmethod
-    def of(cls, job: Job) -> PartPlan:
-        data = job.checkpoint or {}
-        return cls(
-            int(data["part_no"]), int(data["after_seq"]), int(data["through_seq"]), int(data["records"])
-        )
-
-    def as_dict(self, written: int = 0) -> dict[str, Any]:
-        return {
-            "part_no": self.part_no,
-            "after_seq": self.after_seq,
-            "through_seq": self.through_seq,
-            "records": self.records,
-            "written": written,
-        }
 
 
 class ExportRunner:
@@ -134,7 +92,7 @@ class ExportRunner:
             **_DUCKDB_CONFIG,
             "temp_directory": str(settings.scratch_dir / "duckdb-spill"),
         }
-        self._duck = duckdb.connect(config=self._duck_config)
+        self._duck = duck.connect(self._duck_config)
         self._parquet_duck: duckdb.DuckDBPyConnection | None = None  # opened by the first Parquet part
         self._duck_lock = threading.Lock()
 
@@ -154,8 +112,8 @@ class ExportRunner:
         global to an instance, hence an instance of its own."""
         with self._duck_lock:
             if self._parquet_duck is None:
-                self._parquet_duck = duckdb.connect(
-                    config={**self._duck_config, "disabled_optimizers": "statistics_propagation"}
+                self._parquet_duck = duck.connect(
+                    {**self._duck_config, "disabled_optimizers": "statistics_propagation"}
                 )
             return self._parquet_duck.cursor()
 
@@ -168,7 +126,7 @@ class ExportRunner:
         if job.kind == PLAN_KIND:
             self._plan(job, worker_id, download)
         else:
-            _Part(self, job, worker_id, stop, download).execute()
+            PartExport(self, job, worker_id, stop, download).execute()
 
     def _in_progress(self, job: Job) -> Download | None:
         """Mark the download in progress; None when there is nothing (more) to do for it."""
@@ -218,7 +176,7 @@ class ExportRunner:
         """The ``_seq`` of every ``records_per_file``-th match (and of the last one to deliver)."""
         schema = SCHEMAS[download.data_type]
         compiled = compile_query(schema, download.query)
-        snapshot = self._snapshot(download)
+        snapshot = self.snapshot_of(download)
         cursor = self.cursor()
         try:
             with self.snapshots.open(snapshot) as directory:
@@ -240,7 +198,7 @@ class ExportRunner:
         compiled = compile_query(SCHEMAS[download.data_type], download.query)
         cursor = self.cursor()
         try:
-            with self._delta_sides(cursor, download) as sides:
+            with self.delta_sides(cursor, download) as sides:
                 narrowed = delta.delivered_filter(sides, compiled, 0, delta.MAX_SEQ)
                 rows = self._boundaries(
                     cursor,
@@ -257,12 +215,12 @@ class ExportRunner:
         return self._plans_from(download, rows), deleted
 
     @contextlib.contextmanager
-    def _delta_sides(
+    def delta_sides(
         self, cursor: duckdb.DuckDBPyConnection, download: Download
     ) -> Iterator[delta.DeltaSides]:
         """Both snapshots of a delta download, pinned locally for the block."""
         base = self._base_snapshot(download)
-        with self.snapshots.open(self._snapshot(download)) as new_dir, self.snapshots.open(base) as old_dir:
+        with self.snapshots.open(self.snapshot_of(download)) as new_dir, self.snapshots.open(base) as old_dir:
             yield delta.DeltaSides.of(cursor, new_dir, old_dir)
 
     def _base_snapshot(self, download: Download) -> Snapshot:
@@ -348,337 +306,6 @@ class ExportRunner:
         ).fetchall()
         return [(int(rn), int(seq)) for rn, seq in rows]
 
-    def _snapshot(self, download: Download) -> Snapshot:
+    def snapshot_of(self, download: Download) -> Snapshot:
         assert download.snapshot_id is not None
         return self.snapshots.get(download.snapshot_id)
-
-
-class _Part:
-    """One attempt at one result file."""
-
-    def __init__(
-        self, runner: ExportRunner, job: Job, worker_id: str, stop: threading.Event, download: Download
-    ):
-        self.r = runner
-        self.job = job
-        self.worker_id = worker_id
-        self.stop = stop
-        self.download = download
-        self.plan = PartPlan.of(job)
-        self.schema = SCHEMAS[download.data_type]
-        self.view = view_from_stored(download.data_type, download.view)
-        self.compiled = compile_query(self.schema, download.query)
-        self.snapshot = runner._snapshot(download)
-        self.last_beat = time.monotonic()
-
-    def execute(self) -> None:
-        # The snapshot stays pinned (not evicted from this machine's cache) for the whole part.
-        if self.download.is_delta:
-            cursor = self.r.cursor()
-            try:
-                with self.r._delta_sides(cursor, self.download) as sides:
-                    self.snapshot_dir = Path(sides.new_scan).parent
-                    # Only the records the delta delivers, wherever the query's condition is used.
-                    self.compiled = delta.delivered_filter(
-                        sides, self.compiled, self.plan.after_seq, self.plan.through_seq
-                    )
-                    self._write()
-            finally:
-                cursor.close()
-            return
-        with self.r.snapshots.open(self.snapshot) as directory:
-            self.snapshot_dir = directory
-            self._write()
-
-    def _write(self) -> None:
-        is_csv = self.download.format == "csv"
-        is_parquet = self.download.format == "parquet"
-        typed = (is_csv or is_parquet) and self._typed_possible()
-        writer = PartWriter(
-            self.r.settings.scratch_dir,
-            gzip=self.download.compress == "gzip",
-            header=csv_header(self.view, self.schema) if is_csv and not typed else None,
-        )
-        last_seq = self.plan.after_seq
-        try:
-            if is_parquet:
-                self._write_parquet(writer, typed)
-            elif typed:
-                self._write_typed_csv(writer)
-            for seqs, chunk in [] if typed or is_parquet else self._chunks("\r\n" if is_csv else "\n"):
-                writer.write_bytes(chunk)
-                writer.records += _records_in(seqs, last_seq)
-                last_seq = int(seqs[-1].as_py())
-                self._beat(writer.records)
-            if writer.records != self.plan.records:
-                raise RuntimeError(
-                    f"part {self.plan.part_no} has {writer.records} records, {self.plan.records} planned"
-                )
-            finished = writer.finish()
-        except BaseException:
-            writer.discard()
-            raise
-        name = result_file_name(
-            self.download.id, self.plan.part_no, self.download.format, self.download.compress
-        )
-        key = storage_key(self.download.id, name)
-        self.r.storage.put_file(key, finished.path)
-        if not self._commit(name, key, writer.records, finished.bytes, finished.sha256):
-            self.r.storage.delete(key)
-            raise Stopped("download is no longer in progress")
-        log.info(
-            "part committed", download_id=self.download.id, part_no=self.plan.part_no, records=writer.records
-        )
-
-    def _chunks(self, newline: str) -> Iterator[tuple[pa.ChunkedArray | pa.Array, bytes | memoryview]]:
-        """(``_seq`` per line, the lines' UTF-8 bytes) in batches. Lines rendered by DuckDB are
-        handed over as the Arrow batch's own buffer: no Python string per line."""
-        for seqs, lines in self._lines(newline):
-            if isinstance(lines, list):
-                yield seqs, "".join(line + newline for line in lines).encode("utf-8")
-            else:
-                yield seqs, _utf8_buffer(lines)
-
-    def _typed_possible(self) -> bool:
-        """A CSV or Parquet part is rendered from the typed columns when all its records are exact."""
-        cursor = self.r.cursor()
-        try:
-            scan = str(self.snapshot_dir / PART_GLOB)
-            if not typed_csv.has_exact_column(cursor, scan):
-                return False
-            records, exact = typed_csv.part_summary(
-                cursor, typed_records_between(self.compiled.sql), self._params()
-            )
-        finally:
-            cursor.close()
-        return exact and records == self.plan.records
-
-    def _params(self) -> list[object]:
-        return [
-            str(self.snapshot_dir / PART_GLOB),
-            *self.compiled.params,
-            self.plan.after_seq,
-            self.plan.through_seq,
-        ]
-
-    def _write_typed_csv(self, writer: PartWriter) -> None:
-        """DuckDB writes the whole file, hashed while it grows (CSV is written appending only)."""
-        select = typed_csv.cells_select(
-            self.view, self.schema, typed_records_between(self.compiled.sql, ordered=self.download.is_delta)
-        )
-        target = writer.sibling("duckdb")
-        self._duckdb_writes(
-            self.r.cursor(),
-            target,
-            "csv",
-            lambda cursor: typed_csv.copy_csv(cursor, select, self._params(), target),
-            lambda done, tick: writer.follow(target, done, tick),
-        )
-        writer.records = self.plan.records
-
-    def _write_parquet(self, writer: PartWriter, typed: bool) -> None:
-        """DuckDB writes the whole Parquet file, from the typed columns when every record is exact,
-        else from the stored JSON; the finished file becomes the part (hashed once, not copied)."""
-        ordered = self.download.is_delta
-        if typed:
-            select = parquet.typed_select(
-                self.view, self.schema, typed_records_between(self.compiled.sql, ordered=ordered)
-            )
-        else:
-            select = parquet.json_select(
-                self.view, self.schema, records_between(self.compiled.sql, ordered=ordered)
-            )
-        target = writer.sibling("parquet")
-        written: list[int] = []
-
-        def wait(done: Callable[[], bool], tick: Callable[[], None]) -> None:
-            while not done():
-                tick()
-
-        self._duckdb_writes(
-            self.r.parquet_cursor(),
-            target,
-            "parquet",
-            lambda cursor: written.append(parquet.copy_parquet(cursor, select, self._params(), target)),
-            wait,
-        )
-        writer.adopt(target)
-        writer.records = written[0]
-
-    def _duckdb_writes(
-        self,
-        cursor: duckdb.DuckDBPyConnection,
-        target: Path,
-        label: str,
-        copy: Callable[[duckdb.DuckDBPyConnection], object],
-        follow: Callable[[Callable[[], bool], Callable[[], None]], None],
-    ) -> None:
-        """DuckDB writes ``target`` (in a thread, with ``copy``); this thread keeps the lease and
-        progress beating while ``follow`` waits, and interrupts DuckDB on a cancel, a shutdown or
-        a lost lease — the half-written file is then removed. ``cursor`` is closed at the end."""
-        outcome: list[BaseException | None] = []
-
-        def run_copy() -> None:
-            try:
-                copy(cursor)
-                outcome.append(None)
-            except BaseException as exc:  # handed to the waiting thread
-                outcome.append(exc)
-
-        thread = threading.Thread(target=run_copy, name=f"{label}-part-{self.plan.part_no}", daemon=True)
-        thread.start()
-
-        def tick() -> None:
-            thread.join(0.05)  # DuckDB writes on: wait a little for more of the file
-            progress = max(0.0, cursor.query_progress())
-            self._beat(min(self.plan.records - 1, int(self.plan.records * progress / 100)))
-
-        try:
-            follow(lambda: not thread.is_alive(), tick)
-        except BaseException:
-            cursor.interrupt()
-            thread.join()
-            target.unlink(missing_ok=True)
-            raise
-        finally:
-            if not thread.is_alive():
-                cursor.close()
-        if outcome and outcome[0] is not None:
-            target.unlink(missing_ok=True)
-            raise outcome[0]
-
-    def _lines(self, newline: str) -> Iterator[tuple[pa.ChunkedArray | pa.Array, list[str] | pa.Array]]:
-        """(``_seq`` per line, the lines) in batches, for this part's records."""
-        records = records_between(self.compiled.sql, ordered=self.download.is_delta)
-        python_view: View | None = None
-        if self.download.format == "csv":
-            select = csv_line_select(self.view, self.schema, records)
-        else:
-            in_sql = json_line_select(self.view, records)
-            if in_sql is None:  # a field list naming sub-fields: projected in Python
-                python_view = self.view
-            select = in_sql or f"SELECT _seq, _record AS line FROM {records}"
-        if python_view is None:  # DuckDB ends the lines too
-            select = f"SELECT _seq, line || {_sql_literal(newline)} AS line FROM ({select})"
-        cursor = self.r.cursor()
-        try:
-            relation = cursor.sql(select, params=self._params())
-            assert relation is not None
-            for batch in relation.to_arrow_reader(BATCH_ROWS):
-                if batch.num_rows == 0:
-                    continue
-                if python_view is None:
-                    yield batch.column(0), batch.column(1)
-                    continue
-                lines = [
-                    orjson.dumps(project(python_view, orjson.loads(line))).decode()
-                    for line in batch.column(1).to_pylist()
-                ]
-                yield batch.column(0), lines
-        finally:
-            cursor.close()
-
-    def _beat(self, written: int) -> None:
-        """Every second: extend the lease, publish progress, notice a cancel or a shutdown."""
-        if self.stop.is_set():
-            raise Stopped("worker is shutting down")
-        if time.monotonic() - self.last_beat < PROGRESS_EVERY_S:
-            return
-        self.last_beat = time.monotonic()
-        with self.r.db.write() as conn:
-            held = self.r.queue.save_checkpoint_in(conn, self.job, self.worker_id, self.plan.as_dict(written))
-        self.r.on_change(self.download.id)
-        if not held:
-            if self._status() is not DownloadStatus.IN_PROGRESS:
-                raise Stopped("download is no longer in progress")  # cancelling withdrew the job
-            raise LeaseLost()
-
-    def _status(self) -> DownloadStatus:
-        with self.r.db.read() as conn:
-            status = conn.execute(
-                sa.select(downloads.c.status).where(downloads.c.id == self.download.id)
-            ).scalar_one()
-        return DownloadStatus(status)
-
-    def _commit(self, name: str, key: str, records: int, size: int, sha256: str) -> bool:
-        now = self.r.clock.now()
-        with self.r.db.write() as conn:
-            # Lock the download first: parts committing at once then finish the download exactly once.
-            status = conn.execute(
-                sa.select(downloads.c.status).where(downloads.c.id == self.download.id).with_for_update()
-            ).scalar_one()
-            if status != DownloadStatus.IN_PROGRESS.value:
-                return False  # cancelled while this part was written: it is thrown away
-            if not self.r.queue.complete_in(conn, self.job, self.worker_id):
-                raise LeaseLost()
-            conn.execute(
-                download_files.insert().values(
-                    download_id=self.download.id,
-                    part_no=self.plan.part_no,
-                    name=name,
-                    storage_key=key,
-                    records=records,
-                    bytes=size,
-                    sha256=sha256,
-                    created_at=now,
-                    expires_at=now + self.r.settings.link_ttl,
-                )
-            )
-            self.r.accounts.settle_hold_in(
-                conn, self.download.account_id, self.download.id, self.plan.part_no, records
-            )
-            finish_if_done(conn, self.r.clock, self.r.queue, self.download.id)
-        self.r.on_change(self.download.id)
-        return True
-
-
-def finish_if_done(conn: sa.Connection, clock: Clock, queue: JobQueue, download_id: int) -> bool:
-    """Recount what is committed; when no export job of the download is left, it is completed."""
-    now = clock.now()
-    delivered = conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(download_files.c.records), 0)).where(
-            download_files.c.download_id == download_id, download_files.c.part_no != DELETED_PART_NO
-        )
-    ).scalar_one()
-    pending = queue.pending_in(conn, EXPORT_KINDS, str(download_id))
-    values: dict[str, Any] = {"num_downloaded": int(delivered), "updated_at": now}
-    if pending == 0:
-        values.update(status=DownloadStatus.COMPLETED.value, completed_at=now)
-    changed = conn.execute(
-        downloads.update()
-        .where(downloads.c.id == download_id, downloads.c.status == DownloadStatus.IN_PROGRESS.value)
-        .values(**values)
-    ).rowcount
-    if pending == 0 and changed == 1:
-        download_ended_in(conn, queue, clock, download_id)  # its webhook, if it has one
-    if pending == 0:
-        holds.release_in(conn, download_id, now)  # nothing is left to charge against it
-        log.info("export completed", download_id=download_id, records=int(delivered))
-    return pending == 0
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _utf8_buffer(lines: pa.Array) -> memoryview:
-    """The UTF-8 bytes of a string array's values, back to back: a view of its data buffer."""
-    if lines.null_count:
-        raise RuntimeError("a rendered line is NULL")
-    if pa.types.is_large_string(lines.type):
-        width = 8
-    elif pa.types.is_string(lines.type):
-        width = 4
-    else:
-        return memoryview("".join(lines.to_pylist()).encode("utf-8"))
-    offsets = memoryview(lines.buffers()[1]).cast("B")
-    first = int.from_bytes(offsets[lines.offset * width : (lines.offset + 1) * width], "little")
-    end = (lines.offset + len(lines)) * width
-    last = int.from_bytes(offsets[end : end + width], "little")
-    return memoryview(lines.buffers()[2])[first:last]
-
-
-def _records_in(seqs: pa.ChunkedArray | pa.Array, previous_seq: int) -> int:
-    """Records in a batch of lines: flat CSV views write several lines per record."""
-    distinct = pc.count_distinct(seqs).as_py()
-    return int(distinct) - (1 if seqs[0].as_py() == previous_seq else 0)

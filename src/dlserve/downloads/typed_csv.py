@@ -1,9 +1,12 @@
 """CSV parts written by DuckDB's own CSV writer from the snapshot's typed columns.
 
 The fast path of a CSV part: no record's JSON is parsed and no line passes through Python. It is
-taken only when every record of the part is *exact* (:mod:`dlserve.records.typed_cells`: its
-typed columns spell every cell as the stored JSON does), and it writes the same bytes as the JSON
-renderer (:func:`dlserve.downloads.sql_render.csv_line_select`) — a test holds the two to it:
+taken for the *exact* records (:mod:`dlserve.records.typed_cells`: their typed columns spell
+every cell as the stored JSON does); the part is cut into ranges of ``_seq`` around its inexact
+records (:func:`part_ranges`), which the JSON renderer writes, so one unusual spelling (a rating
+of ``5.0``) costs one record's JSON rendering, not its whole part's. It writes the same bytes as
+the JSON renderer (:func:`dlserve.downloads.sql_render.csv_line_select`) — a test holds the two
+to it:
 
 - cells as :func:`dlserve.records.typed_cells.cell` spells them, empty strings as NULL: DuckDB's
   writer quotes an empty string (``""``) but writes NULL as nothing, as our renderer writes both;
@@ -14,6 +17,7 @@ renderer (:func:`dlserve.downloads.sql_render.csv_line_select`) — a test holds
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -24,9 +28,23 @@ from dlserve.records.render import csv_layout
 from dlserve.records.schema import DataTypeSchema
 from dlserve.records.views import View
 
-COPY_OPTIONS = "FORMAT csv, HEADER true, NEW_LINE '\\r\\n', COMMENT '', QUOTE '\"', ESCAPE '\"'"
+# With HEADER true or false added: a part's first range writes the header, later ranges do not.
+COPY_OPTIONS = "FORMAT csv, NEW_LINE '\\r\\n', COMMENT '', QUOTE '\"', ESCAPE '\"'"
 # Written in place, appending only, so the part writer can hash the file while it grows.
 _IN_PLACE = "USE_TMP_FILE false"
+# Past this many ranges a part is written by the JSON renderer alone: each range is one more query
+# over the snapshot (~10-30 ms), and records this scattered are no longer the rare exception.
+MAX_RANGES = 33
+
+
+@dataclass(frozen=True)
+class SeqRange:
+    """The part's records with ``after < _seq <= through``, rendered from the typed columns or
+    (``typed`` False) from the stored JSON."""
+
+    after: int
+    through: int
+    typed: bool
 
 
 def has_exact_column(cursor: duckdb.DuckDBPyConnection, scan_glob: str) -> bool:
@@ -42,6 +60,40 @@ def part_summary(cursor: duckdb.DuckDBPyConnection, records: str, params: list[o
     ).fetchone()
     assert row is not None
     return int(row[0]), bool(row[1])
+
+
+def part_ranges(
+    cursor: duckdb.DuckDBPyConnection, records: str, params: list[object], after: int, expected: int
+) -> list[SeqRange] | None:
+    """The part (``records``: every match with ``after < _seq <= through``) as consecutive ranges,
+    typed or not, in ``_seq`` order; None when the part should be rendered from JSON alone (it does
+    not hold the ``expected`` number of records, or its inexact records are scattered over more
+    than :data:`MAX_RANGES` ranges). One scan of two small columns: each inexact record comes with
+    the ``_seq`` of the match before it, so no range holds no record."""
+    row = cursor.execute(
+        f"SELECT count(*), max(_seq), list([previous, _seq] ORDER BY _seq) "
+        f"FILTER (WHERE NOT coalesce({typed_cells.EXACT_COLUMN}, false)) "
+        f"FROM (SELECT _seq, {typed_cells.EXACT_COLUMN}, "
+        f"lag(_seq, 1, {int(after)}) OVER (ORDER BY _seq) AS previous FROM {records})",
+        params,
+    ).fetchone()
+    assert row is not None
+    count, last, inexact = int(row[0]), row[1], row[2] or []
+    if count != expected:
+        return None
+    ranges: list[SeqRange] = []
+    done = after  # every match up to here has its range
+    for previous, seq in inexact:
+        if previous > done:
+            ranges.append(SeqRange(done, previous, typed=True))
+        if ranges and not ranges[-1].typed:  # the inexact record right after another: one range
+            ranges[-1] = SeqRange(ranges[-1].after, seq, typed=False)
+        else:
+            ranges.append(SeqRange(previous, seq, typed=False))
+        done = seq
+    if last is not None and last > done:
+        ranges.append(SeqRange(done, int(last), typed=True))
+    return ranges if len(ranges) <= MAX_RANGES else None
 
 
 def cells_select(view: View, schema: DataTypeSchema, records: str) -> str:
@@ -62,11 +114,15 @@ def cells_select(view: View, schema: DataTypeSchema, records: str) -> str:
     return f"SELECT {', '.join(cells)} FROM {source}"
 
 
-def copy_csv(cursor: duckdb.DuckDBPyConnection, select: str, params: list[object], target: Path) -> int:
-    """Write ``select`` as a CSV file at ``target``; the number of lines below the header."""
+def copy_csv(
+    cursor: duckdb.DuckDBPyConnection, select: str, params: list[object], target: Path, *, header: bool = True
+) -> int:
+    """Write ``select`` as a CSV file at ``target``, with the header line or without; the number
+    of lines below the header."""
     path = str(target).replace("'", "''")
-    row = cursor.execute(f"COPY ({select}) TO '{path}' ({COPY_OPTIONS}, {_IN_PLACE})", params).fetchone()
+    options = f"{COPY_OPTIONS}, HEADER {'true' if header else 'false'}, {_IN_PLACE}"
+    row = cursor.execute(f"COPY ({select}) TO '{path}' ({options})", params).fetchone()
     return int(row[0]) if row else 0
 
 
-__all__ = ["cells_select", "copy_csv", "has_exact_column", "part_summary"]
+__all__ = ["SeqRange", "cells_select", "copy_csv", "has_exact_column", "part_ranges", "part_summary"]

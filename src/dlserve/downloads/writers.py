@@ -86,7 +86,9 @@ class PartWriter:
             self._path = written
         try:
             while not written.exists():  # the writer creates it
-                if writer_done():
+                # Done is read before the file is looked at again: a writer done a moment after
+                # the first look (a small file) has created it by then.
+                if writer_done() and not written.exists():
                     raise RuntimeError(f"{written} was never written")
                 tick()
             with written.open("rb") as source:

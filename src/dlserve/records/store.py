@@ -12,12 +12,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from dlserve.errors import ErrorDetail, Gone, NotFound
 from dlserve.limits.query_cost import interrupt_after
 from dlserve.query import CompiledQuery
-from dlserve.records import delta
+from dlserve.records import delta, duck
 from dlserve.records.delta import DeltaCounts
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
 
@@ -28,7 +26,7 @@ class RecordStore:
     ) -> None:
         self._catalog = catalog
         self._query_timeout = query_timeout
-        self._con = duckdb.connect(config={"memory_limit": memory_limit, "preserve_insertion_order": True})
+        self._con = duck.connect({"memory_limit": memory_limit, "preserve_insertion_order": True})
         self._lock = threading.Lock()
 
     @property
