@@ -129,6 +129,7 @@ def load_files(
             staged.mkdir()
             first_part = _link_previous_parts(previous_dir, staged)
             first_seq = _next_seq(con, previous_dir)
+            progress("writing the parts")
             indexing = (
                 stack.enter_context(
                     _Indexing(
@@ -203,6 +204,7 @@ class _Indexing:
             base=base if reuse else None,
             on_progress=lambda done: progress(f"indexed {done:,} of {total:,} records"),
         )
+        self._progress = progress
         self._pool = ThreadPoolExecutor(max_workers=INDEX_FEEDERS, thread_name_prefix="dlserve-index")
         self._pending: list[Future[None]] = []
         if previous is not None and not reuse:
@@ -217,6 +219,7 @@ class _Indexing:
         self._pool.shutdown(wait=True)
         for pending in self._pending:
             pending.result()
+        self._progress("committing the index")
         return self._builder.finish()
 
     def __enter__(self) -> _Indexing:
