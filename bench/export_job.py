@@ -7,17 +7,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import resource
 import sys
-import threading
 import time
 from pathlib import Path
 
-from dlserve.container import build_services
-from dlserve.downloads.runner import EXPORT_KINDS
+from dlserve.container import Services, build_services
 from dlserve.logs import configure_logging
 from dlserve.settings import Settings
 from dlserve.storage.interfaces import Storage
+
+ENDED = {"completed", "failed", "cancelled"}
+
+
+def status_of(services: Services, download_id: int) -> str:
+    download = services.downloads.find(download_id)
+    assert download is not None
+    return download.status.value
 
 
 def peak_rss_mb() -> float:
@@ -42,22 +49,33 @@ def content_sha256(storage: Storage, keys: list[str], *, csv: bool) -> str:
 
 
 def main() -> None:
-    data_dir = Path(sys.argv[1])
+    """``export_job.py DATA_DIR DOWNLOAD_ID``: the download runs on this process's worker runtime
+    as `dlserve worker` runs it (BENCH_EXPORT_THREADS export threads, default the `workers`
+    setting: parts written side by side), timed from start to completed."""
+    data_dir, download_id = Path(sys.argv[1]), int(sys.argv[2])
     configure_logging("warning")
-    services = build_services(Settings(data_dir=data_dir, log_level="warning"))
+    settings = Settings(data_dir=data_dir, log_level="warning")
+    threads = int(os.environ.get("BENCH_EXPORT_THREADS", str(settings.workers)))
+    services = build_services(settings)
     try:
+        runtime = services.worker_runtime(export_threads=threads, media_threads=0, webhook_threads=0)
         started = time.perf_counter()
-        download_id = 0
-        while (job := services.queue.claim("bench", EXPORT_KINDS)) is not None:
-            download_id = int(job.subject_id or 0)
-            services.runner.run(job, "bench", threading.Event())
+        runtime.start()
+        try:
+            while (status := status_of(services, download_id)) not in ENDED:
+                time.sleep(0.05)
+        finally:
+            runtime.stop()
         seconds = time.perf_counter() - started
+        if status != "completed":
+            raise SystemExit(f"download {download_id} ended {status}")
         download = services.downloads.find(download_id)
         assert download is not None
         print(
             json.dumps(
                 {
                     "seconds": seconds,
+                    "threads": threads,
                     "records": download.num_downloaded,
                     "files": len(download.files),
                     "bytes": sum(f.bytes for f in download.files),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,51 @@ def test_the_expected_bytes_hold_the_unusual_spelling(services: Services) -> Non
     """The referee keeps ``5.0`` as loaded (what the typed columns alone would lose)."""
     body = b"".join(expected_files(services, "*", "business_flat_reviews"))
     assert body.count(b",5.0,") == len(INEXACT)
+
+
+def test_two_export_threads_take_turns_at_duckdbs_writes(
+    services: Services, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each part's COPY runs on all of DuckDB's threads: two export threads of one process write
+    one after the other (each copy waits a while for the other to enter; none ever does), and the
+    files are still the JSON renderer's bytes."""
+    inside: list[int] = []
+    overlapped: list[bool] = []
+    entered = threading.Event()
+    real_copy = typed_csv.copy_csv
+
+    def watching_copy(*args: Any, **kwargs: Any) -> int:
+        inside.append(1)
+        overlapped.append(len(inside) > 1)
+        entered.set()
+        try:
+            time.sleep(0.2)  # room for another thread's copy to start, if it could
+            return real_copy(*args, **kwargs)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(typed_csv, "copy_csv", watching_copy)
+    body = {"query": "*", "view": "business_all_nested", "format": "CSV", "download": True}
+    with TestClient(create_app(services.settings, services), raise_server_exceptions=False) as client:
+        created = client.post("/v4/businesses/search", json=body, headers=auth)
+        assert created.status_code == 202, created.text
+        plan = services.queue.claim("planner", EXPORT_KINDS)
+        assert plan is not None
+        services.runner.run(plan, "planner", threading.Event())
+
+        def export_thread(name: str) -> None:
+            while (job := services.queue.claim(name, EXPORT_KINDS)) is not None:
+                services.runner.run(job, name, threading.Event())
+
+        threads = [threading.Thread(target=export_thread, args=(f"t{n}",)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        done = client.get(f"/v4/downloads/{created.json()['id']}", headers=auth).json()
+        assert done["status"] == "completed", done
+        files = [fetch_result(client, result["url"]).content for result in done["results"]]
+    assert entered.is_set()
+    assert len(overlapped) >= len(files) > 1
+    assert not any(overlapped)
+    assert files == expected_files(services, "*", "business_all_nested")

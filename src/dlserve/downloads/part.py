@@ -303,12 +303,22 @@ class PartExport:
         """DuckDB writes ``target`` (in a thread, with ``copy``); this thread keeps the lease and
         progress beating while ``follow`` waits, and interrupts DuckDB on a cancel, a shutdown or
         a lost lease — the half-written file is then removed. ``cursor`` is closed at the end.
-        ``share``: the fractions of the part done before and after this file, for progress."""
+        ``share``: the fractions of the part done before and after this file, for progress.
+        DuckDB writes one file at a time per process (``runner.bulk_write``); a part waiting its
+        turn keeps beating, and a cancel while it waits starts no write."""
         outcome: list[BaseException | None] = []
+        abandoned = threading.Event()
 
         def run_copy() -> None:
             try:
-                copy(cursor)
+                while not self.r.bulk_write.acquire(timeout=0.05):
+                    if abandoned.is_set():
+                        return
+                try:
+                    if not abandoned.is_set():
+                        copy(cursor)
+                finally:
+                    self.r.bulk_write.release()
                 outcome.append(None)
             except BaseException as exc:  # handed to the waiting thread
                 outcome.append(exc)
@@ -325,6 +335,7 @@ class PartExport:
         try:
             follow(lambda: not thread.is_alive(), tick)
         except BaseException:
+            abandoned.set()
             cursor.interrupt()
             thread.join()
             target.unlink(missing_ok=True)
