@@ -50,7 +50,6 @@ from dlserve.records import delta
 from dlserve.records.field_lists import view_from_stored
 from dlserve.records.render import project
 from dlserve.records.schema import SCHEMAS
-from dlserve.records.snapshots import PART_GLOB
 from dlserve.records.views import View
 from dlserve.webhooks.events import download_ended_in
 
@@ -112,6 +111,7 @@ class PartExport:
             try:
                 with self.r.delta_sides(cursor, self.download) as sides:
                     self.snapshot_dir = Path(sides.new_scan).parent
+                    self.scan = self._part_files(cursor)
                     # Only the records the delta delivers, wherever the query's condition is used.
                     self.compiled = delta.delivered_filter(
                         sides, self.compiled, self.plan.after_seq, self.plan.through_seq
@@ -122,6 +122,11 @@ class PartExport:
             return
         with self.r.snapshots.open(self.snapshot) as directory:
             self.snapshot_dir = directory
+            cursor = self.r.cursor()
+            try:
+                self.scan = self._part_files(cursor)
+            finally:
+                cursor.close()
             self._write()
 
     def _write(self) -> None:
@@ -189,8 +194,7 @@ class PartExport:
         not cut into ranges as CSV is)."""
         cursor = self.r.cursor()
         try:
-            scan = str(self.snapshot_dir / PART_GLOB)
-            if not typed_csv.has_exact_column(cursor, scan):
+            if not typed_csv.has_exact_column(cursor, self.scan):
                 return False
             records, exact = typed_csv.part_summary(
                 cursor, typed_records_between(self.compiled.sql), self._params()
@@ -199,12 +203,19 @@ class PartExport:
             cursor.close()
         return exact and records == self.plan.records
 
+    def _part_files(self, cursor: duckdb.DuckDBPyConnection) -> list[str]:
+        """The snapshot's part files that hold this part's records (the rendering queries read
+        only those: see :mod:`dlserve.records.part_files`)."""
+        return self.r.part_files.holding(
+            cursor, self.snapshot_dir, self.plan.after_seq, self.plan.through_seq
+        )
+
     def _csv_ranges(self) -> list[typed_csv.SeqRange] | None:
         """The CSV part as ranges rendered from the typed columns or from JSON; None: from JSON
         alone (a snapshot loaded before exactness was recorded, or records too scattered)."""
         cursor = self.r.cursor()
         try:
-            if not typed_csv.has_exact_column(cursor, str(self.snapshot_dir / PART_GLOB)):
+            if not typed_csv.has_exact_column(cursor, self.scan):
                 return None
             return typed_csv.part_ranges(
                 cursor,
@@ -219,7 +230,7 @@ class PartExport:
     def _params(self, after: int | None = None, through: int | None = None) -> list[object]:
         """The rendering queries' parameters: the whole part, or its records ``after < _seq <= through``."""
         return [
-            str(self.snapshot_dir / PART_GLOB),
+            self.scan,
             *self.compiled.params,
             self.plan.after_seq if after is None else after,
             self.plan.through_seq if through is None else through,

@@ -47,6 +47,7 @@ from dlserve.jobs.interfaces import JobStopped as Stopped
 from dlserve.logs import get_logger
 from dlserve.query import CompiledQuery, compile_query
 from dlserve.records import delta, duck
+from dlserve.records.part_files import PartFiles
 from dlserve.records.schema import SCHEMAS
 from dlserve.records.snapshots import PART_GLOB, Snapshot, SnapshotCatalog
 from dlserve.storage.interfaces import Storage
@@ -100,6 +101,7 @@ class ExportRunner:
         # CSV export with 2 export threads: 0.70 of DuckDB's own COPY, 0.97 with one). A second
         # export thread meanwhile hashes, stores and commits its part, or plans the next.
         self.bulk_write = threading.Lock()
+        self.part_files = PartFiles()  # which snapshot parts a part's _seq range reads
 
     def close(self) -> None:
         self._duck.close()

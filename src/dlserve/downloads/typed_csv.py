@@ -47,9 +47,9 @@ class SeqRange:
     typed: bool
 
 
-def has_exact_column(cursor: duckdb.DuckDBPyConnection, scan_glob: str) -> bool:
+def has_exact_column(cursor: duckdb.DuckDBPyConnection, scan: str | list[str]) -> bool:
     """Whether the snapshot records exactness (snapshots loaded before it was added do not)."""
-    rows = cursor.execute("DESCRIBE SELECT * FROM read_parquet(?)", [scan_glob]).fetchall()
+    rows = cursor.execute("DESCRIBE SELECT * FROM read_parquet(?)", [scan]).fetchall()
     return any(row[0] == typed_cells.EXACT_COLUMN for row in rows)
 
 
