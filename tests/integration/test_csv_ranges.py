@@ -80,21 +80,21 @@ def auth(services: Services) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def scan_of(services: Services) -> str:
+@pytest.fixture
+def scan(services: Services) -> Iterator[str]:
+    """The snapshot's parts, on this machine (fetched from S3 in the cluster run) for the test."""
     snapshot = services.snapshots.current("businesses")
     assert snapshot is not None
-    return str(Path(snapshot.scan_path).parent / PART_GLOB)
+    with services.snapshots.open(snapshot) as directory:
+        yield str(Path(directory) / PART_GLOB)
 
 
-def test_the_loader_marks_exactly_the_unusual_spellings_inexact(services: Services) -> None:
-    rows = duckdb.execute(
-        f"SELECT id, {EXACT_COLUMN} FROM read_parquet(?) ORDER BY _seq", [scan_of(services)]
-    ).fetchall()
+def test_the_loader_marks_exactly_the_unusual_spellings_inexact(scan: str) -> None:
+    rows = duckdb.execute(f"SELECT id, {EXACT_COLUMN} FROM read_parquet(?) ORDER BY _seq", [scan]).fetchall()
     assert {int(str(row[0])[1:]) for row in rows if not row[1]} == INEXACT
 
 
-def test_ranges_cover_every_match_and_put_each_inexact_record_in_a_json_range(services: Services) -> None:
-    scan = scan_of(services)
+def test_ranges_cover_every_match_and_put_each_inexact_record_in_a_json_range(scan: str) -> None:
     con = duckdb.connect()
     seqs = [
         int(row[0])
@@ -129,16 +129,15 @@ def test_ranges_cover_every_match_and_put_each_inexact_record_in_a_json_range(se
 
 
 def test_records_scattered_over_too_many_ranges_are_rendered_from_json_alone(
-    services: Services, monkeypatch: pytest.MonkeyPatch
+    scan: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(typed_csv, "MAX_RANGES", 3)
-    scan = scan_of(services)
     con = duckdb.connect()
     assert typed_csv.part_ranges(con, typed_records_between("TRUE"), [scan, 0, 10**9], 0, 40) is None
     assert typed_csv.part_ranges(con, typed_records_between("TRUE"), [scan, 1, 7], 1, 6) is not None
 
 
-def expected_files(services: Services, query: str, view_name: str) -> list[bytes]:
+def expected_files(scan: str, query: str, view_name: str) -> list[bytes]:
     """The JSON renderer's bytes for each file of PER_FILE matching records."""
     schema = SCHEMAS["businesses"]
     view = VIEWS["businesses"][view_name]
@@ -147,7 +146,7 @@ def expected_files(services: Services, query: str, view_name: str) -> list[bytes
         duckdb.connect(config={"preserve_insertion_order": True})
         .execute(
             csv_line_select(view, schema, records_between(compiled.sql)),
-            [scan_of(services), *compiled.params, 0, 10**9],
+            [scan, *compiled.params, 0, 10**9],
         )
         .fetchall()
     )
@@ -167,6 +166,7 @@ def expected_files(services: Services, query: str, view_name: str) -> list[bytes
 @pytest.mark.parametrize("query", ["*", "categories:hotels"])
 def test_a_csv_download_mixing_exact_and_inexact_records_is_the_json_renderers_bytes(
     services: Services,
+    scan: str,
     auth: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     compress: str | None,
@@ -205,21 +205,21 @@ def test_a_csv_download_mixing_exact_and_inexact_records_is_the_json_renderers_b
         files = [fetch_result(client, result["url"]).content for result in done["results"]]
     if compress:
         files = [gzip.decompress(data) for data in files]
-    assert files == expected_files(services, query, view_name)
+    assert files == expected_files(scan, query, view_name)
     matching = [i for i, r in enumerate(RECORDS) if query == "*" or "Hotels" in r["categories"]]
     assert sum(json_records) == len(INEXACT & set(matching))  # only they were rendered from JSON
     assert sum(typed_copies) > 0  # the others from the typed columns
     assert done["num_downloaded"] == len(matching)
 
 
-def test_the_expected_bytes_hold_the_unusual_spelling(services: Services) -> None:
+def test_the_expected_bytes_hold_the_unusual_spelling(scan: str) -> None:
     """The referee keeps ``5.0`` as loaded (what the typed columns alone would lose)."""
-    body = b"".join(expected_files(services, "*", "business_flat_reviews"))
+    body = b"".join(expected_files(scan, "*", "business_flat_reviews"))
     assert body.count(b",5.0,") == len(INEXACT)
 
 
 def test_two_export_threads_take_turns_at_duckdbs_writes(
-    services: Services, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    services: Services, scan: str, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each part's COPY runs on all of DuckDB's threads: two export threads of one process write
     one after the other (each copy waits a while for the other to enter; none ever does), and the
@@ -263,4 +263,4 @@ def test_two_export_threads_take_turns_at_duckdbs_writes(
     assert entered.is_set()
     assert len(overlapped) >= len(files) > 1
     assert not any(overlapped)
-    assert files == expected_files(services, "*", "business_all_nested")
+    assert files == expected_files(scan, "*", "business_all_nested")
