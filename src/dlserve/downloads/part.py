@@ -39,6 +39,7 @@ from dlserve.downloads.sql_render import (
     csv_line_select,
     json_line_select,
     records_between,
+    sql_literal,
     typed_records_between,
 )
 from dlserve.downloads.writers import PartWriter
@@ -111,7 +112,7 @@ class PartExport:
             try:
                 with self.r.delta_sides(cursor, self.download) as sides:
                     self.snapshot_dir = Path(sides.new_scan).parent
-                    self.scan = self._part_files(cursor)
+                    self.scan = self._part_files()
                     # Only the records the delta delivers, wherever the query's condition is used.
                     self.compiled = delta.delivered_filter(
                         sides, self.compiled, self.plan.after_seq, self.plan.through_seq
@@ -122,11 +123,7 @@ class PartExport:
             return
         with self.r.snapshots.open(self.snapshot) as directory:
             self.snapshot_dir = directory
-            cursor = self.r.cursor()
-            try:
-                self.scan = self._part_files(cursor)
-            finally:
-                cursor.close()
+            self.scan = self._part_files()
             self._write()
 
     def _write(self) -> None:
@@ -203,12 +200,16 @@ class PartExport:
             cursor.close()
         return exact and records == self.plan.records
 
-    def _part_files(self, cursor: duckdb.DuckDBPyConnection) -> list[str]:
+    def _part_files(self) -> list[str]:
         """The snapshot's part files that hold this part's records (the rendering queries read
         only those: see :mod:`dlserve.records.part_files`)."""
-        return self.r.part_files.holding(
-            cursor, self.snapshot_dir, self.plan.after_seq, self.plan.through_seq
-        )
+        cursor = self.r.cursor()
+        try:
+            return self.r.part_files.holding(
+                cursor, self.snapshot_dir, self.plan.after_seq, self.plan.through_seq
+            )
+        finally:
+            cursor.close()
 
     def _csv_ranges(self) -> list[typed_csv.SeqRange] | None:
         """The CSV part as ranges rendered from the typed columns or from JSON; None: from JSON
@@ -372,7 +373,7 @@ class PartExport:
                 python_view = self.view
             select = in_sql or f"SELECT _seq, _record AS line FROM {records}"
         if python_view is None:  # DuckDB ends the lines too
-            select = f"SELECT _seq, line || {_sql_literal(newline)} AS line FROM ({select})"
+            select = f"SELECT _seq, line || {sql_literal(newline)} AS line FROM ({select})"
         cursor = self.r.cursor()
         try:
             relation = cursor.sql(select, params=self._params(after, through))
@@ -468,10 +469,6 @@ def finish_if_done(conn: sa.Connection, clock: Clock, queue: JobQueue, download_
         holds.release_in(conn, download_id, now)  # nothing is left to charge against it
         log.info("export completed", download_id=download_id, records=int(delivered))
     return pending == 0
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _utf8_buffer(lines: pa.Array) -> memoryview:
