@@ -47,6 +47,12 @@ def deliveries(client: httpx.Client, download_id: str) -> list[dict[str, Any]]:
     return found
 
 
+def worker_logs(data_dir: Path) -> str:
+    """The processes' logs, for a failure message (what a worker did with each job)."""
+    logs = sorted(data_dir.glob("*.log"))
+    return "\n".join(f"--- {log.name}\n{log.read_text(errors='replace')[-20000:]}" for log in logs)
+
+
 def wait_for_delivery(
     client: httpx.Client, download_id: str, attempts: int, seconds: float = 60
 ) -> dict[str, Any]:
@@ -146,7 +152,7 @@ def test_webhooks_are_signed_retried_and_survive_a_worker_restart(tmp_path: Path
         assert bodies["cancelled"]["id"] == cancelled
         assert bodies["cancelled"]["status"] == "cancelled"
         assert bodies["failed"]["id"] == failed
-        assert bodies["failed"]["status"] == "failed"
+        assert bodies["failed"]["status"] == "failed", worker_logs(data_dir)
         assert bodies["failed"]["error"]
         assert bodies["restart"]["status"] == "completed"
         assert bodies["completed"] == client.get(f"/v4/downloads/{completed}").json()
