@@ -2,6 +2,11 @@
 
 Nothing is visible to clients until :meth:`PartWriter.finish` hands the finished file over; a
 part abandoned half-way (cancel, shutdown, crash) is only ever a temp file, removed on discard.
+
+A part's bytes leave the page cache once hashed (:class:`CacheDropper`): a big export writes
+gigabytes (11 GB for a 3M-record flat CSV) that nobody reads back soon. Kept cached, they pushed
+the snapshot's parts out and made each later write dearer in kernel time: that 3M export took
+58.7 s keeping its bytes cached, 45.5 s dropping them behind the hash.
 """
 
 from __future__ import annotations
@@ -18,6 +23,26 @@ from typing import BinaryIO
 # Level 1: gzip mostly costs CPU; the first level keeps most of the size win at a fraction of it.
 GZIP_LEVEL = 1
 _BUFFER = 1 << 20
+DROP_EVERY = 32 << 20  # bytes hashed between two requests to drop them from the page cache
+_CAN_DROP = hasattr(os, "posix_fadvise") and hasattr(os, "POSIX_FADV_DONTNEED")
+
+
+class CacheDropper:
+    """Asks the kernel to drop a file's first bytes from the page cache once they are hashed, at
+    most every :data:`DROP_EVERY` bytes. ``POSIX_FADV_DONTNEED`` starts writing dirty pages back
+    and drops the clean ones; a page still being written goes at a later call (each call covers
+    the file from its start). Nothing where the call does not exist (it is POSIX, not macOS)."""
+
+    def __init__(self) -> None:
+        self._dropped = 0
+
+    def due(self, hashed: int) -> bool:
+        return _CAN_DROP and hashed - self._dropped >= DROP_EVERY
+
+    def drop(self, fileno: int, hashed: int) -> None:
+        if _CAN_DROP:
+            os.posix_fadvise(fileno, 0, hashed, os.POSIX_FADV_DONTNEED)
+            self._dropped = hashed
 
 
 @dataclass(frozen=True)
@@ -37,6 +62,7 @@ class PartWriter:
         self._bytes = 0
         # wbits 31: a gzip container (header + trailer) from one streaming compressor.
         self._gzip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if gzip else None
+        self._dropper = CacheDropper()
         self.records = 0
         if header is not None:
             self.write_text(header + "\r\n")
@@ -55,6 +81,9 @@ class PartWriter:
             self._hash.update(data)
             self._bytes += len(data)
             self._file.write(data)
+            if self._dropper.due(self._bytes):
+                self._file.flush()  # the buffer's bytes are in the file, to be dropped too
+                self._dropper.drop(self._file.fileno(), self._bytes)
 
     def finish(self) -> FinishedPart:
         if self._gzip is not None:
@@ -65,6 +94,7 @@ class PartWriter:
             self._file.write(tail)
         self._file.flush()
         os.fsync(self._file.fileno())
+        self._dropper.drop(self._file.fileno(), self._bytes)  # written back by now: all of it goes
         self._file.close()
         return FinishedPart(self._path, self._bytes, self._hash.hexdigest())
 
@@ -98,6 +128,8 @@ class PartWriter:
                         if own:
                             self._hash.update(chunk)
                             self._bytes += len(chunk)
+                            if self._dropper.due(self._bytes):
+                                self._dropper.drop(source.fileno(), self._bytes)
                         else:
                             self._emit(chunk)
                     if done:
@@ -121,6 +153,8 @@ class PartWriter:
             while chunk := source.read(_BUFFER):
                 self._hash.update(chunk)
                 self._bytes += len(chunk)
+                if self._dropper.due(self._bytes):
+                    self._dropper.drop(source.fileno(), self._bytes)
         self._file = written.open("ab")
 
     def discard(self) -> None:
