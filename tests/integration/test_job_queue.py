@@ -561,3 +561,26 @@ def test_a_delayed_job_is_claimed_only_once_it_is_due(
     assert queue.claim("w1", KINDS) is None
     clock.advance(seconds=1)
     assert claimed(queue, "w1").id == later
+
+
+def test_the_error_of_a_subjects_dead_job(queue: JobQueue, db: Database) -> None:
+    kinds = ("export", "export_part")
+    with db.write() as conn:
+        queue.enqueue_in(conn, "export", "1", max_attempts=1)
+        queue.enqueue_in(conn, "export_part", "2", {"written": 0}, max_attempts=1)
+        queue.enqueue_in(conn, "media", "1", max_attempts=1)
+    first = claimed(queue, "w1", kinds)
+    assert first.subject_id == "1"
+    with db.read() as conn:
+        assert queue.dead_error_in(conn, kinds, "1") is None  # running: not dead
+    assert queue.fail(first, "w1", "IOException: no files") is JobStatus.DEAD
+    media = claimed(queue, "w1", ("media",))
+    assert queue.fail(media, "w1", "a media error") is JobStatus.DEAD
+    with db.read() as conn:
+        assert queue.dead_error_in(conn, kinds, "1") == "IOException: no files"
+        assert queue.dead_error_in(conn, ("media",), "1") == "a media error"
+        assert queue.dead_error_in(conn, kinds, "2") is None  # queued
+        assert queue.dead_error_in(conn, kinds, "3") is None  # no job at all
+    assert queue.complete(claimed(queue, "w1", kinds), "w1")
+    with db.read() as conn:
+        assert queue.dead_error_in(conn, kinds, "2") is None  # done is not dead

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from dlserve.accounts import holds
 from dlserve.clock import Clock
 from dlserve.db.engine import Database
 from dlserve.db.tables import download_files, downloads
-from dlserve.downloads.models import ACTIVE_STATUSES, DownloadStatus
-from dlserve.downloads.runner import finish_if_done
+from dlserve.downloads.models import DownloadStatus
+from dlserve.downloads.part import fail_download_in, finish_if_done
 from dlserve.downloads.services import EXPORT_KINDS
 from dlserve.jobs.interfaces import Job, JobQueue
 from dlserve.logs import get_logger
 from dlserve.storage.interfaces import Storage
-from dlserve.webhooks.events import download_ended_in
 
 log = get_logger("dlserve.janitor")
 
@@ -67,18 +65,8 @@ class Janitor:
             self._fail_in(conn, download_id, error)
 
     def _fail_in(self, conn: sa.Connection, download_id: int | None, error: str) -> None:
-        if download_id is None:
-            return
-        now = self._clock.now()
-        failed = conn.execute(
-            downloads.update()
-            .where(downloads.c.id == download_id, downloads.c.status.in_(ACTIVE_STATUSES))
-            .values(status=DownloadStatus.FAILED.value, error=error, updated_at=now, completed_at=now)
-        ).rowcount
-        if failed == 1:
-            download_ended_in(conn, self._queue, self._clock, download_id)  # its webhook, if any
-        holds.release_in(conn, download_id, now)  # what the failed download won't deliver
-        log.warning("download failed", download_id=download_id, error=error)
+        if download_id is not None:
+            fail_download_in(conn, self._clock, self._queue, download_id, error)
 
     def expire_files(self) -> int:
         """Delete result files past ``expires_at`` and mark them gone; returns how many."""

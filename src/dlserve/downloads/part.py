@@ -27,6 +27,7 @@ from dlserve.clock import Clock
 from dlserve.db.tables import download_files, downloads
 from dlserve.downloads import parquet, typed_csv
 from dlserve.downloads.models import (
+    ACTIVE_STATUSES,
     DELETED_PART_NO,
     Download,
     DownloadStatus,
@@ -446,15 +447,21 @@ class PartExport:
         return True
 
 
-def finish_if_done(conn: sa.Connection, clock: Clock, queue: JobQueue, download_id: int) -> bool:
-    """Recount what is committed; when no export job of the download is left, it is completed."""
+def finish_if_done(conn: sa.Connection, clock: Clock, queue: JobQueue, download_id: int) -> None:
+    """Recount what is committed; when no export job of the download is left, it is completed —
+    unless one of them died, and then it failed: a worker marks its job dead and fails the
+    download in two transactions, and the janitor's straggler check between the two must not
+    call the download done."""
     now = clock.now()
+    pending = queue.pending_in(conn, EXPORT_KINDS, str(download_id))
+    if pending == 0 and (error := queue.dead_error_in(conn, EXPORT_KINDS, str(download_id))) is not None:
+        fail_download_in(conn, clock, queue, download_id, f"export failed: {error}")
+        return
     delivered = conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(download_files.c.records), 0)).where(
             download_files.c.download_id == download_id, download_files.c.part_no != DELETED_PART_NO
         )
     ).scalar_one()
-    pending = queue.pending_in(conn, EXPORT_KINDS, str(download_id))
     values: dict[str, Any] = {"num_downloaded": int(delivered), "updated_at": now}
     if pending == 0:
         values.update(status=DownloadStatus.COMPLETED.value, completed_at=now)
@@ -468,7 +475,24 @@ def finish_if_done(conn: sa.Connection, clock: Clock, queue: JobQueue, download_
     if pending == 0:
         holds.release_in(conn, download_id, now)  # nothing is left to charge against it
         log.info("export completed", download_id=download_id, records=int(delivered))
-    return pending == 0
+
+
+def fail_download_in(
+    conn: sa.Connection, clock: Clock, queue: JobQueue, download_id: int, error: str
+) -> bool:
+    """The download ends ``failed`` with ``error`` if it is still active (its finished files
+    stay), its webhook queued and what it still holds released; False when it had already ended."""
+    now = clock.now()
+    failed = conn.execute(
+        downloads.update()
+        .where(downloads.c.id == download_id, downloads.c.status.in_(ACTIVE_STATUSES))
+        .values(status=DownloadStatus.FAILED.value, error=error, updated_at=now, completed_at=now)
+    ).rowcount
+    if failed == 1:
+        download_ended_in(conn, queue, clock, download_id)  # its webhook, if any
+        log.warning("download failed", download_id=download_id, error=error)
+    holds.release_in(conn, download_id, now)  # what the failed download won't deliver
+    return failed == 1
 
 
 def _utf8_buffer(lines: pa.Array) -> memoryview:
@@ -494,4 +518,4 @@ def _records_in(seqs: pa.ChunkedArray | pa.Array, previous_seq: int) -> int:
     return int(distinct) - (1 if seqs[0].as_py() == previous_seq else 0)
 
 
-__all__ = ["BATCH_ROWS", "PROGRESS_EVERY_S", "PartExport", "PartPlan", "finish_if_done"]
+__all__ = ["BATCH_ROWS", "PROGRESS_EVERY_S", "PartExport", "PartPlan", "fail_download_in", "finish_if_done"]

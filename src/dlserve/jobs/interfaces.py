@@ -207,6 +207,11 @@ class JobQueue(Protocol):
         """Which of ``subject_ids`` have a queued or running job of ``kinds``."""
         ...
 
+    def dead_error_in(self, conn: Connection, kinds: Collection[str], subject_id: str) -> str | None:
+        """The last error of the subject's newest ``dead`` job of ``kinds`` (``""`` when it has
+        none recorded); None when no such job died."""
+        ...
+
     def running_checkpoints_in(
         self, conn: Connection, kind: str, subject_ids: Collection[str]
     ) -> list[tuple[str, dict[str, Any]]]:

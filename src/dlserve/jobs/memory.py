@@ -227,6 +227,15 @@ class InMemoryJobQueue(QueueTimings):
                 if j.kind in kinds and j.subject_id is not None and j.subject_id in wanted
             }
 
+    def dead_error_in(self, conn: Connection, kinds: Collection[str], subject_id: str) -> str | None:
+        with self._lock:
+            dead = [
+                job
+                for job in self._jobs.values()
+                if job.kind in kinds and job.subject_id == subject_id and job.status == JobStatus.DEAD
+            ]
+        return None if not dead else (max(dead, key=lambda job: job.id).last_error or "")
+
     def running_checkpoints_in(
         self, conn: Connection, kind: str, subject_ids: Collection[str]
     ) -> list[tuple[str, dict[str, Any]]]:

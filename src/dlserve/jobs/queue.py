@@ -289,6 +289,19 @@ class SqlJobQueue(QueueTimings):
         ).scalars()
         return {str(subject_id) for subject_id in rows}
 
+    def dead_error_in(self, conn: Connection, kinds: Collection[str], subject_id: str) -> str | None:
+        row = conn.execute(
+            select(jobs.c.last_error)
+            .where(
+                jobs.c.kind.in_(list(kinds)),
+                jobs.c.subject_id == subject_id,
+                jobs.c.status == JobStatus.DEAD.value,
+            )
+            .order_by(jobs.c.id.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else (row.last_error or "")
+
     def running_checkpoints_in(
         self, conn: Connection, kind: str, subject_ids: Collection[str]
     ) -> list[tuple[str, dict[str, Any]]]:

@@ -56,6 +56,35 @@ def test_a_job_that_failed_on_its_last_attempt_fails_its_download(domain: Export
     assert domain.downloads.get(account, download.id).error == "export failed: RuntimeError: boom"
 
 
+def test_a_download_whose_job_just_died_is_failed_not_finished_by_the_straggler_check(
+    domain: ExportDomain,
+) -> None:
+    """A worker marks its job dead, then fails the download, in two transactions: the straggler
+    check running between them sees no job left and must still end it ``failed``, once."""
+    account = domain.account()
+    download = domain.create(account)
+    job = domain.queue.claim("w", EXPORT_KINDS)
+    assert job is not None
+    domain.clock.advance(seconds=LEASE_S + 1)
+    job = domain.queue.claim("w", EXPORT_KINDS)  # the last attempt
+    assert job is not None
+    with domain.db.write() as conn:  # in progress, as the failing attempt left it
+        conn.execute(
+            downloads.update()
+            .where(downloads.c.id == download.id)
+            .values(status=DownloadStatus.IN_PROGRESS.value)
+        )
+    assert domain.queue.fail(job, "w", "IOException: No files found") is JobStatus.DEAD
+
+    assert domain.janitor.finish_stragglers() == 1  # between the worker's two transactions
+    ended = domain.downloads.get(account, download.id)
+    assert ended.status is DownloadStatus.FAILED
+    assert ended.error == "export failed: IOException: No files found"
+    domain.janitor.fail_job(job, "IOException: No files found")  # the worker's second one: no change
+    assert domain.downloads.get(account, download.id).error == "export failed: IOException: No files found"
+    assert domain.downloads.get(account, download.id).status is DownloadStatus.FAILED
+
+
 def test_an_in_progress_download_with_no_job_left_is_finished(domain: ExportDomain) -> None:
     account = domain.account()
     download = domain.create(account)
