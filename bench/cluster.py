@@ -66,7 +66,8 @@ def wrk(url: str, headers: dict[str, str] | None = None, seconds: int = 10) -> t
         command[1:1] = ["-H", f"{name}: {value}"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    p99 = re.search(r"99%\s+(\S+)", out)
+    # The line of the latency distribution: a stats column such as "70.99%" also holds "99%".
+    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.MULTILINE)
     if rate is None or p99 is None:
         raise RuntimeError(f"wrk printed no rate or latency:\n{out}")
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", p99.group(1)).groups()  # type: ignore[union-attr]
