@@ -35,14 +35,19 @@ class CacheDropper:
 
     def __init__(self) -> None:
         self._dropped = 0
+        self._enabled = _CAN_DROP
 
     def due(self, hashed: int) -> bool:
-        return _CAN_DROP and hashed - self._dropped >= DROP_EVERY
+        return self._enabled and hashed - self._dropped >= DROP_EVERY
 
     def drop(self, fileno: int, hashed: int) -> None:
-        if _CAN_DROP:
+        if not self._enabled:
+            return
+        try:
             os.posix_fadvise(fileno, 0, hashed, os.POSIX_FADV_DONTNEED)
-            self._dropped = hashed
+        except OSError:  # advice only: a filesystem that refuses it must not fail the export
+            self._enabled = False
+        self._dropped = hashed
 
 
 @dataclass(frozen=True)

@@ -87,3 +87,21 @@ def test_a_followed_file_is_dropped_behind_the_hash_as_it_grows(
     if not gzip:
         assert requests[0] < finished.bytes  # dropped along the way, not only at the end
     assert resident_fraction(finished.path) < 0.05
+
+
+def test_a_filesystem_refusing_the_advice_does_not_fail_the_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def refused(fd: int, offset: int, length: int, advice: int) -> None:
+        calls.append(length)
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(os, "posix_fadvise", refused)
+    writer = PartWriter(tmp_path, gzip=False, header="a,b,c")
+    for _ in range(24):
+        writer.write_bytes(BODY)
+    finished = writer.finish()
+    assert finished.bytes == len(b"a,b,c\r\n") + 24 * len(BODY)
+    assert len(calls) == 1  # asked once, then not again for this part
