@@ -57,6 +57,10 @@ log = get_logger("dlserve.export")
 __all__ = ["EXPORT_KINDS", "ExportRunner", "ExportSettings", "LeaseLost", "Stopped", "finish_if_done"]
 # A modest memory limit: exports stream, and a worker shares its machine with others.
 _DUCKDB_CONFIG: dict[str, Any] = {"preserve_insertion_order": True, "memory_limit": "512MB"}
+# Parquet parts buffer a whole row group (up to 100,000 rows) before writing it, and two are
+# written at once: under 512 MB DuckDB's writer slowed down (6 parts side by side: 12.9 s at
+# 512 MB, 4.6 s at 1 GB; worker peak RSS 657 and 928 MB).
+_PARQUET_MEMORY_LIMIT = "1GB"
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,11 @@ class ExportRunner:
         with self._duck_lock:
             if self._parquet_duck is None:
                 self._parquet_duck = duck.connect(
-                    {**self._duck_config, "disabled_optimizers": "statistics_propagation"}
+                    {
+                        **self._duck_config,
+                        "memory_limit": _PARQUET_MEMORY_LIMIT,
+                        "disabled_optimizers": "statistics_propagation",
+                    }
                 )
             return self._parquet_duck.cursor()
 
