@@ -264,3 +264,32 @@ def test_two_export_threads_take_turns_at_duckdbs_writes(
     assert len(overlapped) >= len(files) > 1
     assert not any(overlapped)
     assert files == expected_files(scan, "*", "business_all_nested")
+
+
+def test_parquet_parts_do_not_wait_for_the_csv_writers_turn(services: Services, auth: dict[str, str]) -> None:
+    """A Parquet part is one row group, which DuckDB compresses on one thread, so Parquet parts are
+    written side by side: with the process's bulk-write turn held elsewhere the whole time, a
+    Parquet download still completes (a CSV part would wait for the turn)."""
+    body = {"query": "*", "format": "PARQUET", "download": True}
+    with TestClient(create_app(services.settings, services), raise_server_exceptions=False) as client:
+        created = client.post("/v4/businesses/search", json=body, headers=auth)
+        assert created.status_code == 202, created.text
+        finished = threading.Event()
+
+        def export() -> None:
+            while (job := services.queue.claim("parquet-worker", EXPORT_KINDS)) is not None:
+                services.runner.run(job, "parquet-worker", threading.Event())
+            finished.set()
+
+        assert services.runner.bulk_write.acquire(timeout=5)
+        thread = threading.Thread(target=export, daemon=True)
+        try:
+            thread.start()
+            assert finished.wait(60), "a Parquet part waited for the CSV writers' turn"
+        finally:
+            services.runner.bulk_write.release()
+        thread.join()
+        done = client.get(f"/v4/downloads/{created.json()['id']}", headers=auth).json()
+    assert done["status"] == "completed", done
+    assert done["num_downloaded"] == len(RECORDS)
+    assert len(done["results"]) == -(-len(RECORDS) // PER_FILE)
