@@ -326,7 +326,7 @@ class PartExport:
         one after the other with the old 512 MB limit)."""
         outcome: list[BaseException | None] = []
         abandoned = threading.Event()
-        turn = self.r.bulk_write if exclusive else threading.Lock()
+        turn = self.r.bulk_write if exclusive else threading.Lock()  # a lock of its own never waits
 
         def run_copy() -> None:
             try:

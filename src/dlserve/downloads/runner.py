@@ -100,10 +100,11 @@ class ExportRunner:
         self._duck = duck.connect(self._duck_config)
         self._parquet_duck: duckdb.DuckDBPyConnection | None = None  # opened by the first Parquet part
         self._duck_lock = threading.Lock()
-        # One DuckDB bulk write (a part's COPY) at a time in this process: each already runs on all
-        # of DuckDB's threads, and two at once measured slower than one after the other (a 1M flat
-        # CSV export with 2 export threads: 0.70 of DuckDB's own COPY, 0.97 with one). A second
-        # export thread meanwhile hashes, stores and commits its part, or plans the next.
+        # One CSV COPY at a time in this process: each already runs on all of DuckDB's threads,
+        # and two at once measured slower than one after the other (a 1M flat CSV export with 2
+        # export threads: 0.70 of DuckDB's own COPY, 0.97 with one). A second export thread
+        # meanwhile hashes, stores and commits its part, or plans the next. Parquet parts do not
+        # take it (see ``PartExport._duckdb_writes``).
         self.bulk_write = threading.Lock()
         self.part_files = PartFiles()  # which snapshot parts a part's _seq range reads
 

@@ -40,6 +40,10 @@ class CacheDropper:
     def due(self, hashed: int) -> bool:
         return self._enabled and hashed - self._dropped >= DROP_EVERY
 
+    def drop_if_due(self, fileno: int, hashed: int) -> None:
+        if self.due(hashed):
+            self.drop(fileno, hashed)
+
     def drop(self, fileno: int, hashed: int) -> None:
         if not self._enabled:
             return
@@ -133,8 +137,7 @@ class PartWriter:
                         if own:
                             self._hash.update(chunk)
                             self._bytes += len(chunk)
-                            if self._dropper.due(self._bytes):
-                                self._dropper.drop(source.fileno(), self._bytes)
+                            self._dropper.drop_if_due(source.fileno(), self._bytes)
                         else:
                             self._emit(chunk)
                     if done:
@@ -158,8 +161,7 @@ class PartWriter:
             while chunk := source.read(_BUFFER):
                 self._hash.update(chunk)
                 self._bytes += len(chunk)
-                if self._dropper.due(self._bytes):
-                    self._dropper.drop(source.fileno(), self._bytes)
+                self._dropper.drop_if_due(source.fileno(), self._bytes)
         self._file = written.open("ab")
 
     def discard(self) -> None:
